@@ -1,0 +1,105 @@
+/**
+ * `panacea stack up | down | status`: the local Kafka and Elasticsearch this machine runs the
+ * pipeline on.
+ */
+import type { PanaceaConfig } from '../../core/config.js';
+import { PanaceaError } from '../../core/errors.js';
+import { componentLogger } from '../../core/logger.js';
+import {
+  defaultCacheDir,
+  stackDown,
+  stackStatus,
+  stackUp,
+  type StackOptions,
+} from '../../infra/stack/stack.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parsePort, say } from '../command-line.js';
+
+export const STACK_USAGE = `panacea stack up|down|status [--kafka-port N] [--elasticsearch-port N] [--source auto|docker|maven]`;
+
+const DEFAULT_KAFKA_PORT = 9092;
+const DEFAULT_ELASTICSEARCH_PORT = 9200;
+
+export function stackOptionsFrom(
+  config: PanaceaConfig,
+  values: { 'kafka-port'?: string; 'elasticsearch-port'?: string; source?: string },
+): StackOptions {
+  const source = values.source ?? process.env.PANACEA_STACK_SOURCE ?? 'auto';
+  if (source !== 'auto' && source !== 'docker' && source !== 'maven') {
+    throw new PanaceaError('USAGE', `--source: expected auto, docker or maven, got "${source}"`);
+  }
+  return {
+    dataDir: config.dataDir,
+    cacheDir: defaultCacheDir(),
+    kafkaPort: parsePort(
+      values['kafka-port'] ?? process.env.PANACEA_KAFKA_PORT,
+      '--kafka-port',
+      DEFAULT_KAFKA_PORT,
+    ),
+    elasticsearchPort: parsePort(
+      values['elasticsearch-port'] ?? process.env.PANACEA_ELASTICSEARCH_PORT,
+      '--elasticsearch-port',
+      DEFAULT_ELASTICSEARCH_PORT,
+    ),
+    ...(config.kafkaBrokersFromEnvironment ? { externalKafkaBrokers: config.kafkaBrokers } : {}),
+    ...(config.elasticsearchUrlFromEnvironment
+      ? { externalElasticsearchUrl: config.elasticsearchUrl }
+      : {}),
+    source,
+    kafkaHeapMb: 512,
+    elasticsearchHeapMb: 1024,
+    startTimeoutMs: 180_000,
+  };
+}
+
+export async function stackCommand(args: string[], config: PanaceaConfig): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      'kafka-port': { type: 'string' },
+      'elasticsearch-port': { type: 'string' },
+      source: { type: 'string' },
+    },
+    true,
+  );
+  const action = positionals[0];
+  if (positionals.length !== 1 || (action !== 'up' && action !== 'down' && action !== 'status')) {
+    throw new PanaceaError('USAGE', `expected: ${STACK_USAGE}`);
+  }
+  const options = stackOptionsFrom(config, values);
+
+  switch (action) {
+    case 'up': {
+      const result = await stackUp(options, componentLogger('stack'));
+      for (const [name, component] of [
+        ['Kafka', result.kafka],
+        ['Elasticsearch', result.elasticsearch],
+      ] as const) {
+        const how =
+          component.source === 'maven' || component.source === 'docker'
+            ? `running (${component.source}${component.detail === undefined ? '' : `: ${component.detail}`})`
+            : `already available (${component.source})`;
+        process.stderr.write(`${name} at ${component.address}: ${how}\n`);
+      }
+      say(`KAFKA_BROKERS=${result.kafkaBrokers.join(',')}`);
+      say(`ELASTICSEARCH_URL=${result.elasticsearchUrl}`);
+      return EXIT_OK;
+    }
+    case 'down': {
+      const result = await stackDown(options.dataDir);
+      for (const line of result.stopped) say(`stopped ${line}`);
+      for (const line of result.leftAlone) say(`left alone ${line}`);
+      if (result.stopped.length === 0 && result.leftAlone.length === 0)
+        say(`nothing to stop: no stack was started from ${options.dataDir}`);
+      return EXIT_OK;
+    }
+    case 'status': {
+      const components = await stackStatus(options);
+      for (const component of components) {
+        say(
+          `${component.name}\t${component.answering ? 'up' : 'down'}\t${component.address}\t${component.source}${component.pid === undefined ? '' : `\tpid ${component.pid}`}${component.detail === undefined ? '' : `\t${component.detail}`}`,
+        );
+      }
+      return components.every((component) => component.answering) ? EXIT_OK : EXIT_FAILURE;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The `panacea` command: parses the command name, runs it, and turns every failure into a clear
+ * message on stderr and an exit code (0 done, 1 some input rejected, 2 usage or connection error).
+ */
+import { loadConfig } from '../core/config.js';
+import { PanaceaError } from '../core/errors.js';
+import { EXIT_FAILURE, say } from './command-line.js';
+import { STACK_USAGE, stackCommand } from './commands/stack.js';
+
+const USAGE = `usage:
+  ${STACK_USAGE}
+  panacea produce --file FILE|-                 publish NDJSON contract events
+  panacea import --format openhands FILE [--tz ZONE]   publish a real agent session
+  panacea run [--until-idle]                     run the pipeline
+  panacea demo                                   stack up, pipeline and a simulated fleet (npm start)
+
+environment: KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_DATA_DIR, PANACEA_NAMESPACE,
+             PANACEA_TOPIC_PREFIX, LOG_LEVEL (see README)`;
+
+type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  stack: async () => stackCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    say(USAGE);
+    return name === undefined ? EXIT_FAILURE : 0;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    process.stderr.write(`panacea: unknown command "${name}"\n${USAGE}\n`);
+    return EXIT_FAILURE;
+  }
+
+  try {
+    const config = loadConfig();
+    const command = await load();
+    return await command(args, config);
+  } catch (error) {
+    if (error instanceof PanaceaError) {
+      process.stderr.write(`panacea ${name}: ${error.reason}\n`);
+      if (error.code === 'USAGE') process.stderr.write(`${USAGE}\n`);
+      return EXIT_FAILURE;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Runtime configuration, read from the environment once and validated with messages that name the
+ * variable, the value and what was expected. Defaults live here and nowhere else.
+ */
+import path from 'node:path';
+
+import { PanaceaError } from './errors.js';
+
+export interface PanaceaConfig {
+  /** Kafka bootstrap servers. `KAFKA_BROKERS`, comma-separated; default `127.0.0.1:9092`. */
+  kafkaBrokers: string[];
+  /** True when `KAFKA_BROKERS` was set, meaning: use that cluster and start nothing. */
+  kafkaBrokersFromEnvironment: boolean;
+  /** `ELASTICSEARCH_URL`; default `http://127.0.0.1:9200`. */
+  elasticsearchUrl: string;
+  /** True when `ELASTICSEARCH_URL` was set, meaning: use that cluster and start nothing. */
+  elasticsearchUrlFromEnvironment: boolean;
+  /** Everything the product keeps on disk. `PANACEA_DATA_DIR`; default `.panacea` in the cwd. */
+  dataDir: string;
+  /**
+   * Data stream namespace (the last part of `logs-agent.<kind>-<namespace>`), one per deployment.
+   * `PANACEA_NAMESPACE`; default `default`.
+   */
+  namespace: string;
+  /**
+   * Prefix of every topic and consumer group name, to run several pipelines on one cluster.
+   * `PANACEA_TOPIC_PREFIX`; default empty.
+   */
+  topicPrefix: string;
+}
+
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
+export const DEFAULT_ELASTICSEARCH_URL = 'http://127.0.0.1:9200';
+export const DEFAULT_DATA_DIR = '.panacea';
+export const DEFAULT_NAMESPACE = 'default';
+
+const BROKER_PATTERN = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
+// Elasticsearch's rules for the namespace part of a data stream name: lowercase, no hyphen, no
+// characters that are illegal in index names, and short.
+const NAMESPACE_PATTERN = /^[a-z0-9_]{1,100}$/;
+const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9._-]{0,100}$/;
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): PanaceaConfig {
+  const brokersText = nonEmpty(environment.KAFKA_BROKERS);
+  const elasticsearchText = nonEmpty(environment.ELASTICSEARCH_URL);
+
+  const kafkaBrokers = parseBrokers(brokersText ?? DEFAULT_KAFKA_BROKERS);
+  const elasticsearchUrl = parseElasticsearchUrl(elasticsearchText ?? DEFAULT_ELASTICSEARCH_URL);
+  const namespace = nonEmpty(environment.PANACEA_NAMESPACE) ?? DEFAULT_NAMESPACE;
+  const topicPrefix = environment.PANACEA_TOPIC_PREFIX ?? '';
+  const dataDir = path.resolve(nonEmpty(environment.PANACEA_DATA_DIR) ?? DEFAULT_DATA_DIR);
+
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw invalid('PANACEA_NAMESPACE', namespace, 'lowercase letters, digits and _ (1-100)');
+  }
+  if (!TOPIC_PREFIX_PATTERN.test(topicPrefix)) {
+    throw invalid('PANACEA_TOPIC_PREFIX', topicPrefix, 'letters, digits, ".", "_" or "-"');
+  }
+
+  return {
+    kafkaBrokers,
+    kafkaBrokersFromEnvironment: brokersText !== undefined,
+    elasticsearchUrl,
+    elasticsearchUrlFromEnvironment: elasticsearchText !== undefined,
+    dataDir,
+    namespace,
+    topicPrefix,
+  };
+}
+
+function parseBrokers(text: string): string[] {
+  const brokers = text.split(',').map((broker) => broker.trim());
+  for (const broker of brokers) {
+    if (!BROKER_PATTERN.test(broker)) {
+      throw invalid('KAFKA_BROKERS', text, 'comma-separated host:port pairs');
+    }
+  }
+  return brokers;
+}
+
+function parseElasticsearchUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid('ELASTICSEARCH_URL', text, 'an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid('ELASTICSEARCH_URL', text, 'an http:// or https:// URL');
+  }
+  return text.replace(/\/+$/, '');
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function invalid(variable: string, value: string, expected: string): PanaceaError {
+  return new PanaceaError('CONFIG_INVALID', `${variable}: expected ${expected}, got "${value}"`, {
+    field: variable,
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The project's error type and its closed catalogue of codes.
+ *
+ * Every error that crosses a module boundary is a PanaceaError: a code from the catalogue below, a
+ * plain sentence, a retry flag decided here once, and context in fields (topic, partition, offset,
+ * field, line) rather than in the message text. A dead-letter reason is `code: message`.
+ */
+
+export const ERROR_CATALOGUE = {
+  USAGE: { retriable: false, summary: 'the command line is not valid' },
+  CONFIG_INVALID: { retriable: false, summary: 'a configuration value is not valid' },
+  INVALID_JSON: { retriable: false, summary: 'a line is not valid JSON' },
+  CONTRACT_VIOLATION: { retriable: false, summary: 'an event does not follow the event contract' },
+  DECODE_FAILED: { retriable: false, summary: 'a record could not be decoded' },
+  UNKNOWN_SCHEMA_ID: { retriable: false, summary: 'a record names a schema id nobody registered' },
+  KIND_TOPIC_MISMATCH: {
+    retriable: false,
+    summary: 'an event arrived on the topic of another kind',
+  },
+  DOCUMENT_REJECTED: { retriable: false, summary: 'Elasticsearch refused a document' },
+  ELASTICSEARCH_UNAVAILABLE: { retriable: true, summary: 'Elasticsearch did not accept a request' },
+  KAFKA_UNAVAILABLE: { retriable: true, summary: 'Kafka could not be reached' },
+  ARCHIVE_WRITE_FAILED: { retriable: true, summary: 'the audit archive could not be written' },
+  IMPORT_INVALID: { retriable: false, summary: 'an input file for an importer is not valid' },
+  STACK_UNAVAILABLE: { retriable: false, summary: 'the local stack cannot be started' },
+  STACK_START_FAILED: { retriable: false, summary: 'a local server did not come up' },
+  STAGE_STOPPED: { retriable: false, summary: 'a stage was asked to stop during its work' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Where in the input or the log an error happened; every key is optional. */
+export interface ErrorContext {
+  field?: string;
+  line?: number;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  [key: string]: unknown;
+}
+
+export class PanaceaError extends Error {
+  override readonly name = 'PanaceaError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.retriable = ERROR_CATALOGUE[code].retriable;
+    this.context = context;
+  }
+
+  /** The reason a person sees in a dead-letter record or on stderr: code, then the sentence. */
+  get reason(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+/** Wraps anything thrown into a PanaceaError, keeping the original as `cause`. */
+export function toPanaceaError(error: unknown, fallbackCode: ErrorCode): PanaceaError {
+  if (error instanceof PanaceaError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PanaceaError(fallbackCode, message, {}, error);
+}

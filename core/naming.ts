@@ -1,0 +1,46 @@
+/**
+ * The names the stages agree on: topics, consumer groups and Elasticsearch targets. Stages talk to
+ * each other only through these topics, so every name is derived here and nowhere else.
+ */
+import type { PanaceaConfig } from './config.js';
+
+export const EVENT_KINDS = ['activity', 'error', 'audit', 'heartbeat'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+const RAW_TOPIC_BY_KIND: Record<EventKind, string> = {
+  activity: 'agent.activity',
+  error: 'agent.errors',
+  audit: 'agent.audit',
+  heartbeat: 'agent.heartbeat',
+};
+
+export interface Naming {
+  rawTopic(kind: EventKind): string;
+  rawTopics(): string[];
+  enrichedTopic(): string;
+  deadLetterTopic(sourceTopic: string): string;
+  consumerGroup(stage: string): string;
+  dataStream(kind: EventKind): string;
+  /** The pattern that matches every data stream of every namespace, for searching. */
+  dataStreamPattern(): string;
+}
+
+export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
+  const prefix = config.topicPrefix;
+
+  return {
+    rawTopic: (kind) => prefix + RAW_TOPIC_BY_KIND[kind],
+    rawTopics: () => EVENT_KINDS.map((kind) => prefix + RAW_TOPIC_BY_KIND[kind]),
+    enrichedTopic: () => `${prefix}agent.events.enriched`,
+    // The source topic already carries the prefix.
+    deadLetterTopic: (sourceTopic) => `${sourceTopic}.dlq`,
+    consumerGroup: (stage) => `${prefix}panacea.${stage}`,
+    dataStream: (kind) => `logs-agent.${kind}-${config.namespace}`,
+    dataStreamPattern: () => 'logs-agent.*',
+  };
+}
+
+/** Which event kind a raw topic carries, or undefined for any other topic. */
+export function kindOfRawTopic(naming: Naming, topic: string): EventKind | undefined {
+  return EVENT_KINDS.find((kind) => naming.rawTopic(kind) === topic);
+}

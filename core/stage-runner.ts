@@ -1,0 +1,201 @@
+/**
+ * The consumer loop every stage runs on. It owns the commit discipline: a batch's offsets are
+ * committed only after the stage says every record in it is durably written, and after the records
+ * it rejected are durably on their dead-letter topic. A batch that fails or is interrupted is not
+ * committed and is read again, which is safe because every sink writes idempotently.
+ */
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
+
+import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
+import { PanaceaError } from './errors.js';
+import { componentLogger, type Logger } from './logger.js';
+import type { Naming } from './naming.js';
+
+export interface StageRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders | undefined;
+  /** The record's Kafka timestamp, epoch milliseconds. */
+  timestampMs: number;
+}
+
+export interface BatchOutcome {
+  /** Records the stage refused; they go to `<source topic>.dlq` before the batch is committed. */
+  deadLetters: DeadLetter[];
+}
+
+export interface StageDefinition {
+  /** Stage name, e.g. `enrich`; also the consumer group suffix and the DLQ `stage` header. */
+  name: string;
+  inputTopics: string[];
+  /** A few key facts for the start log line. */
+  summary: Record<string, unknown>;
+  /**
+   * Handles one batch of one partition. Resolves only when every record not returned as a dead
+   * letter is durably written. Throws `STAGE_STOPPED` when `signal` aborts mid-work.
+   */
+  handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome>;
+  /** Releases the stage's own clients after the consumer has stopped. */
+  close?(): Promise<void>;
+}
+
+export interface StageRunnerOptions {
+  kafka: Kafka;
+  naming: Naming;
+  /** A durable producer shared by the stages for dead letters. */
+  deadLetterProducer: Producer;
+  /** Partitions handled at the same time by this instance. Default 2. */
+  partitionsConsumedConcurrently?: number;
+  /** Upper bound of one fetch per partition, bytes. Default 1 MiB. */
+  maxBytesPerPartition?: number;
+}
+
+export interface RunningStage {
+  name: string;
+  groupId: string;
+  inputTopics: string[];
+  /** Settles when the stage stops; rejects if its consumer crashed for good. */
+  finished: Promise<void>;
+  /** Stops fetching, lets the batch in hand finish or abort, then releases clients. */
+  stop(): Promise<void>;
+}
+
+export async function startStage(
+  definition: StageDefinition,
+  options: StageRunnerOptions,
+): Promise<RunningStage> {
+  const logger = componentLogger(`stage.${definition.name}`);
+  const groupId = options.naming.consumerGroup(definition.name);
+  const abortController = new AbortController();
+  const consumer = options.kafka.consumer({
+    groupId,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+    allowAutoTopicCreation: false,
+  });
+
+  const finished = watchConsumer(consumer, logger, groupId);
+  await consumer.connect();
+  await consumer.subscribe({ topics: definition.inputTopics, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 2,
+    eachBatch: (payload) =>
+      handleBatch(definition, options, consumer, payload, abortController.signal, logger),
+  });
+  logger.info(
+    { groupId, inputTopics: definition.inputTopics, ...definition.summary },
+    'stage started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      abortController.abort();
+      await consumer.disconnect();
+      await definition.close?.();
+      logger.info({ groupId }, 'stage stopped');
+    })();
+    return stopping;
+  };
+
+  return { name: definition.name, groupId, inputTopics: definition.inputTopics, finished, stop };
+}
+
+async function handleBatch(
+  definition: StageDefinition,
+  options: StageRunnerOptions,
+  consumer: Consumer,
+  payload: EachBatchPayload,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  const { batch } = payload;
+  const lastMessage = batch.messages.at(-1);
+  if (lastMessage === undefined || signal.aborted) return;
+
+  const records: StageRecord[] = batch.messages.map((message) => ({
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: message.headers,
+    timestampMs: Number(message.timestamp),
+  }));
+
+  let outcome: BatchOutcome;
+  try {
+    outcome = await definition.handleBatch(records, signal);
+  } catch (error) {
+    // Stopping mid-batch: leave it uncommitted; the next owner of the partition reads it again.
+    if (error instanceof PanaceaError && error.code === 'STAGE_STOPPED') return;
+    throw error;
+  }
+
+  await publishDeadLetters(definition.name, options, outcome.deadLetters, logger);
+  if (payload.isStale()) {
+    logger.warn(
+      { topic: batch.topic, partition: batch.partition },
+      'partition moved during a batch; not committing it',
+    );
+    return;
+  }
+  // The committed offset is the next one to read, one past the last record handled.
+  const nextOffset = (BigInt(lastMessage.offset) + 1n).toString();
+  await consumer.commitOffsets([
+    { topic: batch.topic, partition: batch.partition, offset: nextOffset },
+  ]);
+  payload.resolveOffset(lastMessage.offset);
+  await payload.heartbeat();
+}
+
+async function publishDeadLetters(
+  stage: string,
+  options: StageRunnerOptions,
+  deadLetters: DeadLetter[],
+  logger: Logger,
+): Promise<void> {
+  if (deadLetters.length === 0) return;
+
+  const nowMs = Date.now();
+  const messagesByTopic = new Map<string, ReturnType<typeof toDeadLetterMessage>[]>();
+  for (const deadLetter of deadLetters) {
+    const topic = options.naming.deadLetterTopic(deadLetter.source.topic);
+    const messages = messagesByTopic.get(topic) ?? [];
+    messages.push(toDeadLetterMessage(deadLetter, stage, nowMs));
+    messagesByTopic.set(topic, messages);
+    logger.warn(
+      { code: deadLetter.error.code, ...deadLetter.source, err: deadLetter.error },
+      'record dead-lettered',
+    );
+  }
+
+  await options.deadLetterProducer.sendBatch({
+    acks: -1,
+    topicMessages: [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
+  });
+}
+
+/** Logs the consumer's life (rebalances, crashes) and settles when it ends. */
+function watchConsumer(consumer: Consumer, logger: Logger, groupId: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      logger.info({ groupId }, 'rebalancing');
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      logger.error(
+        { groupId, err: payload.error, restart: payload.restart },
+        'stage consumer crashed',
+      );
+      if (!payload.restart) reject(payload.error);
+    });
+    consumer.on(consumer.events.STOP, () => resolve());
+  });
+}

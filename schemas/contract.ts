@@ -1,0 +1,368 @@
+/**
+ * The event contract: turns untrusted JSON into an AgentEvent or into a list of problems, each
+ * naming the field and the reason. Used by every way in (produce, importers, the SDK) and again
+ * inside the pipeline, so a record written by any producer meets the same rules.
+ */
+import { isIP } from 'node:net';
+
+import { EVENT_KINDS, type EventKind } from '../core/naming.js';
+import { deriveEventId } from './event-id.js';
+import {
+  ACTIVITY_STATUSES,
+  AUDIT_OUTCOMES,
+  ERROR_SEVERITIES,
+  HEARTBEAT_STATUSES,
+  type AgentEvent,
+  type AttributeValue,
+} from './event.js';
+import { normaliseTimestamp } from './timestamp.js';
+
+export interface ContractProblem {
+  /** Dotted path of the offending field, e.g. `activity.durationMs`; `(event)` for the whole. */
+  field: string;
+  reason: string;
+}
+
+export type ContractResult =
+  { ok: true; event: AgentEvent } | { ok: false; problems: ContractProblem[] };
+
+/** Limits that keep one event from swamping a document or a mapping. */
+export const CONTRACT_LIMITS = {
+  eventIdChars: 128,
+  idChars: 256,
+  shortTextChars: 1_024,
+  reasonChars: 4_096,
+  messageChars: 65_536,
+  stackChars: 262_144,
+  attributeCount: 128,
+  attributeKeyChars: 256,
+  attributeValueChars: 8_192,
+} as const;
+
+const BODY_KEY_BY_KIND: Record<EventKind, string> = {
+  activity: 'activity',
+  error: 'error',
+  audit: 'audit',
+  heartbeat: 'heartbeat',
+};
+const ENVELOPE_KEYS = [
+  'kind',
+  'eventId',
+  'timestamp',
+  'agent',
+  'workflowId',
+  'taskId',
+  'traceId',
+  'spanId',
+];
+
+type JsonObject = Record<string, unknown>;
+
+/** Collects problems while reading fields, so one pass reports every problem of an event. */
+class FieldReader {
+  readonly problems: ContractProblem[] = [];
+
+  fail(field: string, reason: string): undefined {
+    this.problems.push({ field, reason });
+    return undefined;
+  }
+
+  object(value: unknown, field: string, allowedKeys: readonly string[]): JsonObject | undefined {
+    if (value === undefined) return this.fail(field, 'is required');
+    if (!isPlainObject(value))
+      return this.fail(field, `expected an object, got ${describe(value)}`);
+    for (const key of Object.keys(value)) {
+      if (!allowedKeys.includes(key)) {
+        this.fail(
+          joinPath(field, key),
+          `is not a known field (allowed: ${allowedKeys.join(', ')})`,
+        );
+      }
+    }
+    return value;
+  }
+
+  string(value: unknown, field: string, required: boolean, maxChars: number): string | undefined {
+    if (value === undefined || value === null) {
+      return required ? this.fail(field, 'is required') : undefined;
+    }
+    if (typeof value !== 'string')
+      return this.fail(field, `expected a string, got ${describe(value)}`);
+    if (value.length === 0) return this.fail(field, 'must not be empty');
+    if (value.length > maxChars) {
+      return this.fail(field, `must be at most ${maxChars} characters, got ${value.length}`);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T | undefined {
+    if (value === undefined || value === null) return this.fail(field, 'is required');
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      return this.fail(
+        field,
+        `expected one of ${allowed.map((item) => `"${item}"`).join(', ')}, got ${describe(value)}`,
+      );
+    }
+    return value as T;
+  }
+
+  number(value: unknown, field: string, options: { integer?: boolean } = {}): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return this.fail(field, `expected a number, got ${describe(value)}`);
+    }
+    if (value < 0) return this.fail(field, `must be 0 or more, got ${value}`);
+    if (options.integer === true && !Number.isInteger(value)) {
+      return this.fail(field, `expected an integer, got ${value}`);
+    }
+    return value;
+  }
+
+  boolean(value: unknown, field: string): boolean | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean')
+      return this.fail(field, `expected true or false, got ${describe(value)}`);
+    return value;
+  }
+}
+
+/**
+ * Checks one event against the contract. An event without `eventId` gets one derived from its
+ * content (see event-id.ts). Every problem is reported, not only the first.
+ */
+export function validateEvent(input: unknown): ContractResult {
+  const reader = new FieldReader();
+  if (!isPlainObject(input)) {
+    return {
+      ok: false,
+      problems: [{ field: '(event)', reason: `expected a JSON object, got ${describe(input)}` }],
+    };
+  }
+
+  const kind = reader.oneOf(input.kind, 'kind', EVENT_KINDS);
+  if (kind === undefined) return { ok: false, problems: reader.problems };
+
+  const bodyKey = BODY_KEY_BY_KIND[kind];
+  checkTopLevelKeys(reader, input, kind);
+
+  const envelope = readEnvelope(reader, input);
+  const body = readBody(reader, kind, input[bodyKey], bodyKey);
+  if (reader.problems.length > 0 || envelope === undefined || body === undefined) {
+    return { ok: false, problems: reader.problems };
+  }
+
+  const withoutId = { kind, ...envelope, [bodyKey]: body };
+  const eventId = envelope.eventId ?? deriveEventId(withoutId);
+  return { ok: true, event: { ...withoutId, eventId } as AgentEvent };
+}
+
+function checkTopLevelKeys(reader: FieldReader, input: JsonObject, kind: EventKind): void {
+  for (const key of Object.keys(input)) {
+    if (ENVELOPE_KEYS.includes(key) || key === BODY_KEY_BY_KIND[kind]) continue;
+    const otherKind = EVENT_KINDS.find((candidate) => BODY_KEY_BY_KIND[candidate] === key);
+    if (otherKind !== undefined) {
+      reader.fail(key, `is the body of kind "${otherKind}" but kind is "${kind}"`);
+    } else {
+      reader.fail(
+        key,
+        `is not a known field (allowed: ${[...ENVELOPE_KEYS, BODY_KEY_BY_KIND[kind]].join(', ')})`,
+      );
+    }
+  }
+}
+
+function readEnvelope(reader: FieldReader, input: JsonObject) {
+  const eventId = reader.string(input.eventId, 'eventId', false, CONTRACT_LIMITS.eventIdChars);
+
+  let timestamp: number | undefined;
+  if (input.timestamp === undefined || input.timestamp === null) {
+    reader.fail('timestamp', 'is required');
+  } else {
+    const result = normaliseTimestamp(input.timestamp);
+    if (result.ok) timestamp = result.epochMs;
+    else reader.fail('timestamp', result.reason);
+  }
+
+  const agentInput = reader.object(input.agent, 'agent', ['id', 'name', 'type', 'version']);
+  const agent =
+    agentInput === undefined
+      ? undefined
+      : dropUndefined({
+          id: reader.string(agentInput.id, 'agent.id', true, CONTRACT_LIMITS.idChars),
+          name: reader.string(agentInput.name, 'agent.name', false, CONTRACT_LIMITS.shortTextChars),
+          type: reader.string(agentInput.type, 'agent.type', false, CONTRACT_LIMITS.shortTextChars),
+          version: reader.string(
+            agentInput.version,
+            'agent.version',
+            false,
+            CONTRACT_LIMITS.shortTextChars,
+          ),
+        });
+
+  const correlation = {
+    workflowId: reader.string(input.workflowId, 'workflowId', false, CONTRACT_LIMITS.idChars),
+    taskId: reader.string(input.taskId, 'taskId', false, CONTRACT_LIMITS.idChars),
+    traceId: reader.string(input.traceId, 'traceId', false, CONTRACT_LIMITS.idChars),
+    spanId: reader.string(input.spanId, 'spanId', false, CONTRACT_LIMITS.idChars),
+  };
+
+  if (timestamp === undefined || agent?.id === undefined) return undefined;
+  return dropUndefined({ eventId, timestamp, agent: agent as { id: string }, ...correlation });
+}
+
+function readBody(
+  reader: FieldReader,
+  kind: EventKind,
+  value: unknown,
+  field: string,
+): JsonObject | undefined {
+  switch (kind) {
+    case 'activity': {
+      const body = reader.object(value, field, ['action', 'status', 'durationMs', 'attributes']);
+      if (body === undefined) return undefined;
+      return dropUndefined({
+        action: reader.string(body.action, 'activity.action', true, CONTRACT_LIMITS.shortTextChars),
+        status: reader.oneOf(body.status, 'activity.status', ACTIVITY_STATUSES),
+        durationMs: reader.number(body.durationMs, 'activity.durationMs'),
+        attributes: readAttributes(reader, body.attributes, 'activity.attributes'),
+      });
+    }
+    case 'error': {
+      const body = reader.object(value, field, [
+        'type',
+        'message',
+        'stack',
+        'severity',
+        'retryable',
+      ]);
+      if (body === undefined) return undefined;
+      return dropUndefined({
+        type: reader.string(body.type, 'error.type', true, CONTRACT_LIMITS.shortTextChars),
+        message: reader.string(body.message, 'error.message', true, CONTRACT_LIMITS.messageChars),
+        stack: reader.string(body.stack, 'error.stack', false, CONTRACT_LIMITS.stackChars),
+        severity: reader.oneOf(body.severity, 'error.severity', ERROR_SEVERITIES),
+        retryable: reader.boolean(body.retryable, 'error.retryable'),
+      });
+    }
+    case 'audit': {
+      const body = reader.object(value, field, [
+        'actor',
+        'action',
+        'resource',
+        'outcome',
+        'reason',
+        'sourceIp',
+      ]);
+      if (body === undefined) return undefined;
+      const sourceIp = reader.string(
+        body.sourceIp,
+        'audit.sourceIp',
+        false,
+        CONTRACT_LIMITS.shortTextChars,
+      );
+      if (sourceIp !== undefined && isIP(sourceIp) === 0) {
+        reader.fail('audit.sourceIp', `expected an IPv4 or IPv6 address, got "${sourceIp}"`);
+      }
+      return dropUndefined({
+        actor: readParty(reader, body.actor, 'audit.actor'),
+        action: reader.string(body.action, 'audit.action', true, CONTRACT_LIMITS.shortTextChars),
+        resource: readParty(reader, body.resource, 'audit.resource'),
+        outcome: reader.oneOf(body.outcome, 'audit.outcome', AUDIT_OUTCOMES),
+        reason: reader.string(body.reason, 'audit.reason', false, CONTRACT_LIMITS.reasonChars),
+        sourceIp,
+      });
+    }
+    case 'heartbeat': {
+      const body = reader.object(value, field, ['status', 'cpuPercent', 'memoryMb', 'queueDepth']);
+      if (body === undefined) return undefined;
+      return dropUndefined({
+        status: reader.oneOf(body.status, 'heartbeat.status', HEARTBEAT_STATUSES),
+        cpuPercent: reader.number(body.cpuPercent, 'heartbeat.cpuPercent'),
+        memoryMb: reader.number(body.memoryMb, 'heartbeat.memoryMb'),
+        queueDepth: reader.number(body.queueDepth, 'heartbeat.queueDepth', { integer: true }),
+      });
+    }
+  }
+}
+
+function readParty(reader: FieldReader, value: unknown, field: string) {
+  const party = reader.object(value, field, ['type', 'id']);
+  if (party === undefined) return undefined;
+  return {
+    type: reader.string(party.type, `${field}.type`, true, CONTRACT_LIMITS.shortTextChars),
+    id: reader.string(party.id, `${field}.id`, true, CONTRACT_LIMITS.idChars),
+  };
+}
+
+function readAttributes(
+  reader: FieldReader,
+  value: unknown,
+  field: string,
+): Record<string, AttributeValue> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isPlainObject(value))
+    return reader.fail(field, `expected an object, got ${describe(value)}`);
+
+  const entries = Object.entries(value);
+  if (entries.length > CONTRACT_LIMITS.attributeCount) {
+    return reader.fail(
+      field,
+      `must have at most ${CONTRACT_LIMITS.attributeCount} keys, got ${entries.length}`,
+    );
+  }
+  const attributes: Record<string, AttributeValue> = {};
+  for (const [key, entry] of entries) {
+    const entryField = joinPath(field, key);
+    if (key.length === 0 || key.length > CONTRACT_LIMITS.attributeKeyChars) {
+      reader.fail(
+        field,
+        `keys must be 1-${CONTRACT_LIMITS.attributeKeyChars} characters, got "${key.slice(0, 40)}"`,
+      );
+    } else if (typeof entry === 'string') {
+      if (entry.length > CONTRACT_LIMITS.attributeValueChars) {
+        reader.fail(
+          entryField,
+          `must be at most ${CONTRACT_LIMITS.attributeValueChars} characters`,
+        );
+      } else attributes[key] = entry;
+    } else if (typeof entry === 'number' && Number.isFinite(entry)) {
+      attributes[key] = entry;
+    } else if (typeof entry === 'boolean') {
+      attributes[key] = entry;
+    } else {
+      reader.fail(entryField, `expected a string, number or boolean, got ${describe(entry)}`);
+    }
+  }
+  return attributes;
+}
+
+/** The problems as one line a person can act on. */
+export function describeProblems(problems: readonly ContractProblem[]): string {
+  return problems
+    .map((problem) =>
+      problem.field === '' ? problem.reason : `${problem.field} ${problem.reason}`,
+    )
+    .join('; ');
+}
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function joinPath(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function dropUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as never;
+}
