@@ -19,8 +19,13 @@ environment: KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_DATA_DIR, PANACEA_NAMESPA
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
 
+// Commands load on demand, so `panacea stack status` does not load the pipeline's dependencies.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   stack: async () => stackCommand,
+  produce: async () => (await import('./commands/produce.js')).produceCommand,
+  import: async () => (await import('./commands/import.js')).importCommand,
+  run: async () => (await import('./commands/run.js')).runCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -34,12 +34,14 @@ export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientI
 }
 
 /**
- * An idempotent producer that waits for every in-sync replica: a send that resolves is durable,
- * which is what lets a stage commit its input offsets after it.
+ * A producer whose sends the callers make with acks from every in-sync replica: a send that
+ * resolves is durable, which is what lets a stage commit its input offsets after it. It is not
+ * kafkajs's idempotent producer: that one needs unlimited retries (a send would hang forever on a
+ * dead broker), and a retried duplicate is harmless here because every sink dedupes by event id.
+ * One request in flight keeps each partition's records in order across retries.
  */
 export function createDurableProducer(kafka: Kafka): Producer {
   return kafka.producer({
-    idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,

@@ -205,12 +205,8 @@ export function importOpenHandsSession(
   };
   const drafts = buildDrafts(entries, context);
 
-  drafts.sort(
-    (left, right) =>
-      left.sortUs - right.sortUs ||
-      left.openhandsId - right.openhandsId ||
-      left.event.eventId.localeCompare(right.event.eventId),
-  );
+  // Each OpenHands id yields at most one event, so timestamp and id give a total order.
+  drafts.sort((left, right) => left.sortUs - right.sortUs || left.openhandsId - right.openhandsId);
   const events = drafts.map((draft) => validateDraft(draft, sourceName));
 
   return { events, sessionId };

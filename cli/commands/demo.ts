@@ -1,0 +1,153 @@
+/**
+ * `panacea demo` (what `npm start` runs): brings up the local stack if needed, runs the pipeline,
+ * imports the shipped real OpenHands session, and streams a simulated fleet of agents through it
+ * until Ctrl-C. The stack stays up afterwards so the data can still be searched.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import type { PanaceaConfig } from '../../core/config.js';
+import { componentLogger } from '../../core/logger.js';
+import { createNaming } from '../../core/naming.js';
+import { packageRoot } from '../../core/package-root.js';
+import { stackUp } from '../../infra/stack/stack.js';
+import { createSimulatedFleet } from '../../producers/demo/simulated-fleet.js';
+import type { AgentEvent } from '../../schemas/event.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say } from '../command-line.js';
+import { createElasticsearchClient, startPipeline } from '../pipeline.js';
+import { openPublisher } from '../publishing.js';
+import { readSession } from './import.js';
+import { stackOptionsFrom } from './stack.js';
+
+const logger = componentLogger('demo');
+
+const TICK_INTERVAL_MS = 1_000;
+const PROGRESS_INTERVAL_MS = 15_000;
+
+export function shippedSessionPath(): string {
+  return (
+    process.env.PANACEA_DEMO_SESSION ??
+    path.resolve(
+      packageRoot(),
+      '..',
+      'shared',
+      'datasets',
+      'agent-traces',
+      'openhands-basic_gui_mode.json',
+    )
+  );
+}
+
+export async function demoCommand(args: string[], config: PanaceaConfig): Promise<number> {
+  const { values } = parseCommandArgs(args, { agents: { type: 'string', default: '6' } });
+  const stack = await stackUp(stackOptionsFrom(config, {}), componentLogger('stack'));
+  const running: PanaceaConfig = {
+    ...config,
+    kafkaBrokers: stack.kafkaBrokers,
+    elasticsearchUrl: stack.elasticsearchUrl,
+  };
+
+  const naming = createNaming(running);
+  const pipeline = await startPipeline(running);
+  const publisher = await openPublisher(running, naming);
+  await importShippedSession(publisher.publish);
+
+  const fleet = createSimulatedFleet(Date.now(), { agentCount: Number(values.agents) });
+  const published: Record<string, number> = {};
+  const publishDue = async (): Promise<void> => {
+    const events = fleet.advanceTo(Date.now());
+    await publisher.publish(events);
+    for (const event of events) published[event.kind] = (published[event.kind] ?? 0) + 1;
+  };
+  printWhereToLook(running, naming.dataStreamPattern());
+
+  const elasticsearch = createElasticsearchClient(running);
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => resolve(signal));
+  });
+  let stopped = false;
+  const loop = (async () => {
+    let lastProgressMs = Date.now();
+    while (!stopped) {
+      await publishDue();
+      if (Date.now() - lastProgressMs >= PROGRESS_INTERVAL_MS) {
+        lastProgressMs = Date.now();
+        const stored = await countDocuments(elasticsearch, `logs-agent.*-${running.namespace}`);
+        logger.info({ published, storedDocuments: stored }, 'demo progress');
+      }
+      await new Promise((resolve) => setTimeout(resolve, TICK_INTERVAL_MS));
+    }
+  })();
+
+  let exitCode = EXIT_OK;
+  try {
+    const reason = await Promise.race([stopSignal, pipeline.failed, loop.then(() => 'loop ended')]);
+    logger.info({ reason }, 'stopping the demo');
+  } catch (error) {
+    logger.error({ err: error }, 'the demo failed');
+    exitCode = EXIT_FAILURE;
+  }
+  stopped = true;
+  await loop.catch(() => undefined);
+  await publisher.close();
+  await pipeline.stop();
+  await elasticsearch.close();
+  process.stderr.write(
+    'The stack is still running, with everything stored so far. `npx panacea stack down` stops it.\n',
+  );
+  return exitCode;
+}
+
+async function importShippedSession(
+  publish: (events: AgentEvent[]) => Promise<void>,
+): Promise<void> {
+  const file = shippedSessionPath();
+  if (!existsSync(file)) {
+    logger.warn(
+      { file },
+      'the real OpenHands session is not there; set PANACEA_DEMO_SESSION to import one',
+    );
+    return;
+  }
+  const events = await readSession(file);
+  await publish(events);
+  logger.info({ file, events: events.length }, 'imported the real OpenHands session');
+}
+
+async function countDocuments(
+  client: ReturnType<typeof createElasticsearchClient>,
+  index: string,
+): Promise<number | string> {
+  try {
+    const response = await client.count({
+      index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    });
+    return response.count;
+  } catch (error) {
+    return `unknown (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+function printWhereToLook(config: PanaceaConfig, pattern: string): void {
+  const url = config.elasticsearchUrl;
+  say(`
+Panacea demo running: simulated agents and a real OpenHands session are flowing through the pipeline.
+
+  KAFKA_BROKERS=${config.kafkaBrokers.join(',')}
+  ELASTICSEARCH_URL=${url}
+
+Where to look:
+  documents:       curl -s '${url}/${pattern}/_search?size=5&sort=@timestamp:desc&pretty'
+  failed tasks:    curl -s '${url}/logs-agent.activity-*/_search?q=event.outcome:failure&pretty'
+  denied actions:  curl -s '${url}/logs-agent.audit-*/_search?q=panacea.audit.outcome:denied&pretty'
+  critical errors: curl -s '${url}/logs-agent.error-*/_search?q=log.level:critical&pretty'
+  counts per kind: curl -s '${url}/_cat/indices/.ds-logs-agent.*?v'
+  audit archive:   ${path.join(config.dataDir, 'audit-archive')}
+  Kibana:          point it at ${url} and create a data view on "${pattern}" with @timestamp
+
+Ctrl-C stops the demo cleanly (the pipeline flushes and commits first).
+`);
+}

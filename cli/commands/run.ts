@@ -1,0 +1,32 @@
+/**
+ * `panacea run [--until-idle]`: runs the pipeline until SIGINT or SIGTERM (then stops fetching,
+ * flushes, commits and exits), or with `--until-idle` until every input partition is consumed.
+ */
+import type { PanaceaConfig } from '../../core/config.js';
+import { componentLogger } from '../../core/logger.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs } from '../command-line.js';
+import { startPipeline } from '../pipeline.js';
+
+const logger = componentLogger('run');
+
+export async function runCommand(args: string[], config: PanaceaConfig): Promise<number> {
+  const { values } = parseCommandArgs(args, { 'until-idle': { type: 'boolean', default: false } });
+  const pipeline = await startPipeline(config);
+
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => resolve(signal));
+  });
+  const until = values['until-idle'] ? pipeline.waitUntilIdle().then(() => 'idle') : stopSignal;
+
+  try {
+    const reason = await Promise.race([until, stopSignal, pipeline.failed]);
+    logger.info({ reason }, 'stopping the pipeline');
+    await pipeline.stop();
+    return EXIT_OK;
+  } catch (error) {
+    logger.error({ err: error }, 'a stage failed; stopping the pipeline');
+    await pipeline.stop().catch(() => undefined);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Composes the stages into one running pipeline (the embedded default of `panacea run`): creates
+ * topics and index templates, starts enrichment, the Elasticsearch sink and the audit archive,
+ * and stops them in order on request.
+ */
+import { Client } from '@elastic/elasticsearch';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+
+import type { PanaceaConfig } from '../core/config.js';
+import { totalLag } from '../core/consumer-progress.js';
+import { PanaceaError } from '../core/errors.js';
+import { createDurableProducer, createKafka } from '../core/kafka.js';
+import { componentLogger } from '../core/logger.js';
+import { createNaming, type Naming } from '../core/naming.js';
+import { startStage, type RunningStage } from '../core/stage-runner.js';
+import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
+import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
+import { ensureTopics } from '../infra/topics.js';
+import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
+import { createAuditArchiveStage } from '../sinks/audit-archive/audit-archive-stage.js';
+import { createElasticsearchStage } from '../sinks/elasticsearch/elasticsearch-stage.js';
+
+const logger = componentLogger('pipeline');
+
+export interface RunningPipeline {
+  naming: Naming;
+  stages: RunningStage[];
+  /** Rejects when a stage fails for good. */
+  failed: Promise<never>;
+  /** Resolves once every input partition of every stage is consumed and committed. */
+  waitUntilIdle(pollIntervalMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function connectKafkaAdmin(kafka: Kafka, brokers: string[]): Promise<Admin> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return admin;
+  } catch (error) {
+    throw new PanaceaError(
+      'KAFKA_UNAVAILABLE',
+      `cannot reach Kafka at ${brokers.join(',')} (start it with \`panacea stack up\`)`,
+      {},
+      error,
+    );
+  }
+}
+
+export async function prepareElasticsearch(client: Client, url: string): Promise<void> {
+  try {
+    const capabilities = await readCapabilities(client);
+    for (const degradation of capabilities.degradations) {
+      logger.warn(
+        { elasticsearchVersion: capabilities.version, degradation },
+        'Elasticsearch lacks a feature; working around it',
+      );
+    }
+    await installIndexTemplates(client, capabilities);
+  } catch (error) {
+    throw new PanaceaError(
+      'ELASTICSEARCH_UNAVAILABLE',
+      `cannot install index templates at ${url}: ${error instanceof Error ? error.message : String(error)}`,
+      {},
+      error,
+    );
+  }
+}
+
+export function createElasticsearchClient(config: PanaceaConfig): Client {
+  return new Client({ node: config.elasticsearchUrl, maxRetries: 0, requestTimeout: 30_000 });
+}
+
+export async function startPipeline(config: PanaceaConfig): Promise<RunningPipeline> {
+  const naming = createNaming(config);
+  const kafka = createKafka(config, 'panacea-pipeline');
+  const admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
+  const created = await ensureTopics(admin, naming);
+  if (created.length > 0) logger.info({ topics: created }, 'created topics');
+
+  const elasticsearch = createElasticsearchClient(config);
+  await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
+
+  const producers: Producer[] = [createDurableProducer(kafka), createDurableProducer(kafka)];
+  await Promise.all(producers.map((producer) => producer.connect()));
+  const [enrichedProducer, deadLetterProducer] = producers as [Producer, Producer];
+
+  // Upstream first: the idle check relies on this order (see consumer-progress.ts).
+  const definitions = [
+    createEnrichStage({ naming, producer: enrichedProducer }),
+    createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
+    createAuditArchiveStage({ naming, dataDir: config.dataDir }),
+  ];
+  const stages: RunningStage[] = [];
+  for (const definition of definitions) {
+    stages.push(await startStage(definition, { kafka, naming, deadLetterProducer }));
+  }
+  logger.info(
+    {
+      stages: stages.map((stage) => stage.name),
+      namespace: config.namespace,
+      dataDir: config.dataDir,
+    },
+    'pipeline started',
+  );
+
+  const failed = Promise.race(
+    stages.map((stage) => stage.finished.then(() => new Promise<never>(() => undefined))),
+  );
+  let stopping: Promise<void> | undefined;
+
+  return {
+    naming,
+    stages,
+    failed,
+    async waitUntilIdle(pollIntervalMs = 500) {
+      const groups = stages.map((stage) => ({ groupId: stage.groupId, topics: stage.inputTopics }));
+      // Two idle readings in a row: a commit and the publish it follows cannot both fall between them.
+      let idleReadings = 0;
+      while (idleReadings < 2) {
+        await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+        idleReadings = (await totalLag(admin, groups)) === 0n ? idleReadings + 1 : 0;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        for (const stage of stages) await stage.stop();
+        await Promise.all(producers.map((producer) => producer.disconnect()));
+        await admin.disconnect();
+        await elasticsearch.close();
+        logger.info({}, 'pipeline stopped');
+      })();
+      return stopping;
+    },
+  };
+}

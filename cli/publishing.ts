@@ -1,0 +1,39 @@
+/**
+ * A publisher for the commands that send events (produce, import, demo): connects, makes sure the
+ * topics exist, and turns a broker that cannot be reached into one clear error.
+ */
+import type { PanaceaConfig } from '../core/config.js';
+import { PanaceaError } from '../core/errors.js';
+import { createDurableProducer, createKafka } from '../core/kafka.js';
+import type { Naming } from '../core/naming.js';
+import { ensureTopics } from '../infra/topics.js';
+import { createEventPublisher, type EventPublisher } from '../producers/event-publisher.js';
+import { connectKafkaAdmin } from './pipeline.js';
+
+export interface OpenPublisher extends EventPublisher {
+  close(): Promise<void>;
+}
+
+export async function openPublisher(config: PanaceaConfig, naming: Naming): Promise<OpenPublisher> {
+  const kafka = createKafka(config, 'panacea-producer');
+  const admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
+  try {
+    await ensureTopics(admin, naming);
+  } finally {
+    await admin.disconnect();
+  }
+
+  const producer = createDurableProducer(kafka);
+  try {
+    await producer.connect();
+  } catch (error) {
+    throw new PanaceaError(
+      'KAFKA_UNAVAILABLE',
+      `cannot reach Kafka at ${config.kafkaBrokers.join(',')}`,
+      {},
+      error,
+    );
+  }
+  const publisher = createEventPublisher(producer, naming);
+  return { publish: (events) => publisher.publish(events), close: () => producer.disconnect() };
+}

@@ -1,0 +1,40 @@
+/**
+ * Topic definitions: the raw topics agents publish to, the enriched topic, and one dead-letter
+ * topic per input topic. Creating them is idempotent and done by every command that needs them.
+ */
+import type { Admin, ITopicConfig } from 'kafkajs';
+
+import type { Naming } from '../core/naming.js';
+
+/** Partitions of the raw and enriched topics: the most stage instances that can share the work. */
+export const EVENT_TOPIC_PARTITIONS = 3;
+const DEAD_LETTER_PARTITIONS = 1;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function topicDefinitions(naming: Naming, replicationFactor = 1): ITopicConfig[] {
+  const eventTopics = [...naming.rawTopics(), naming.enrichedTopic()];
+  const retained = (topic: string, partitions: number, retentionMs: number): ITopicConfig => ({
+    topic,
+    numPartitions: partitions,
+    replicationFactor,
+    configEntries: [{ name: 'retention.ms', value: String(retentionMs) }],
+  });
+
+  return [
+    ...eventTopics.map((topic) => retained(topic, EVENT_TOPIC_PARTITIONS, 7 * DAY_MS)),
+    // Dead letters wait for a person; they are kept longer than the events themselves.
+    ...eventTopics.map((topic) =>
+      retained(naming.deadLetterTopic(topic), DEAD_LETTER_PARTITIONS, 30 * DAY_MS),
+    ),
+  ];
+}
+
+/** Creates the topics that do not exist yet; returns the names it created. */
+export async function ensureTopics(admin: Admin, naming: Naming): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topicDefinitions(naming).filter((definition) => !existing.has(definition.topic));
+  if (missing.length === 0) return [];
+
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((definition) => definition.topic);
+}

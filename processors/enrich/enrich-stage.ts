@@ -1,0 +1,60 @@
+/**
+ * The enrichment stage: raw topics in, `agent.events.enriched` out. Each record is decoded and
+ * checked (see raw-event-reader.ts), turned into its ECS document, and published keyed by agent id
+ * so one agent's events stay in order. Records that fail go to the dead-letter topic of their
+ * source; the batch is handed back only after the enriched records are acknowledged by Kafka.
+ */
+import type { Message, Producer } from 'kafkajs';
+
+import type { DeadLetter } from '../../core/dead-letter.js';
+import { PanaceaError, toPanaceaError } from '../../core/errors.js';
+import { kindOfRawTopic, type Naming } from '../../core/naming.js';
+import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import { toEnrichedDocument } from './ecs-document.js';
+import { readRawEvent } from '../../schemas/raw-record.js';
+
+export const ENRICH_STAGE = 'enrich';
+
+export interface EnrichStageOptions {
+  naming: Naming;
+  /** A durable producer (acks from all in-sync replicas) for the enriched topic. */
+  producer: Producer;
+}
+
+export function createEnrichStage(options: EnrichStageOptions): StageDefinition {
+  const { naming, producer } = options;
+  const enrichedTopic = naming.enrichedTopic();
+
+  return {
+    name: ENRICH_STAGE,
+    inputTopics: naming.rawTopics(),
+    summary: { outputTopic: enrichedTopic },
+    async handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome> {
+      const ingestedAtMs = Date.now();
+      const messages: Message[] = [];
+      const deadLetters: DeadLetter[] = [];
+
+      for (const record of records) {
+        try {
+          const event = readRawEvent(record.value, kindOfRawTopic(naming, record.topic));
+          const document = toEnrichedDocument(event, {
+            ingestedAtMs,
+            createdAtMs: record.timestampMs,
+          });
+          messages.push({ key: event.agent.id, value: JSON.stringify(document) });
+        } catch (error) {
+          deadLetters.push({
+            source: { topic: record.topic, partition: record.partition, offset: record.offset },
+            key: record.key,
+            value: record.value,
+            error: toPanaceaError(error, 'DECODE_FAILED'),
+          });
+        }
+      }
+
+      if (signal.aborted) throw new PanaceaError('STAGE_STOPPED', 'stopping before publishing');
+      if (messages.length > 0) await producer.send({ topic: enrichedTopic, acks: -1, messages });
+      return { deadLetters };
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Reads a raw topic's record back into a contract event: Avro decode with the writer's schema id,
+ * then the same contract checks every producer's input meets, then a check that the event's kind
+ * belongs on the topic it came from. Any failure is a PanaceaError fit for a dead-letter reason.
+ */
+import { PanaceaError } from '../core/errors.js';
+import type { EventKind } from '../core/naming.js';
+import { decodeEvent } from './codec.js';
+import { describeProblems, validateEvent } from './contract.js';
+import type { AgentEvent } from './event.js';
+
+export function readRawEvent(
+  value: Buffer | null,
+  expectedKind: EventKind | undefined,
+): AgentEvent {
+  const decoded = decodeEvent(value);
+
+  const result = validateEvent(decoded.event);
+  if (!result.ok) {
+    throw new PanaceaError('CONTRACT_VIOLATION', describeProblems(result.problems), {
+      field: result.problems[0]?.field,
+    });
+  }
+  if (expectedKind !== undefined && result.event.kind !== expectedKind) {
+    throw new PanaceaError(
+      'KIND_TOPIC_MISMATCH',
+      `a "${result.event.kind}" event (schema id ${decoded.schemaId}) arrived on the topic for "${expectedKind}" events`,
+    );
+  }
+  return result.event;
+}

@@ -1,0 +1,65 @@
+/**
+ * The audit archive stage: the raw audit topic in (not the enriched one, so the archive holds what
+ * the agent said, before any enrichment), one segment per batch out, under
+ * `<data dir>/audit-archive/<topic>/partition-<n>/`. Offsets are committed only after the segment
+ * is on disk. Records that cannot be read go to the audit topic's dead-letter topic.
+ */
+import path from 'node:path';
+
+import type { DeadLetter } from '../../core/dead-letter.js';
+import { toPanaceaError } from '../../core/errors.js';
+import type { Naming } from '../../core/naming.js';
+import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import { readRawEvent } from '../../schemas/raw-record.js';
+import { partitionDirectory, writeSegment, type ArchivedLine } from './segment-store.js';
+
+export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
+
+export interface AuditArchiveStageOptions {
+  naming: Naming;
+  dataDir: string;
+}
+
+export function auditArchiveRoot(dataDir: string): string {
+  return path.join(dataDir, 'audit-archive');
+}
+
+export function createAuditArchiveStage(options: AuditArchiveStageOptions): StageDefinition {
+  const root = auditArchiveRoot(options.dataDir);
+  const topic = options.naming.rawTopic('audit');
+
+  return {
+    name: AUDIT_ARCHIVE_STAGE,
+    inputTopics: [topic],
+    summary: { directory: root },
+    async handleBatch(records: StageRecord[]): Promise<BatchOutcome> {
+      const lines: ArchivedLine[] = [];
+      const deadLetters: DeadLetter[] = [];
+
+      for (const record of records) {
+        try {
+          lines.push({ offset: record.offset, event: readRawEvent(record.value, 'audit') });
+        } catch (error) {
+          deadLetters.push({
+            source: { topic: record.topic, partition: record.partition, offset: record.offset },
+            key: record.key,
+            value: record.value,
+            error: toPanaceaError(error, 'DECODE_FAILED'),
+          });
+        }
+      }
+
+      const first = records[0];
+      const last = records.at(-1);
+      if (lines.length > 0 && first !== undefined && last !== undefined) {
+        writeSegment(
+          partitionDirectory(root, first.topic, first.partition),
+          first.offset,
+          last.offset,
+          lines,
+        );
+      }
+      return { deadLetters };
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Local storage of audit archive segments: one directory per topic partition, one NDJSON file per
+ * segment named by the first and last offset it covers. A segment is written to a temporary name,
+ * flushed to disk, then renamed, so a reader never sees half a segment; after a crash the same
+ * range is written again under the same name and replaces the old file instead of adding to it.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+
+import { PanaceaError } from '../../core/errors.js';
+
+const OFFSET_DIGITS = 20;
+const SEGMENT_PATTERN = /^(\d{20})-(\d{20})\.ndjson$/;
+
+export interface ArchivedLine {
+  offset: string;
+  event: unknown;
+}
+
+export interface SegmentRange {
+  file: string;
+  firstOffset: bigint;
+  lastOffset: bigint;
+}
+
+export function partitionDirectory(root: string, topic: string, partition: number): string {
+  return path.join(root, topic, `partition-${partition}`);
+}
+
+/**
+ * Writes the segment for [firstOffset, lastOffset] and removes older segments inside that range
+ * (left by a crash between a write and its commit, with different batch bounds).
+ */
+export function writeSegment(
+  directory: string,
+  firstOffset: string,
+  lastOffset: string,
+  lines: ArchivedLine[],
+): string {
+  const name = `${firstOffset.padStart(OFFSET_DIGITS, '0')}-${lastOffset.padStart(OFFSET_DIGITS, '0')}.ndjson`;
+  const finalPath = path.join(directory, name);
+  const temporaryPath = `${finalPath}.tmp`;
+
+  try {
+    mkdirSync(directory, { recursive: true });
+    const descriptor = openSync(temporaryPath, 'w');
+    try {
+      writeSync(descriptor, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+      fsyncSync(descriptor);
+    } finally {
+      closeSync(descriptor);
+    }
+    renameSync(temporaryPath, finalPath);
+    syncDirectory(directory);
+  } catch (error) {
+    throw new PanaceaError(
+      'ARCHIVE_WRITE_FAILED',
+      `could not write audit segment ${finalPath}`,
+      { file: finalPath },
+      error,
+    );
+  }
+
+  for (const segment of listSegments(directory)) {
+    const inside =
+      segment.firstOffset >= BigInt(firstOffset) && segment.lastOffset <= BigInt(lastOffset);
+    if (inside && segment.file !== finalPath) rmSync(segment.file);
+  }
+  return finalPath;
+}
+
+export function listSegments(directory: string): SegmentRange[] {
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory)
+    .map((name) => ({ name, match: SEGMENT_PATTERN.exec(name) }))
+    .filter((entry): entry is { name: string; match: RegExpExecArray } => entry.match !== null)
+    .map(({ name, match }) => ({
+      file: path.join(directory, name),
+      firstOffset: BigInt(match[1] ?? '0'),
+      lastOffset: BigInt(match[2] ?? '0'),
+    }))
+    .sort((left, right) => (left.firstOffset < right.firstOffset ? -1 : 1));
+}
+
+export function readSegment(file: string): ArchivedLine[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ArchivedLine);
+}
+
+/** A rename is durable only once its directory entry is on disk too. */
+function syncDirectory(directory: string): void {
+  const descriptor = openSync(directory, 'r');
+  try {
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The Elasticsearch sink stage: enriched documents in, one data stream per event kind out
+ * (`logs-agent.<kind>-<namespace>`), each document under its event id. Documents Elasticsearch
+ * refuses for good go to the enriched topic's dead-letter topic with Elasticsearch's reason.
+ */
+import type { Client } from '@elastic/elasticsearch';
+
+import type { DeadLetter } from '../../core/dead-letter.js';
+import { PanaceaError } from '../../core/errors.js';
+import { componentLogger } from '../../core/logger.js';
+import { EVENT_KINDS, type EventKind, type Naming } from '../../core/naming.js';
+import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import { BulkWriter, type BulkItem } from './bulk-writer.js';
+
+export const ELASTICSEARCH_STAGE = 'sink-elasticsearch';
+
+export interface ElasticsearchStageOptions {
+  naming: Naming;
+  namespace: string;
+  client: Client;
+}
+
+export function createElasticsearchStage(options: ElasticsearchStageOptions): StageDefinition {
+  const { naming, namespace, client } = options;
+  const writer = new BulkWriter({
+    client,
+    logger: componentLogger(`stage.${ELASTICSEARCH_STAGE}.bulk`),
+  });
+
+  return {
+    name: ELASTICSEARCH_STAGE,
+    inputTopics: [naming.enrichedTopic()],
+    summary: { target: `logs-agent.<kind>-${namespace}` },
+    async handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome> {
+      const deadLetters: DeadLetter[] = [];
+      const items: BulkItem<StageRecord>[] = [];
+
+      for (const record of records) {
+        try {
+          items.push(toBulkItem(record, naming, namespace));
+        } catch (error) {
+          deadLetters.push(deadLetterOf(record, error as PanaceaError));
+        }
+      }
+
+      const result = await writer.write(items, signal);
+      for (const refused of result.refused) {
+        const error = new PanaceaError(
+          'DOCUMENT_REJECTED',
+          `Elasticsearch answered ${refused.status}: ${refused.reason}`,
+          {
+            index: refused.item.index,
+            id: refused.item.id,
+          },
+        );
+        deadLetters.push(deadLetterOf(refused.item.tag, error));
+      }
+      return { deadLetters };
+    },
+  };
+}
+
+function toBulkItem(record: StageRecord, naming: Naming, namespace: string): BulkItem<StageRecord> {
+  let document: { event?: { id?: unknown; dataset?: unknown }; panacea?: { kind?: unknown } };
+  try {
+    document = JSON.parse(record.value?.toString('utf8') ?? '') as typeof document;
+  } catch {
+    throw new PanaceaError('DECODE_FAILED', 'the enriched record is not JSON');
+  }
+
+  const kind = document.panacea?.kind;
+  const id = document.event?.id;
+  if (typeof kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(kind)) {
+    throw new PanaceaError('CONTRACT_VIOLATION', 'panacea.kind is missing or not an event kind', {
+      field: 'panacea.kind',
+    });
+  }
+  if (typeof id !== 'string' || id === '') {
+    throw new PanaceaError('CONTRACT_VIOLATION', 'event.id is missing', { field: 'event.id' });
+  }
+
+  const dataset = `agent.${kind}`;
+  return {
+    index: naming.dataStream(kind as EventKind),
+    id,
+    document: { ...document, data_stream: { type: 'logs', dataset, namespace } },
+    tag: record,
+  };
+}
+
+function deadLetterOf(record: StageRecord, error: PanaceaError): DeadLetter {
+  return {
+    source: { topic: record.topic, partition: record.partition, offset: record.offset },
+    key: record.key,
+    value: record.value,
+    error,
+  };
+}
