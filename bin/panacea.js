@@ -7,7 +7,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = exitCode;
   },
   (error) => {
-    process.stderr.write(`panacea: unexpected failure: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `panacea: unexpected failure: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
     process.exitCode = 2;
   },
 );

@@ -2,7 +2,8 @@
  * Structured logging for the pipeline's own life. One root pino logger; every component takes a
  * child bound to its name, so `component` is a field to filter on, never part of the message.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -16,11 +17,25 @@ function readLogLevel(): string {
   return level;
 }
 
-// Logs go to stderr so that a command's stdout carries only its result (KAFKA_BROKERS=… lines,
-// summaries) and can be piped.
+/**
+ * `LOG_FORMAT=json` (one JSON object per line) or `pretty` (for a person). Default: pretty on a
+ * terminal, JSON everywhere else, so log shippers get JSON without being told.
+ */
+function readDestination(): DestinationStream {
+  const format = process.env.LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  if (format !== 'json' && format !== 'pretty') {
+    throw new Error(`LOG_FORMAT: expected json or pretty, got "${format}"`);
+  }
+  // Logs go to stderr so that a command's stdout carries only its result (KAFKA_BROKERS=… lines,
+  // summaries) and can be piped.
+  return format === 'pretty'
+    ? pretty({ destination: 2, sync: true, ignore: 'pid,hostname,service' })
+    : pino.destination({ fd: 2, sync: true });
+}
+
 export const rootLogger: Logger = pino(
   { level: readLogLevel(), base: { service: 'panacea' } },
-  pino.destination({ fd: 2, sync: true }),
+  readDestination(),
 );
 
 export function componentLogger(component: string): Logger {

@@ -70,11 +70,9 @@ export function decodeEvent(buffer: Buffer | null): DecodedRecord {
     );
   }
 
-  return {
-    schemaId,
-    kind: entry.kind,
-    event: { kind: entry.kind, ...(withoutNulls(value) as object) },
-  };
+  const event = { kind: entry.kind, ...(withoutNulls(value) as Record<string, unknown>) };
+  dropEmptyAttributes(event);
+  return { schemaId, kind: entry.kind, event };
 }
 
 /** Avro writes absent optional fields as null; the contract leaves them out. */
@@ -87,6 +85,7 @@ function withoutNulls(value: unknown): unknown {
   return result;
 }
 
+/** The encoder writes an absent attributes map as an empty one; reading it back restores absence. */
 function dropEmptyAttributes(event: Record<string, unknown>): void {
   const activity = event.activity as { attributes?: object } | undefined;
   if (activity?.attributes !== undefined && Object.keys(activity.attributes).length === 0) {

@@ -70,15 +70,18 @@ export async function stackCommand(args: string[], config: PanaceaConfig): Promi
   switch (action) {
     case 'up': {
       const result = await stackUp(options, componentLogger('stack'));
-      for (const [name, component] of [
-        ['Kafka', result.kafka],
-        ['Elasticsearch', result.elasticsearch],
-      ] as const) {
-        const how =
-          component.source === 'maven' || component.source === 'docker'
-            ? `running (${component.source}${component.detail === undefined ? '' : `: ${component.detail}`})`
-            : `already available (${component.source})`;
-        process.stderr.write(`${name} at ${component.address}: ${how}\n`);
+      const components = [
+        ['Kafka', 'kafka', result.kafka],
+        ['Elasticsearch', 'elasticsearch', result.elasticsearch],
+      ] as const;
+      for (const [label, name, component] of components) {
+        const detail = component.detail === undefined ? '' : `: ${component.detail}`;
+        const how = result.startedNow.includes(name)
+          ? `started (${component.source}${detail})`
+          : component.source === 'maven' || component.source === 'docker'
+            ? `already running (${component.source}${detail}), started nothing`
+            : `already available (${component.source}), started nothing`;
+        process.stderr.write(`${label} at ${component.address}: ${how}\n`);
       }
       say(`KAFKA_BROKERS=${result.kafkaBrokers.join(',')}`);
       say(`ELASTICSEARCH_URL=${result.elasticsearchUrl}`);

@@ -63,6 +63,8 @@ interface StackState {
 }
 
 export interface StackUpResult {
+  /** The servers this call started; empty when everything was already there. */
+  startedNow: Array<'kafka' | 'elasticsearch'>;
   kafkaBrokers: string[];
   elasticsearchUrl: string;
   kafka: ComponentState;
@@ -112,12 +114,20 @@ export async function stackUp(options: StackOptions, logger: Logger): Promise<St
     state.elasticsearch = elasticsearch;
   }
   await Promise.all(pending);
+  logger.info(
+    { kafka: state.kafka?.address, elasticsearch: state.elasticsearch?.address },
+    'stack ready',
+  );
 
   const ready = {
     kafka: state.kafka as ComponentState,
     elasticsearch: state.elasticsearch as ComponentState,
   };
   return {
+    startedNow: [
+      ...(kafka === undefined ? (['kafka'] as const) : []),
+      ...(elasticsearch === undefined ? (['elasticsearch'] as const) : []),
+    ],
     kafkaBrokers: ready.kafka.address.split(','),
     elasticsearchUrl: ready.elasticsearch.address,
     ...ready,

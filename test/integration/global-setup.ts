@@ -1,0 +1,56 @@
+/**
+ * Starts one real Kafka and one real Elasticsearch for the whole integration run, on free ports
+ * and in a temporary data directory, and stops them at the end. When KAFKA_BROKERS and
+ * ELASTICSEARCH_URL are both set, those servers are used and nothing is started or stopped.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import type { TestProject } from 'vitest/node';
+
+import { componentLogger } from '../../core/logger.js';
+import { freePort } from '../../infra/stack/jvm-servers.js';
+import { defaultCacheDir, stackDown, stackUp } from '../../infra/stack/stack.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafkaBrokers: string;
+    elasticsearchUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const givenBrokers = process.env.KAFKA_BROKERS;
+  const givenUrl = process.env.ELASTICSEARCH_URL;
+  if (givenBrokers && givenUrl) {
+    project.provide('kafkaBrokers', givenBrokers);
+    project.provide('elasticsearchUrl', givenUrl);
+    return async () => undefined;
+  }
+
+  // Under /tmp (mode 1777) so the unprivileged Elasticsearch user can reach it when we are root.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-stack-'));
+  const started = await stackUp(
+    {
+      dataDir,
+      cacheDir: defaultCacheDir(),
+      kafkaPort: await freePort(),
+      elasticsearchPort: await freePort(),
+      source: process.env.PANACEA_STACK_SOURCE === 'docker' ? 'docker' : 'maven',
+      kafkaHeapMb: 512,
+      elasticsearchHeapMb: 1024,
+      startTimeoutMs: 240_000,
+      ...(givenBrokers ? { externalKafkaBrokers: givenBrokers.split(',') } : {}),
+      ...(givenUrl ? { externalElasticsearchUrl: givenUrl } : {}),
+    },
+    componentLogger('test-stack'),
+  );
+  project.provide('kafkaBrokers', started.kafkaBrokers.join(','));
+  project.provide('elasticsearchUrl', started.elasticsearchUrl);
+
+  return async () => {
+    await stackDown(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

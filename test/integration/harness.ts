@@ -1,0 +1,179 @@
+/**
+ * What integration tests share: an isolated pipeline identity per test (topic prefix, data stream
+ * namespace, data directory) on the real servers of the global setup, the `panacea` command run
+ * as a child process exactly as a user runs it, and small readers for Kafka and Elasticsearch.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { inject } from 'vitest';
+
+import { packageRoot } from '../../core/package-root.js';
+
+export interface Isolation {
+  kafkaBrokers: string;
+  elasticsearchUrl: string;
+  topicPrefix: string;
+  namespace: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function isolate(label: string): Isolation {
+  const suffix = randomBytes(4).toString('hex');
+  const kafkaBrokers = inject('kafkaBrokers');
+  const elasticsearchUrl = inject('elasticsearchUrl');
+  const topicPrefix = `test.${label}.${suffix}.`;
+  const namespace = `t_${label.replace(/[^a-z0-9]/g, '_')}_${suffix}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `panacea-test-${label}-`));
+  return {
+    kafkaBrokers,
+    elasticsearchUrl,
+    topicPrefix,
+    namespace,
+    dataDir,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: kafkaBrokers,
+      ELASTICSEARCH_URL: elasticsearchUrl,
+      PANACEA_TOPIC_PREFIX: topicPrefix,
+      PANACEA_NAMESPACE: namespace,
+      PANACEA_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+  };
+}
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runPanacea(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(packageRoot(), 'bin', 'panacea.js'), ...args],
+      { env },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export function kafkaFor(isolation: Isolation): Kafka {
+  return new Kafka({
+    clientId: 'panacea-test',
+    brokers: isolation.kafkaBrokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Reads a topic from the beginning until `count` records are in hand or the time is up. */
+export async function readTopic(
+  isolation: Isolation,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
+  const consumer = kafkaFor(isolation).consumer({
+    groupId: `panacea-test-reader-${randomBytes(4).toString('hex')}`,
+  });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records.push({
+            partition,
+            offset: message.offset,
+            key: message.key?.toString() ?? null,
+            value: message.value,
+            headers: stringHeaders(message.headers),
+          });
+          if (records.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).map(([name, value]) => [name, String(value)]),
+  );
+}
+
+export interface SearchHit {
+  _id: string;
+  _index: string;
+  _source: Record<string, unknown>;
+}
+
+/** A field of a document by dotted path, e.g. `field(hit, 'event.outcome')`. */
+export function field(hit: SearchHit, dottedPath: string): unknown {
+  let value: unknown = hit._source;
+  for (const part of dottedPath.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+export async function searchAll(
+  isolation: Isolation,
+  kind = '*',
+  query?: object,
+): Promise<SearchHit[]> {
+  const index = `logs-agent.${kind}-${isolation.namespace}`;
+  await fetch(
+    `${isolation.elasticsearchUrl}/${index}/_refresh?allow_no_indices=true&ignore_unavailable=true`,
+    { method: 'POST' },
+  );
+  const response = await fetch(
+    `${isolation.elasticsearchUrl}/${index}/_search?allow_no_indices=true&ignore_unavailable=true`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        size: 1000,
+        query: query ?? { match_all: {} },
+        sort: [{ '@timestamp': 'asc' }],
+      }),
+    },
+  );
+  const body = (await response.json()) as { hits?: { hits: SearchHit[] }; error?: unknown };
+  if (body.hits === undefined) throw new Error(`search failed: ${JSON.stringify(body.error)}`);
+  return body.hits.hits;
+}
