@@ -124,7 +124,9 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     },
     stop() {
       stopping ??= (async () => {
-        for (const stage of stages) await stage.stop();
+        // Each stage commits only what it finished, so they can stop side by side: input a
+        // downstream stage did not commit is read again on the next start.
+        await Promise.all(stages.map((stage) => stage.stop()));
         await Promise.all(producers.map((producer) => producer.disconnect()));
         await admin.disconnect();
         await elasticsearch.close();

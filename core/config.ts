@@ -71,7 +71,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
 function parseBrokers(text: string): string[] {
   const brokers = text.split(',').map((broker) => broker.trim());
   for (const broker of brokers) {
-    if (!BROKER_PATTERN.test(broker)) {
+    const port = Number(broker.slice(broker.lastIndexOf(':') + 1));
+    if (!BROKER_PATTERN.test(broker) || port < 1 || port > 65_535) {
       throw invalid('KAFKA_BROKERS', text, 'comma-separated host:port pairs');
     }
   }

@@ -73,6 +73,8 @@ export async function startStage(
   const consumer = options.kafka.consumer({
     groupId,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+    // A fetch waits at most this long for data; it also bounds how long a stop waits for a fetch.
+    maxWaitTimeInMs: 1_000,
     allowAutoTopicCreation: false,
   });
 

@@ -340,7 +340,7 @@ function readAttributes(
 export function describeProblems(problems: readonly ContractProblem[]): string {
   return problems
     .map((problem) =>
-      problem.field === '' ? problem.reason : `${problem.field} ${problem.reason}`,
+      problem.field === '(event)' ? problem.reason : `${problem.field} ${problem.reason}`,
     )
     .join('; ');
 }

@@ -77,10 +77,11 @@ function fromRfc3339(value: string): TimestampResult {
   const milliseconds = fraction.padEnd(3, '0').slice(0, 3);
   const normalised = `${year}-${month}-${day}T${hour}:${minute}:${second}.${milliseconds}${offset.toUpperCase()}`;
   const epochMs = Date.parse(normalised);
-  if (Number.isNaN(epochMs)) {
+  // A written date cannot be mistaken for epoch seconds, so any real instant is taken, 1969 too.
+  if (Number.isNaN(epochMs) || Math.abs(epochMs) > MAX_EPOCH_MS) {
     return { ok: false, reason: `"${value}" is not a representable instant` };
   }
-  return fromEpochMs(epochMs);
+  return { ok: true, epochMs };
 }
 
 function isRealCalendarTime(

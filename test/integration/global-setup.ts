@@ -3,7 +3,7 @@
  * and in a temporary data directory, and stops them at the end. When KAFKA_BROKERS and
  * ELASTICSEARCH_URL are both set, those servers are used and nothing is started or stopped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -29,8 +29,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => undefined;
   }
 
-  // Under /tmp (mode 1777) so the unprivileged Elasticsearch user can reach it when we are root.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-stack-'));
+  // mkdtemp makes the directory private (0700); the Elasticsearch user must be able to enter it.
+  chmodSync(dataDir, 0o755);
   const started = await stackUp(
     {
       dataDir,

@@ -1,0 +1,131 @@
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_ELASTICSEARCH_URL,
+  DEFAULT_KAFKA_BROKERS,
+  DEFAULT_NAMESPACE,
+  loadConfig,
+} from '../../../core/config.js';
+import { PanaceaError } from '../../../core/errors.js';
+
+function configError(environment: NodeJS.ProcessEnv): PanaceaError {
+  try {
+    loadConfig(environment);
+  } catch (error) {
+    if (error instanceof PanaceaError) return error;
+    throw error;
+  }
+  throw new Error('expected loadConfig to refuse the environment');
+}
+
+describe('config', () => {
+  describe('defaults', () => {
+    it('uses the local defaults for an empty environment', () => {
+      expect(loadConfig({})).toEqual({
+        kafkaBrokers: ['127.0.0.1:9092'],
+        kafkaBrokersFromEnvironment: false,
+        elasticsearchUrl: 'http://127.0.0.1:9200',
+        elasticsearchUrlFromEnvironment: false,
+        dataDir: path.resolve('.panacea'),
+        namespace: 'default',
+        topicPrefix: '',
+      });
+    });
+
+    it('publishes the defaults it applies', () => {
+      expect(DEFAULT_KAFKA_BROKERS).toBe('127.0.0.1:9092');
+      expect(DEFAULT_ELASTICSEARCH_URL).toBe('http://127.0.0.1:9200');
+      expect(DEFAULT_DATA_DIR).toBe('.panacea');
+      expect(DEFAULT_NAMESPACE).toBe('default');
+    });
+
+    it('treats blank variables as unset', () => {
+      const config = loadConfig({
+        KAFKA_BROKERS: '  ',
+        ELASTICSEARCH_URL: '',
+        PANACEA_NAMESPACE: ' ',
+        PANACEA_DATA_DIR: '',
+      });
+
+      expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+      expect(config.kafkaBrokersFromEnvironment).toBe(false);
+      expect(config.elasticsearchUrl).toBe('http://127.0.0.1:9200');
+      expect(config.elasticsearchUrlFromEnvironment).toBe(false);
+      expect(config.namespace).toBe('default');
+      expect(config.dataDir).toBe(path.resolve('.panacea'));
+    });
+  });
+
+  describe('values from the environment', () => {
+    it('splits KAFKA_BROKERS on commas and trims each broker', () => {
+      const config = loadConfig({
+        KAFKA_BROKERS: ' kafka-1:9092, kafka-2.internal:19092 ,[::1]:9093',
+      });
+
+      expect(config.kafkaBrokers).toEqual(['kafka-1:9092', 'kafka-2.internal:19092', '[::1]:9093']);
+      expect(config.kafkaBrokersFromEnvironment).toBe(true);
+    });
+
+    it('drops trailing slashes from ELASTICSEARCH_URL and marks it as external', () => {
+      const config = loadConfig({ ELASTICSEARCH_URL: 'https://search.example:9243/es//' });
+
+      expect(config.elasticsearchUrl).toBe('https://search.example:9243/es');
+      expect(config.elasticsearchUrlFromEnvironment).toBe(true);
+    });
+
+    it('resolves PANACEA_DATA_DIR to an absolute path', () => {
+      expect(loadConfig({ PANACEA_DATA_DIR: 'var/panacea' }).dataDir).toBe(
+        path.resolve('var/panacea'),
+      );
+      expect(loadConfig({ PANACEA_DATA_DIR: '/srv/panacea' }).dataDir).toBe(
+        path.resolve('/srv/panacea'),
+      );
+    });
+
+    it('takes a namespace of lowercase letters, digits and underscores', () => {
+      expect(loadConfig({ PANACEA_NAMESPACE: 'prod_eu1' }).namespace).toBe('prod_eu1');
+    });
+
+    it('takes a topic prefix of letters, digits, dots, underscores and hyphens', () => {
+      expect(loadConfig({ PANACEA_TOPIC_PREFIX: 'Team-A_1.' }).topicPrefix).toBe('Team-A_1.');
+    });
+  });
+
+  describe('validation', () => {
+    it.each([
+      ['KAFKA_BROKERS', 'kafka-1', 'comma-separated host:port pairs'],
+      ['KAFKA_BROKERS', 'kafka-1:9092,', 'comma-separated host:port pairs'],
+      ['KAFKA_BROKERS', 'kafka://kafka-1:9092', 'comma-separated host:port pairs'],
+      ['KAFKA_BROKERS', 'kafka-1:port', 'comma-separated host:port pairs'],
+      ['ELASTICSEARCH_URL', 'localhost:9200', 'an http:// or https:// URL'],
+      ['ELASTICSEARCH_URL', 'ftp://127.0.0.1:9200', 'an http:// or https:// URL'],
+      ['ELASTICSEARCH_URL', 'not a url', 'an http:// or https:// URL'],
+      ['PANACEA_NAMESPACE', 'Prod', 'lowercase letters, digits and _ (1-100)'],
+      ['PANACEA_NAMESPACE', 'prod-eu', 'lowercase letters, digits and _ (1-100)'],
+      ['PANACEA_NAMESPACE', 'n'.repeat(101), 'lowercase letters, digits and _ (1-100)'],
+      ['PANACEA_TOPIC_PREFIX', 'team a.', 'letters, digits, ".", "_" or "-"'],
+      ['PANACEA_TOPIC_PREFIX', 'team/a.', 'letters, digits, ".", "_" or "-"'],
+    ])(
+      'refuses %s=%j, naming the variable, the value and what was expected',
+      (variable, value, expected) => {
+        const error = configError({ [variable]: value });
+
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.retriable).toBe(false);
+        expect(error.context.field).toBe(variable);
+        expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
+      },
+    );
+
+    it('accepts a namespace of exactly 100 characters', () => {
+      expect(loadConfig({ PANACEA_NAMESPACE: 'n'.repeat(100) }).namespace).toHaveLength(100);
+    });
+
+    it('refuses a broker port above 65535', () => {
+      expect(configError({ KAFKA_BROKERS: 'kafka-1:99999' }).context.field).toBe('KAFKA_BROKERS');
+    });
+  });
+});

@@ -1,0 +1,555 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  CONTRACT_LIMITS,
+  describeProblems,
+  validateEvent,
+  type ContractProblem,
+} from '../../../schemas/contract.js';
+import type { AgentEvent } from '../../../schemas/event.js';
+
+const TIMESTAMP_MS = Date.UTC(2026, 0, 15, 9, 30, 0, 250);
+const UUID_V5_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const AGENT = { id: 'agent-7' };
+const ACTIVITY_BODY = { action: 'tool.call', status: 'succeeded' };
+const ERROR_BODY = { type: 'TimeoutError', message: 'model call timed out', severity: 'error' };
+const AUDIT_BODY = {
+  actor: { type: 'user', id: 'u-1' },
+  action: 'secrets.read',
+  resource: { type: 'secret', id: 's-9' },
+  outcome: 'denied',
+};
+const HEARTBEAT_BODY = { status: 'idle' };
+
+const MINIMAL_ACTIVITY = {
+  kind: 'activity',
+  timestamp: TIMESTAMP_MS,
+  agent: AGENT,
+  activity: ACTIVITY_BODY,
+};
+const MINIMAL_ERROR = { kind: 'error', timestamp: TIMESTAMP_MS, agent: AGENT, error: ERROR_BODY };
+const MINIMAL_AUDIT = { kind: 'audit', timestamp: TIMESTAMP_MS, agent: AGENT, audit: AUDIT_BODY };
+const MINIMAL_HEARTBEAT = {
+  kind: 'heartbeat',
+  timestamp: TIMESTAMP_MS,
+  agent: AGENT,
+  heartbeat: HEARTBEAT_BODY,
+};
+
+const FULL_ENVELOPE = {
+  eventId: 'evt-0001',
+  timestamp: TIMESTAMP_MS,
+  agent: { id: 'agent-7', name: 'researcher', type: 'langgraph', version: '1.4.2' },
+  workflowId: 'wf-12',
+  taskId: 'task-3',
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+};
+
+const FULL_EVENTS: Record<string, Record<string, unknown>> = {
+  activity: {
+    ...FULL_ENVELOPE,
+    kind: 'activity',
+    activity: {
+      action: 'tool.call',
+      status: 'failed',
+      durationMs: 12.5,
+      attributes: { tool: 'search', tokens: 812, cached: false },
+    },
+  },
+  error: {
+    ...FULL_ENVELOPE,
+    kind: 'error',
+    error: {
+      type: 'TimeoutError',
+      message: 'model call timed out',
+      stack: 'TimeoutError: model call timed out\n    at call (agent.ts:10:5)',
+      severity: 'critical',
+      retryable: true,
+    },
+  },
+  audit: {
+    ...FULL_ENVELOPE,
+    kind: 'audit',
+    audit: { ...AUDIT_BODY, reason: 'policy forbids secret access', sourceIp: '2001:db8::7' },
+  },
+  heartbeat: {
+    ...FULL_ENVELOPE,
+    kind: 'heartbeat',
+    heartbeat: { status: 'busy', cpuPercent: 37.5, memoryMb: 512.25, queueDepth: 4 },
+  },
+};
+
+function accept(input: unknown): AgentEvent {
+  const result = validateEvent(input);
+  if (!result.ok) throw new Error(`expected acceptance, got: ${describeProblems(result.problems)}`);
+  return result.event;
+}
+
+function problemsOf(input: unknown): ContractProblem[] {
+  const result = validateEvent(input);
+  if (result.ok) throw new Error(`expected rejection, got ${JSON.stringify(result.event)}`);
+  return result.problems;
+}
+
+const withActivity = (body: Record<string, unknown>) => ({
+  ...MINIMAL_ACTIVITY,
+  activity: { ...ACTIVITY_BODY, ...body },
+});
+const withError = (body: Record<string, unknown>) => ({
+  ...MINIMAL_ERROR,
+  error: { ...ERROR_BODY, ...body },
+});
+const withAudit = (body: Record<string, unknown>) => ({
+  ...MINIMAL_AUDIT,
+  audit: { ...AUDIT_BODY, ...body },
+});
+const withHeartbeat = (body: Record<string, unknown>) => ({
+  ...MINIMAL_HEARTBEAT,
+  heartbeat: { ...HEARTBEAT_BODY, ...body },
+});
+
+function manyAttributes(count: number): Record<string, number> {
+  return Object.fromEntries(Array.from({ length: count }, (_, index) => [`key${index}`, index]));
+}
+
+interface RejectionCase {
+  name: string;
+  input: unknown;
+  field: string;
+  reason: string;
+}
+
+const REJECTIONS: RejectionCase[] = [
+  { name: 'a value that is not an object', input: [1, 2], field: '(event)', reason: 'JSON object' },
+  { name: 'null as the event', input: null, field: '(event)', reason: 'got null' },
+  {
+    name: 'an event without kind',
+    input: { timestamp: TIMESTAMP_MS, agent: AGENT, activity: ACTIVITY_BODY },
+    field: 'kind',
+    reason: 'is required',
+  },
+  {
+    name: 'an unknown kind',
+    input: { ...MINIMAL_ACTIVITY, kind: 'metric' },
+    field: 'kind',
+    reason: 'expected one of "activity", "error", "audit", "heartbeat", got "metric"',
+  },
+  {
+    name: 'an unknown top-level field',
+    input: { ...MINIMAL_ACTIVITY, severity: 'high' },
+    field: 'severity',
+    reason: 'is not a known field',
+  },
+  {
+    name: 'the body of another kind',
+    input: { ...MINIMAL_ACTIVITY, error: ERROR_BODY },
+    field: 'error',
+    reason: 'is the body of kind "error" but kind is "activity"',
+  },
+  {
+    name: 'a missing body',
+    input: { kind: 'heartbeat', timestamp: TIMESTAMP_MS, agent: AGENT },
+    field: 'heartbeat',
+    reason: 'is required',
+  },
+  {
+    name: 'a body that is not an object',
+    input: { ...MINIMAL_HEARTBEAT, heartbeat: 'idle' },
+    field: 'heartbeat',
+    reason: 'expected an object, got "idle"',
+  },
+  {
+    name: 'a missing timestamp',
+    input: { kind: 'activity', agent: AGENT, activity: ACTIVITY_BODY },
+    field: 'timestamp',
+    reason: 'is required',
+  },
+  {
+    name: 'a timestamp in epoch seconds, with a hint to send milliseconds',
+    input: { ...MINIMAL_ACTIVITY, timestamp: 1_768_469_400 },
+    field: 'timestamp',
+    reason: 'looks like epoch seconds; send milliseconds (1768469400000)',
+  },
+  {
+    name: 'a timestamp with a fraction of a millisecond',
+    input: { ...MINIMAL_ACTIVITY, timestamp: TIMESTAMP_MS + 0.5 },
+    field: 'timestamp',
+    reason: 'must be an integer',
+  },
+  {
+    name: 'a negative timestamp',
+    input: { ...MINIMAL_ACTIVITY, timestamp: -1 },
+    field: 'timestamp',
+    reason: 'must not be negative',
+  },
+  {
+    name: 'an RFC 3339 timestamp without offset, with a hint to add one',
+    input: { ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00' },
+    field: 'timestamp',
+    reason: 'it has no offset: add "Z" for UTC',
+  },
+  {
+    name: 'a date that is not in the calendar',
+    input: { ...MINIMAL_ACTIVITY, timestamp: '2026-02-30T09:30:00Z' },
+    field: 'timestamp',
+    reason: 'is not a real calendar date and time',
+  },
+  {
+    name: 'an offset outside -23:59..+23:59',
+    input: { ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00+24:00' },
+    field: 'timestamp',
+    reason: 'has an offset outside',
+  },
+  {
+    name: 'a timestamp of another type',
+    input: { ...MINIMAL_ACTIVITY, timestamp: true },
+    field: 'timestamp',
+    reason: 'expected an RFC 3339 string or epoch milliseconds, got boolean true',
+  },
+  {
+    name: 'a missing agent',
+    input: { kind: 'activity', timestamp: TIMESTAMP_MS, activity: ACTIVITY_BODY },
+    field: 'agent',
+    reason: 'is required',
+  },
+  {
+    name: 'an agent that is a string',
+    input: { ...MINIMAL_ACTIVITY, agent: 'agent-7' },
+    field: 'agent',
+    reason: 'expected an object, got "agent-7"',
+  },
+  {
+    name: 'an agent without id',
+    input: { ...MINIMAL_ACTIVITY, agent: { name: 'researcher' } },
+    field: 'agent.id',
+    reason: 'is required',
+  },
+  {
+    name: 'an empty agent id',
+    input: { ...MINIMAL_ACTIVITY, agent: { id: '' } },
+    field: 'agent.id',
+    reason: 'must not be empty',
+  },
+  {
+    name: 'an agent id of 257 characters',
+    input: { ...MINIMAL_ACTIVITY, agent: { id: 'a'.repeat(CONTRACT_LIMITS.idChars + 1) } },
+    field: 'agent.id',
+    reason: 'must be at most 256 characters, got 257',
+  },
+  {
+    name: 'an agent id that is a number',
+    input: { ...MINIMAL_ACTIVITY, agent: { id: 7 } },
+    field: 'agent.id',
+    reason: 'expected a string, got number 7',
+  },
+  {
+    name: 'an unknown agent field',
+    input: { ...MINIMAL_ACTIVITY, agent: { ...AGENT, owner: 'team-a' } },
+    field: 'agent.owner',
+    reason: 'is not a known field (allowed: id, name, type, version)',
+  },
+  {
+    name: 'an eventId of 129 characters',
+    input: { ...MINIMAL_ACTIVITY, eventId: 'e'.repeat(CONTRACT_LIMITS.eventIdChars + 1) },
+    field: 'eventId',
+    reason: 'must be at most 128 characters, got 129',
+  },
+  {
+    name: 'an empty traceId',
+    input: { ...MINIMAL_ACTIVITY, traceId: '' },
+    field: 'traceId',
+    reason: 'must not be empty',
+  },
+  {
+    name: 'an unknown field in a body',
+    input: withActivity({ tokens: 5 }),
+    field: 'activity.tokens',
+    reason: 'is not a known field',
+  },
+  {
+    name: 'an activity without action',
+    input: { ...MINIMAL_ACTIVITY, activity: { status: 'started' } },
+    field: 'activity.action',
+    reason: 'is required',
+  },
+  {
+    name: 'an activity status outside the list',
+    input: withActivity({ status: 'done' }),
+    field: 'activity.status',
+    reason: 'expected one of "started", "succeeded", "failed", got "done"',
+  },
+  {
+    name: 'a negative duration',
+    input: withActivity({ durationMs: -1 }),
+    field: 'activity.durationMs',
+    reason: 'must be 0 or more, got -1',
+  },
+  {
+    name: 'a duration sent as a string',
+    input: withActivity({ durationMs: '12' }),
+    field: 'activity.durationMs',
+    reason: 'expected a number, got "12"',
+  },
+  {
+    name: 'an error severity outside the list',
+    input: withError({ severity: 'fatal' }),
+    field: 'error.severity',
+    reason: 'expected one of "warning", "error", "critical", got "fatal"',
+  },
+  {
+    name: 'an error without severity',
+    input: { ...MINIMAL_ERROR, error: { type: 'TimeoutError', message: 'timed out' } },
+    field: 'error.severity',
+    reason: 'is required',
+  },
+  {
+    name: 'a retryable flag that is not a boolean',
+    input: withError({ retryable: 'yes' }),
+    field: 'error.retryable',
+    reason: 'expected true or false, got "yes"',
+  },
+  {
+    name: 'an audit outcome outside the list',
+    input: withAudit({ outcome: 'allowed' }),
+    field: 'audit.outcome',
+    reason: 'expected one of "success", "failure", "denied", got "allowed"',
+  },
+  {
+    name: 'an audit actor without id',
+    input: withAudit({ actor: { type: 'user' } }),
+    field: 'audit.actor.id',
+    reason: 'is required',
+  },
+  {
+    name: 'a source IP that is not an IP address',
+    input: withAudit({ sourceIp: '10.0.0.300' }),
+    field: 'audit.sourceIp',
+    reason: 'expected an IPv4 or IPv6 address, got "10.0.0.300"',
+  },
+  {
+    name: 'a heartbeat status outside the list',
+    input: withHeartbeat({ status: 'sleeping' }),
+    field: 'heartbeat.status',
+    reason: 'expected one of "active", "idle", "busy", "error", got "sleeping"',
+  },
+  {
+    name: 'a queue depth that is not an integer',
+    input: withHeartbeat({ queueDepth: 1.5 }),
+    field: 'heartbeat.queueDepth',
+    reason: 'expected an integer, got 1.5',
+  },
+  {
+    name: 'an attribute whose value is an object',
+    input: withActivity({ attributes: { tool: { name: 'search' } } }),
+    field: 'activity.attributes.tool',
+    reason: 'expected a string, number or boolean, got an object',
+  },
+  {
+    name: 'an attribute whose value is an array',
+    input: withActivity({ attributes: { tags: ['a', 'b'] } }),
+    field: 'activity.attributes.tags',
+    reason: 'expected a string, number or boolean, got an array',
+  },
+  {
+    name: 'an attribute whose value is null',
+    input: withActivity({ attributes: { model: null } }),
+    field: 'activity.attributes.model',
+    reason: 'expected a string, number or boolean, got null',
+  },
+  {
+    name: 'attributes that are an array',
+    input: withActivity({ attributes: ['tool'] }),
+    field: 'activity.attributes',
+    reason: 'expected an object, got an array',
+  },
+  {
+    name: 'more attributes than the limit',
+    input: withActivity({ attributes: manyAttributes(CONTRACT_LIMITS.attributeCount + 1) }),
+    field: 'activity.attributes',
+    reason: 'must have at most 128 keys, got 129',
+  },
+  {
+    name: 'an attribute string value longer than the limit',
+    input: withActivity({
+      attributes: { prompt: 'p'.repeat(CONTRACT_LIMITS.attributeValueChars + 1) },
+    }),
+    field: 'activity.attributes.prompt',
+    reason: 'must be at most 8192 characters',
+  },
+  {
+    name: 'an attribute key longer than the limit',
+    input: withActivity({ attributes: { ['k'.repeat(CONTRACT_LIMITS.attributeKeyChars + 1)]: 1 } }),
+    field: 'activity.attributes',
+    reason: 'keys must be 1-256 characters',
+  },
+];
+
+describe('event contract', () => {
+  describe('rejection', () => {
+    it.each(REJECTIONS)('rejects $name, naming the field', ({ input, field, reason }) => {
+      const problems = problemsOf(input);
+
+      expect(problems).toEqual([{ field, reason: expect.stringContaining(reason) }]);
+    });
+
+    it('reports every problem of an event in one pass', () => {
+      const input = {
+        kind: 'activity',
+        timestamp: 1_768_469_400,
+        agent: { id: '' },
+        activity: { action: 'tool.call', status: 'done' },
+      };
+
+      const problems = problemsOf(input);
+
+      expect(problems).toHaveLength(3);
+      expect(problems.map((problem) => problem.field)).toEqual([
+        'timestamp',
+        'agent.id',
+        'activity.status',
+      ]);
+    });
+
+    it('reports a missing own body alongside the body of another kind', () => {
+      const problems = problemsOf({
+        ...MINIMAL_HEARTBEAT,
+        heartbeat: undefined,
+        audit: AUDIT_BODY,
+      });
+
+      expect(problems.map((problem) => problem.field).sort()).toEqual(['audit', 'heartbeat']);
+    });
+
+    it('accepts exactly the limits that one character more rejects', () => {
+      const atLimits = {
+        ...MINIMAL_ACTIVITY,
+        eventId: 'e'.repeat(CONTRACT_LIMITS.eventIdChars),
+        agent: { id: 'a'.repeat(CONTRACT_LIMITS.idChars) },
+        activity: { ...ACTIVITY_BODY, attributes: manyAttributes(CONTRACT_LIMITS.attributeCount) },
+      };
+
+      expect(validateEvent(atLimits).ok).toBe(true);
+    });
+
+    it('describes problems as one line of field and reason pairs', () => {
+      const problems = problemsOf(withActivity({ status: 'done', durationMs: -1 }));
+
+      expect(describeProblems(problems)).toBe(
+        'activity.status expected one of "started", "succeeded", "failed", got "done"; ' +
+          'activity.durationMs must be 0 or more, got -1',
+      );
+    });
+  });
+
+  describe('acceptance', () => {
+    it.each([
+      ['activity', MINIMAL_ACTIVITY],
+      ['error', MINIMAL_ERROR],
+      ['audit', MINIMAL_AUDIT],
+      ['heartbeat', MINIMAL_HEARTBEAT],
+    ])('accepts a minimal %s event and adds only an event id', (_kind, input) => {
+      const event = accept(input);
+
+      expect(event).toEqual({ ...input, eventId: expect.any(String) });
+    });
+
+    it.each(Object.entries(FULL_EVENTS))(
+      'accepts a %s event with every optional field and keeps each one',
+      (_kind, input) => {
+        expect(accept(input)).toEqual(input);
+      },
+    );
+
+    it('leaves absent optional fields out instead of setting them to undefined', () => {
+      const event = accept(MINIMAL_ERROR);
+
+      expect(Object.keys(event).sort()).toEqual(['agent', 'error', 'eventId', 'kind', 'timestamp']);
+      expect(Object.keys(event.kind === 'error' ? event.error : {}).sort()).toEqual([
+        'message',
+        'severity',
+        'type',
+      ]);
+    });
+
+    it('treats null optional fields as absent', () => {
+      const event = accept({
+        ...MINIMAL_ACTIVITY,
+        traceId: null,
+        activity: { ...ACTIVITY_BODY, durationMs: null },
+      });
+
+      expect(event).not.toHaveProperty('traceId');
+      expect(event.kind === 'activity' && event.activity).toEqual(ACTIVITY_BODY);
+    });
+
+    it('normalises an RFC 3339 timestamp with offset +01:00 to UTC epoch milliseconds', () => {
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T10:30:00.250+01:00' });
+
+      expect(event.timestamp).toBe(TIMESTAMP_MS);
+    });
+
+    it('truncates fractional seconds beyond the millisecond', () => {
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.250999999Z' });
+
+      expect(event.timestamp).toBe(TIMESTAMP_MS);
+    });
+
+    it('accepts a lowercase t and z', () => {
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15t09:30:00.250z' });
+
+      expect(event.timestamp).toBe(TIMESTAMP_MS);
+    });
+
+    it('accepts every IPv4 and IPv6 source address form', () => {
+      for (const sourceIp of ['192.0.2.1', '::1', '2001:db8::7', '::ffff:192.0.2.1']) {
+        expect(validateEvent(withAudit({ sourceIp })).ok, sourceIp).toBe(true);
+      }
+    });
+  });
+
+  describe('derived event id', () => {
+    it('derives a UUID version 5 when eventId is missing', () => {
+      const event = accept(MINIMAL_ACTIVITY);
+
+      expect(event.eventId).toMatch(UUID_V5_PATTERN);
+    });
+
+    it('derives the same id for the same content', () => {
+      const reordered = {
+        activity: { status: 'succeeded', action: 'tool.call' },
+        agent: AGENT,
+        timestamp: TIMESTAMP_MS,
+        kind: 'activity',
+      };
+
+      expect(accept(reordered).eventId).toBe(accept(MINIMAL_ACTIVITY).eventId);
+    });
+
+    it('derives the same id whichever timestamp form names the same instant', () => {
+      const asText = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.250Z' });
+
+      expect(asText.eventId).toBe(accept(MINIMAL_ACTIVITY).eventId);
+    });
+
+    it('derives a different id when any content differs', () => {
+      const base = accept(MINIMAL_ACTIVITY).eventId;
+      const variants = [
+        { ...MINIMAL_ACTIVITY, timestamp: TIMESTAMP_MS + 1 },
+        { ...MINIMAL_ACTIVITY, agent: { id: 'agent-8' } },
+        withActivity({ status: 'failed' }),
+        withActivity({ attributes: { tool: 'search' } }),
+        { ...MINIMAL_ACTIVITY, taskId: 'task-3' },
+      ];
+
+      const ids = variants.map((variant) => accept(variant).eventId);
+
+      expect(new Set([base, ...ids]).size).toBe(variants.length + 1);
+    });
+
+    it('keeps an eventId the producer sent', () => {
+      expect(accept({ ...MINIMAL_ACTIVITY, eventId: 'evt-0001' }).eventId).toBe('evt-0001');
+    });
+  });
+});
