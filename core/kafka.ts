@@ -18,6 +18,7 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 function logEntry({ namespace, level, log }: LogEntry): void {
   const { message, ...fields } = log;
+  if (message === KNOWN_HARMLESS_WARNING) return;
   kafkaLogger[LEVEL_NAMES[level] ?? 'info']({ namespace, ...fields }, message);
 }
 
@@ -25,7 +26,7 @@ export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientI
   return new Kafka({
     clientId,
     brokers: config.kafkaBrokers,
-    // kafkajs logs a coordinator hiccup at ERROR although it retries it; WARN keeps real trouble.
+    // kafkajs's INFO level is per-connection chatter; warnings and errors are worth a line.
     logLevel: logLevel.WARN,
     logCreator: () => logEntry,
     connectionTimeout: 5_000,
@@ -34,14 +35,22 @@ export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientI
 }
 
 /**
- * A producer whose sends the callers make with acks from every in-sync replica: a send that
- * resolves is durable, which is what lets a stage commit its input offsets after it. It is not
- * kafkajs's idempotent producer: that one needs unlimited retries (a send would hang forever on a
- * dead broker), and a retried duplicate is harmless here because every sink dedupes by event id.
- * One request in flight keeps each partition's records in order across retries.
+ * kafkajs warns that an idempotent producer with limited retries "may invalidate EoS guarantees".
+ * We want limited retries (a send to a dead cluster must fail, not hang) and do not rely on
+ * exactly-once: idempotence removes the duplicates of a retried request, and the sinks dedupe by
+ * event id what a retry after an error could still repeat.
+ */
+const KNOWN_HARMLESS_WARNING =
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/**
+ * An idempotent producer whose sends the callers make with acks from every in-sync replica: a
+ * send that resolves is durable, which is what lets a stage commit its input offsets after it,
+ * and a request the client retries (after a lost answer) is written once.
  */
 export function createDurableProducer(kafka: Kafka): Producer {
   return kafka.producer({
+    idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
