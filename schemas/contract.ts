@@ -28,6 +28,7 @@ export type ContractResult =
 
 /** Limits that keep one event from swamping a document or a mapping. */
 export const CONTRACT_LIMITS = {
+  /** 128 UTF-16 units are at most 384 UTF-8 bytes: always within Elasticsearch's 512-byte _id. */
   eventIdChars: 128,
   idChars: 256,
   shortTextChars: 1_024,

@@ -10,8 +10,11 @@ export type TimestampResult = { ok: true; epochMs: number } | { ok: false; reaso
  * real event time, so it is refused rather than stored fifty years in the past.
  */
 export const MIN_EPOCH_MS = 100_000_000_000;
-/** The largest instant a JavaScript Date (and Elasticsearch's date type) can hold, +275760-09-13. */
-export const MAX_EPOCH_MS = 8_640_000_000_000_000;
+/**
+ * 9999-12-31T23:59:59.999Z: the last instant with a four-digit year, which is what RFC 3339 can
+ * write and what Elasticsearch's default date format parses.
+ */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
 
 // RFC 3339 date-time: the offset is mandatory; "T" may be a space or lowercase per RFC 3339 5.6.
 const RFC3339_PATTERN =
@@ -42,7 +45,7 @@ function fromEpochMs(value: number): TimestampResult {
     };
   }
   if (value > MAX_EPOCH_MS) {
-    return { ok: false, reason: `${value} is past the largest representable instant` };
+    return { ok: false, reason: `${value} is past the largest accepted instant (9999-12-31)` };
   }
   return { ok: true, epochMs: value };
 }

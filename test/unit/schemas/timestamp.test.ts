@@ -27,6 +27,8 @@ describe('timestamp normalisation', () => {
       ['a space between date and time', '2026-01-15 09:30:00.250Z', TIMESTAMP_MS],
       ['February 29 of the leap year 2024', '2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
       ['the last second of a year', '2025-12-31T23:59:59.999Z', Date.UTC(2026, 0, 1) - 1],
+      ['the last instant of year 9999', '9999-12-31T23:59:59.999Z', MAX_EPOCH_MS],
+      ['a written date before 1970', '1969-07-20T20:17:40Z', Date.UTC(1969, 6, 20, 20, 17, 40)],
     ])('accepts %s', (_name, input, expectedMs) => {
       expect(normaliseTimestamp(input)).toEqual({ ok: true, epochMs: expectedMs });
     });
@@ -41,7 +43,11 @@ describe('timestamp normalisation', () => {
       ['a fraction of a millisecond', TIMESTAMP_MS + 0.5, 'must be an integer'],
       ['NaN', Number.NaN, 'must be an integer'],
       ['infinity', Number.POSITIVE_INFINITY, 'must be an integer'],
-      ['one millisecond past the largest instant', MAX_EPOCH_MS + 1, 'past the largest'],
+      [
+        'one millisecond past the largest instant',
+        MAX_EPOCH_MS + 1,
+        'past the largest accepted instant',
+      ],
       ['RFC 3339 without offset', '2026-01-15T09:30:00', 'add "Z" for UTC or "+hh:mm"'],
       ['RFC 3339 with fraction and no offset', '2026-01-15T09:30:00.250', 'add "Z" for UTC'],
       ['February 29 of 2026', '2026-02-29T00:00:00Z', 'not a real calendar date'],
@@ -100,5 +106,13 @@ describe('timestamp normalisation', () => {
       expect(formatTimestamp(result.epochMs)).toBe('2026-01-15T09:30:00.250Z');
       expect(normaliseTimestamp(formatTimestamp(result.epochMs))).toEqual(result);
     });
+  });
+});
+
+describe('timestamp range', () => {
+  it('refuses a written time whose offset pushes it past year 9999', () => {
+    const result = normaliseTimestamp('9999-12-31T23:59:59.999-01:00');
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.reason).toContain('not a representable instant');
   });
 });
