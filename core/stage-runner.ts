@@ -4,6 +4,8 @@
  * it rejected are durably on their dead-letter topic. A batch that fails or is interrupted is not
  * committed and is read again, which is safe because every sink writes idempotently.
  */
+import { channel } from 'node:diagnostics_channel';
+
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
@@ -53,6 +55,20 @@ export interface StageRunnerOptions {
   maxBytesPerPartition?: number;
 }
 
+/** What a stage has done since it started; dead letters are counted by reason code. */
+export interface StageStats {
+  batches: number;
+  records: number;
+  deadLettered: number;
+  deadLetteredByCode: Record<string, number>;
+}
+
+/**
+ * Published once per committed batch with `{ stage, topic, partition, records, deadLettered,
+ * durationMs }`, so tests and tracing can follow progress without parsing logs.
+ */
+export const batchChannel = channel('panacea:stage:batch');
+
 export interface RunningStage {
   name: string;
   groupId: string;
@@ -61,6 +77,7 @@ export interface RunningStage {
   finished: Promise<void>;
   /** Stops fetching, lets the batch in hand finish or abort, then releases clients. */
   stop(): Promise<void>;
+  stats(): StageStats;
 }
 
 export async function startStage(
@@ -70,6 +87,7 @@ export async function startStage(
   const logger = componentLogger(`stage.${definition.name}`);
   const groupId = options.naming.consumerGroup(definition.name);
   const abortController = new AbortController();
+  const stats: StageStats = { batches: 0, records: 0, deadLettered: 0, deadLetteredByCode: {} };
   const consumer = options.kafka.consumer({
     groupId,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
@@ -86,7 +104,7 @@ export async function startStage(
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 2,
     eachBatch: (payload) =>
-      handleBatch(definition, options, consumer, payload, abortController.signal, logger),
+      handleBatch(definition, options, consumer, payload, abortController.signal, logger, stats),
   });
   logger.info(
     { groupId, inputTopics: definition.inputTopics, ...definition.summary },
@@ -99,12 +117,19 @@ export async function startStage(
       abortController.abort();
       await consumer.disconnect();
       await definition.close?.();
-      logger.info({ groupId }, 'stage stopped');
+      logger.info({ groupId, ...stats }, 'stage stopped');
     })();
     return stopping;
   };
 
-  return { name: definition.name, groupId, inputTopics: definition.inputTopics, finished, stop };
+  return {
+    name: definition.name,
+    groupId,
+    inputTopics: definition.inputTopics,
+    finished,
+    stop,
+    stats: () => structuredClone(stats),
+  };
 }
 
 async function handleBatch(
@@ -114,6 +139,7 @@ async function handleBatch(
   payload: EachBatchPayload,
   signal: AbortSignal,
   logger: Logger,
+  stats: StageStats,
 ): Promise<void> {
   const { batch } = payload;
   const lastMessage = batch.messages.at(-1);
@@ -129,6 +155,7 @@ async function handleBatch(
     timestampMs: Number(message.timestamp),
   }));
 
+  const startedAtMs = performance.now();
   let outcome: BatchOutcome;
   try {
     outcome = await definition.handleBatch(records, signal);
@@ -152,7 +179,28 @@ async function handleBatch(
     { topic: batch.topic, partition: batch.partition, offset: nextOffset },
   ]);
   payload.resolveOffset(lastMessage.offset);
+  countBatch(stats, records.length, outcome);
+  if (batchChannel.hasSubscribers) {
+    batchChannel.publish({
+      stage: definition.name,
+      topic: batch.topic,
+      partition: batch.partition,
+      records: records.length,
+      deadLettered: outcome.deadLetters.length,
+      durationMs: performance.now() - startedAtMs,
+    });
+  }
   await payload.heartbeat();
+}
+
+function countBatch(stats: StageStats, records: number, outcome: BatchOutcome): void {
+  stats.batches += 1;
+  stats.records += records;
+  stats.deadLettered += outcome.deadLetters.length;
+  for (const deadLetter of outcome.deadLetters) {
+    const code = deadLetter.error.code;
+    stats.deadLetteredByCode[code] = (stats.deadLetteredByCode[code] ?? 0) + 1;
+  }
 }
 
 async function publishDeadLetters(

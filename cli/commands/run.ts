@@ -4,7 +4,8 @@
  */
 import type { PanaceaConfig } from '../../core/config.js';
 import { componentLogger } from '../../core/logger.js';
-import { EXIT_FAILURE, EXIT_OK, parseCommandArgs } from '../command-line.js';
+import type { StageStats } from '../../core/stage-runner.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say } from '../command-line.js';
 import { startPipeline } from '../pipeline.js';
 
 const logger = componentLogger('run');
@@ -23,10 +24,20 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
     const reason = await Promise.race([until, stopSignal, pipeline.failed]);
     logger.info({ reason }, 'stopping the pipeline');
     await pipeline.stop();
+    for (const stage of pipeline.stages) say(describeStats(stage.name, stage.stats()));
     return EXIT_OK;
   } catch (error) {
     logger.error({ err: error }, 'a stage failed; stopping the pipeline');
     await pipeline.stop().catch(() => undefined);
     return EXIT_FAILURE;
   }
+}
+
+/** One summary line per stage, e.g. `enrich: 24 records, 5 dead-lettered (DECODE_FAILED 2, …)`. */
+function describeStats(stage: string, stats: StageStats): string {
+  const codes = Object.entries(stats.deadLetteredByCode)
+    .sort(([left], [right]) => left.localeCompare(right))
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+  return `${stage}: ${stats.records} records, ${stats.deadLettered} dead-lettered${codes === '' ? '' : ` (${codes})`}`;
 }

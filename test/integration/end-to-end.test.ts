@@ -187,6 +187,13 @@ describe('events flow end to end', () => {
     const run = await runPanacea(['run', '--until-idle'], isolation.env);
     expect(run.stderr).not.toContain('stage consumer crashed');
     expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain(
+      'enrich: 25 records, 5 dead-lettered (DECODE_FAILED 3, KIND_TOPIC_MISMATCH 1, UNKNOWN_SCHEMA_ID 1)',
+    );
+    expect(run.stdout).toContain('sink-elasticsearch: 20 records, 0 dead-lettered');
+    expect(run.stdout).toContain(
+      'sink-audit-archive: 6 records, 1 dead-lettered (DECODE_FAILED 1)',
+    );
 
     const hits = await searchAll(isolation);
     expect(hits).toHaveLength(valid.length);
