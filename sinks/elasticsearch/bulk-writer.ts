@@ -90,7 +90,7 @@ export class BulkWriter {
       } catch (error) {
         // The whole request failed: nothing is known to be written, so all of it is retried.
         this.#logger.warn(
-          { err: error, attempt, documents: pending.length },
+          { err: summariseError(error), attempt, documents: pending.length },
           'bulk request failed; retrying',
         );
         continue;
@@ -163,4 +163,18 @@ function abortableSleep(delayMs: number, signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The client's errors carry the whole request, documents included: logging them as they are
+ * would copy event data into the pipeline's own logs. Only what explains the failure is kept.
+ */
+function summariseError(error: unknown): { type: string; message: string; statusCode?: number } {
+  if (!(error instanceof Error)) return { type: 'unknown', message: String(error) };
+  const statusCode = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+  return {
+    type: error.name,
+    message: error.message,
+    ...(statusCode === undefined || statusCode === 0 ? {} : { statusCode }),
+  };
 }

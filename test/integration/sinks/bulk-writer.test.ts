@@ -1,0 +1,106 @@
+/**
+ * The bulk writer against a real Elasticsearch: create semantics by id, duplicates counted as
+ * written, and documents refused for good handed back with Elasticsearch's reason.
+ */
+import { Client } from '@elastic/elasticsearch';
+import { describe, expect, it } from 'vitest';
+
+import { PanaceaError } from '../../../core/errors.js';
+import { componentLogger } from '../../../core/logger.js';
+import { freePort } from '../../../infra/stack/jvm-servers.js';
+import { BulkWriter, type BulkItem } from '../../../sinks/elasticsearch/bulk-writer.js';
+import { isolate } from '../harness.js';
+
+// The retry test provokes a warning per attempt; they would only bury the test output.
+const quietLogger = componentLogger('test.bulk').child({}, { level: 'silent' });
+
+describe('elasticsearch bulk writer', () => {
+  it('creates new documents, counts existing ids as duplicates and returns refused items with the reason', async () => {
+    const isolation = isolate('bulk');
+    const client = new Client({ node: isolation.elasticsearchUrl });
+    const index = `panacea-test-bulk-${isolation.namespace}`;
+    await client.indices.create({
+      index,
+      mappings: { dynamic: 'strict', properties: { at: { type: 'date' }, n: { type: 'long' } } },
+    });
+    const writer = new BulkWriter({
+      client,
+      logger: quietLogger,
+      maxRequestBytes: 200,
+    });
+    const item = (id: string, document: object): BulkItem<string> => ({
+      index,
+      id,
+      document,
+      tag: id,
+    });
+
+    try {
+      const first = await writer.write(
+        [
+          item('a', { at: '2026-01-01T00:00:00Z', n: 1 }),
+          item('b', { at: '2026-01-01T00:00:01Z', n: 2 }),
+          item('c', { at: 'not a date', n: 3 }),
+          item('d', { unknown: true }),
+        ],
+        new AbortController().signal,
+      );
+      expect(first.created).toBe(2);
+      expect(first.duplicates).toBe(0);
+      expect(first.refused.map((refused) => refused.item.tag)).toEqual(['c', 'd']);
+      expect(first.refused[0]?.status).toBe(400);
+      expect(first.refused[0]?.reason).toMatch(
+        /^document_parsing_exception|^mapper_parsing_exception/,
+      );
+      expect(first.refused[1]?.reason).toContain('strict_dynamic_mapping_exception');
+
+      const second = await writer.write(
+        [
+          item('a', { at: '2026-01-01T00:00:00Z', n: 1 }),
+          item('e', { at: '2026-01-01T00:00:02Z', n: 5 }),
+        ],
+        new AbortController().signal,
+      );
+      expect(second).toEqual({ created: 1, duplicates: 1, refused: [] });
+
+      await client.indices.refresh({ index });
+      expect((await client.count({ index })).count).toBe(3);
+    } finally {
+      await client.indices.delete({ index });
+      await client.close();
+    }
+  });
+
+  it('keeps retrying while Elasticsearch cannot be reached and gives up only when the stage stops', async () => {
+    const unreachable = new Client({ node: `http://127.0.0.1:${await freePort()}`, maxRetries: 0 });
+    const writer = new BulkWriter({
+      client: unreachable,
+      logger: quietLogger,
+      initialRetryDelayMs: 20,
+      maxRetryDelayMs: 50,
+    });
+    const stop = new AbortController();
+    let attempts = 0;
+    const counting = unreachable.bulk.bind(unreachable);
+    unreachable.bulk = ((...args: Parameters<typeof counting>) => {
+      attempts += 1;
+      return counting(...args);
+    }) as typeof unreachable.bulk;
+
+    const writing = writer.write(
+      [{ index: 'nowhere', id: 'x', document: {}, tag: 'x' }],
+      stop.signal,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    stop.abort();
+
+    const outcome = await writing.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(PanaceaError);
+    expect((outcome as PanaceaError).code).toBe('STAGE_STOPPED');
+    expect(attempts).toBeGreaterThan(3);
+    await unreachable.close();
+  });
+});
