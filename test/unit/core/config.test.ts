@@ -9,16 +9,11 @@ import {
   DEFAULT_NAMESPACE,
   loadConfig,
 } from '../../../core/config.js';
-import { PanaceaError } from '../../../core/errors.js';
+import type { PanaceaError } from '../../../core/errors.js';
+import { thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 function configError(environment: NodeJS.ProcessEnv): PanaceaError {
-  try {
-    loadConfig(environment);
-  } catch (error) {
-    if (error instanceof PanaceaError) return error;
-    throw error;
-  }
-  throw new Error('expected loadConfig to refuse the environment');
+  return thrownPanaceaError(() => loadConfig(environment));
 }
 
 describe('config', () => {

@@ -1,104 +1,56 @@
 import { describe, expect, it } from 'vitest';
 
-import { PanaceaError } from '../../../core/errors.js';
 import { schemaById, writerSchemaFor } from '../../../schemas/catalog.js';
 import { decodeEvent, encodeEvent } from '../../../schemas/codec.js';
-import { describeProblems, validateEvent } from '../../../schemas/contract.js';
-import type { AgentEvent, EventKind } from '../../../schemas/event.js';
+import type { EventKind } from '../../../schemas/event.js';
 import { readRawEvent } from '../../../schemas/raw-record.js';
+import { thrownPanaceaError } from '../fixtures/panacea-error.js';
+import {
+  FULL_INPUTS,
+  MINIMAL_INPUTS,
+  SAMPLE_AGENT,
+  SAMPLE_TIMESTAMP_MS,
+  validEvent,
+} from '../fixtures/sample-events.js';
 
-// An odd millisecond, so a timestamp rounded or truncated to the second would show.
-const TIMESTAMP_MS = Date.UTC(2026, 0, 15, 9, 30, 0, 7);
-const AGENT = { id: 'agent-7' };
-
-const FULL_ENVELOPE = {
-  eventId: 'evt-0001',
-  timestamp: TIMESTAMP_MS,
-  agent: { id: 'agent-7', name: 'researcher', type: 'langgraph', version: '1.4.2' },
-  workflowId: 'wf-12',
-  taskId: 'task-3',
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: '00f067aa0ba902b7',
+// Attribute values of every type the contract allows, with an empty string and a negative float.
+const ATTRIBUTES_OF_EVERY_TYPE = {
+  tool: 'search',
+  empty: '',
+  tokens: 812,
+  temperature: 0.7,
+  negative: -3.25,
+  cached: false,
+  streamed: true,
 };
 
-const MINIMAL_INPUTS: Record<EventKind, Record<string, unknown>> = {
+// The full samples with values the Avro encoding could lose: long fractions, every attribute type,
+// text beyond ASCII and a queue depth beyond 32 bits.
+const PRECISE_FULL_INPUTS = {
+  ...FULL_INPUTS,
   activity: {
-    kind: 'activity',
-    timestamp: TIMESTAMP_MS,
-    agent: AGENT,
-    activity: { action: 'tool.call', status: 'started' },
-  },
-  error: {
-    kind: 'error',
-    timestamp: TIMESTAMP_MS,
-    agent: AGENT,
-    error: { type: 'TimeoutError', message: 'model call timed out', severity: 'warning' },
-  },
-  audit: {
-    kind: 'audit',
-    timestamp: TIMESTAMP_MS,
-    agent: AGENT,
-    audit: {
-      actor: { type: 'user', id: 'u-1' },
-      action: 'secrets.read',
-      resource: { type: 'secret', id: 's-9' },
-      outcome: 'success',
-    },
-  },
-  heartbeat: {
-    kind: 'heartbeat',
-    timestamp: TIMESTAMP_MS,
-    agent: AGENT,
-    heartbeat: { status: 'active' },
-  },
-};
-
-const FULL_INPUTS: Record<EventKind, Record<string, unknown>> = {
-  activity: {
-    ...FULL_ENVELOPE,
-    kind: 'activity',
+    ...FULL_INPUTS.activity,
     activity: {
-      action: 'tool.call',
-      status: 'succeeded',
+      ...FULL_INPUTS.activity.activity,
       durationMs: 12.345678901234,
-      attributes: {
-        tool: 'search',
-        empty: '',
-        tokens: 812,
-        temperature: 0.7,
-        negative: -3.25,
-        cached: false,
-        streamed: true,
-      },
+      attributes: ATTRIBUTES_OF_EVERY_TYPE,
     },
   },
   error: {
-    ...FULL_ENVELOPE,
-    kind: 'error',
+    ...FULL_INPUTS.error,
     error: {
-      type: 'TimeoutError',
+      ...FULL_INPUTS.error.error,
       message: 'model call timed out — après 30 s',
-      stack: 'TimeoutError: model call timed out\n    at call (agent.ts:10:5)',
-      severity: 'critical',
       retryable: false,
     },
   },
-  audit: {
-    ...FULL_ENVELOPE,
-    kind: 'audit',
-    audit: {
-      actor: { type: 'user', id: 'u-1' },
-      action: 'secrets.read',
-      resource: { type: 'secret', id: 's-9' },
-      outcome: 'denied',
-      reason: 'policy forbids secret access',
-      sourceIp: '2001:db8::7',
-    },
-  },
   heartbeat: {
-    ...FULL_ENVELOPE,
-    kind: 'heartbeat',
-    heartbeat: { status: 'busy', cpuPercent: 37.123456789, memoryMb: 512.25, queueDepth: 2 ** 40 },
+    ...FULL_INPUTS.heartbeat,
+    heartbeat: {
+      ...FULL_INPUTS.heartbeat.heartbeat,
+      cpuPercent: 37.123456789,
+      queueDepth: 2 ** 40,
+    },
   },
 };
 
@@ -110,12 +62,6 @@ const SCHEMA_ID_BY_KIND: Record<EventKind, number> = {
 };
 const KINDS = Object.keys(SCHEMA_ID_BY_KIND) as EventKind[];
 
-function validated(input: unknown): AgentEvent {
-  const result = validateEvent(input);
-  if (!result.ok) throw new Error(describeProblems(result.problems));
-  return result.event;
-}
-
 /** Confluent framing around an Avro body, written by hand so the codec is not its own oracle. */
 function frame(schemaId: number, body: Buffer): Buffer {
   const header = Buffer.alloc(5);
@@ -124,20 +70,10 @@ function frame(schemaId: number, body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
-function failure(action: () => unknown): PanaceaError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof PanaceaError) return error;
-    throw error;
-  }
-  throw new Error('expected a PanaceaError, but nothing was thrown');
-}
-
 describe('avro codec', () => {
   describe('round trip', () => {
     it.each(KINDS)('decodes a %s event with every optional field to the same event', (kind) => {
-      const event = validated(FULL_INPUTS[kind]);
+      const event = validEvent(PRECISE_FULL_INPUTS[kind]);
 
       const decoded = decodeEvent(encodeEvent(event));
 
@@ -145,7 +81,7 @@ describe('avro codec', () => {
     });
 
     it.each(KINDS)('decodes a %s event with no optional field to the same event', (kind) => {
-      const event = validated(MINIMAL_INPUTS[kind]);
+      const event = validEvent(MINIMAL_INPUTS[kind]);
 
       const decoded = decodeEvent(encodeEvent(event));
 
@@ -153,26 +89,18 @@ describe('avro codec', () => {
     });
 
     it('keeps float durations, attribute value types and the millisecond exactly', () => {
-      const event = validated(FULL_INPUTS.activity);
+      const event = validEvent(PRECISE_FULL_INPUTS.activity);
 
       const decoded = decodeEvent(encodeEvent(event)).event as typeof event;
 
-      expect(decoded.timestamp).toBe(TIMESTAMP_MS);
+      expect(decoded.timestamp).toBe(SAMPLE_TIMESTAMP_MS);
       if (decoded.kind !== 'activity') throw new Error(`decoded a ${decoded.kind} event`);
       expect(decoded.activity.durationMs).toBe(12.345678901234);
-      expect(decoded.activity.attributes).toStrictEqual({
-        tool: 'search',
-        empty: '',
-        tokens: 812,
-        temperature: 0.7,
-        negative: -3.25,
-        cached: false,
-        streamed: true,
-      });
+      expect(decoded.activity.attributes).toStrictEqual(ATTRIBUTES_OF_EVERY_TYPE);
     });
 
     it('reports the schema id and kind it decoded with', () => {
-      const decoded = decodeEvent(encodeEvent(validated(MINIMAL_INPUTS.audit)));
+      const decoded = decodeEvent(encodeEvent(validEvent(MINIMAL_INPUTS.audit)));
 
       expect(decoded.schemaId).toBe(3);
       expect(decoded.kind).toBe('audit');
@@ -181,13 +109,13 @@ describe('avro codec', () => {
 
   describe('wire format', () => {
     it.each(KINDS)('writes magic byte 0 and the %s schema id big-endian', (kind) => {
-      const buffer = encodeEvent(validated(MINIMAL_INPUTS[kind]));
+      const buffer = encodeEvent(validEvent(MINIMAL_INPUTS[kind]));
 
       expect([...buffer.subarray(0, 5)]).toEqual([0, 0, 0, 0, SCHEMA_ID_BY_KIND[kind]]);
     });
 
     it.each(KINDS)('follows the header with the %s Avro body of the catalog schema', (kind) => {
-      const event = validated(FULL_INPUTS[kind]);
+      const event = validEvent(PRECISE_FULL_INPUTS[kind]);
       const { kind: _kind, ...fields } = event;
 
       const buffer = encodeEvent(event);
@@ -199,21 +127,21 @@ describe('avro codec', () => {
 
   describe('decode failures', () => {
     it('refuses a null value as DECODE_FAILED', () => {
-      const error = failure(() => decodeEvent(null));
+      const error = thrownPanaceaError(() => decodeEvent(null));
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('no value');
     });
 
     it('refuses an empty value as DECODE_FAILED', () => {
-      expect(failure(() => decodeEvent(Buffer.alloc(0))).code).toBe('DECODE_FAILED');
+      expect(thrownPanaceaError(() => decodeEvent(Buffer.alloc(0))).code).toBe('DECODE_FAILED');
     });
 
     it('refuses a value without magic byte 0 as DECODE_FAILED, saying so', () => {
-      const buffer = Buffer.from(encodeEvent(validated(MINIMAL_INPUTS.activity)));
+      const buffer = Buffer.from(encodeEvent(validEvent(MINIMAL_INPUTS.activity)));
       buffer.writeUInt8(1, 0);
 
-      const error = failure(() => decodeEvent(buffer));
+      const error = thrownPanaceaError(() => decodeEvent(buffer));
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('magic byte 0');
@@ -223,32 +151,32 @@ describe('avro codec', () => {
     it('refuses JSON text as DECODE_FAILED', () => {
       const buffer = Buffer.from(JSON.stringify(MINIMAL_INPUTS.activity));
 
-      const error = failure(() => decodeEvent(buffer));
+      const error = thrownPanaceaError(() => decodeEvent(buffer));
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('magic byte');
     });
 
     it('refuses a value shorter than the header as DECODE_FAILED', () => {
-      const error = failure(() => decodeEvent(Buffer.from([0, 0, 0])));
+      const error = thrownPanaceaError(() => decodeEvent(Buffer.from([0, 0, 0])));
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('3 bytes');
     });
 
     it('refuses an unknown schema id as UNKNOWN_SCHEMA_ID naming the id', () => {
-      const body = encodeEvent(validated(MINIMAL_INPUTS.activity)).subarray(5);
+      const body = encodeEvent(validEvent(MINIMAL_INPUTS.activity)).subarray(5);
 
-      const error = failure(() => decodeEvent(frame(999, body)));
+      const error = thrownPanaceaError(() => decodeEvent(frame(999, body)));
 
       expect(error.code).toBe('UNKNOWN_SCHEMA_ID');
       expect(error.message).toContain('999');
     });
 
     it('refuses a truncated body as DECODE_FAILED naming the schema', () => {
-      const buffer = encodeEvent(validated(FULL_INPUTS.activity));
+      const buffer = encodeEvent(validEvent(PRECISE_FULL_INPUTS.activity));
 
-      const error = failure(() => decodeEvent(buffer.subarray(0, buffer.length - 4)));
+      const error = thrownPanaceaError(() => decodeEvent(buffer.subarray(0, buffer.length - 4)));
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('panacea.agent.ActivityEvent v1 (id 1)');
@@ -256,37 +184,41 @@ describe('avro codec', () => {
     });
 
     it('refuses a body with trailing bytes as DECODE_FAILED', () => {
-      const buffer = encodeEvent(validated(MINIMAL_INPUTS.heartbeat));
+      const buffer = encodeEvent(validEvent(MINIMAL_INPUTS.heartbeat));
 
-      const error = failure(() => decodeEvent(Buffer.concat([buffer, Buffer.from([1, 2, 3])])));
+      const error = thrownPanaceaError(() =>
+        decodeEvent(Buffer.concat([buffer, Buffer.from([1, 2, 3])])),
+      );
 
       expect(error.code).toBe('DECODE_FAILED');
       expect(error.message).toContain('panacea.agent.HeartbeatEvent');
     });
 
     it('marks every decode failure as not retriable', () => {
-      expect(failure(() => decodeEvent(null)).retriable).toBe(false);
-      expect(failure(() => decodeEvent(frame(999, Buffer.alloc(4)))).retriable).toBe(false);
+      expect(thrownPanaceaError(() => decodeEvent(null)).retriable).toBe(false);
+      expect(thrownPanaceaError(() => decodeEvent(frame(999, Buffer.alloc(4)))).retriable).toBe(
+        false,
+      );
     });
   });
 
   describe('raw record reading', () => {
     it('returns the contract event of a record on its own topic', () => {
-      const event = validated(FULL_INPUTS.heartbeat);
+      const event = validEvent(PRECISE_FULL_INPUTS.heartbeat);
 
       expect(readRawEvent(encodeEvent(event), 'heartbeat')).toStrictEqual(event);
     });
 
     it('accepts any kind when no topic kind is expected', () => {
-      const event = validated(FULL_INPUTS.error);
+      const event = validEvent(PRECISE_FULL_INPUTS.error);
 
       expect(readRawEvent(encodeEvent(event), undefined)).toStrictEqual(event);
     });
 
     it('refuses an error record on the activity topic as KIND_TOPIC_MISMATCH', () => {
-      const buffer = encodeEvent(validated(MINIMAL_INPUTS.error));
+      const buffer = encodeEvent(validEvent(MINIMAL_INPUTS.error));
 
-      const error = failure(() => readRawEvent(buffer, 'activity'));
+      const error = thrownPanaceaError(() => readRawEvent(buffer, 'activity'));
 
       expect(error.code).toBe('KIND_TOPIC_MISMATCH');
       expect(error.message).toContain('"error" event (schema id 2)');
@@ -298,12 +230,12 @@ describe('avro codec', () => {
       if (entry === undefined) throw new Error('schema id 1 is not in the catalog');
       const body = entry.type.toBuffer({
         eventId: 'evt-0002',
-        timestamp: TIMESTAMP_MS,
+        timestamp: SAMPLE_TIMESTAMP_MS,
         agent: { id: '' },
         activity: { action: 'tool.call', status: 'started' },
       });
 
-      const error = failure(() => readRawEvent(frame(1, body), 'activity'));
+      const error = thrownPanaceaError(() => readRawEvent(frame(1, body), 'activity'));
 
       expect(error.code).toBe('CONTRACT_VIOLATION');
       expect(error.context.field).toBe('agent.id');
@@ -314,11 +246,11 @@ describe('avro codec', () => {
       const body = writerSchemaFor('heartbeat').type.toBuffer({
         eventId: 'evt-0003',
         timestamp: 1_768_469_400,
-        agent: AGENT,
+        agent: SAMPLE_AGENT,
         heartbeat: { status: 'idle' },
       });
 
-      const error = failure(() => readRawEvent(frame(4, body), 'heartbeat'));
+      const error = thrownPanaceaError(() => readRawEvent(frame(4, body), 'heartbeat'));
 
       expect(error.code).toBe('CONTRACT_VIOLATION');
       expect(error.context.field).toBe('timestamp');
@@ -326,7 +258,7 @@ describe('avro codec', () => {
     });
 
     it('passes decode failures through with their own code', () => {
-      expect(failure(() => readRawEvent(null, 'activity')).code).toBe('DECODE_FAILED');
+      expect(thrownPanaceaError(() => readRawEvent(null, 'activity')).code).toBe('DECODE_FAILED');
     });
   });
 });

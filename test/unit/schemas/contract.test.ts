@@ -7,79 +7,25 @@ import {
   type ContractProblem,
 } from '../../../schemas/contract.js';
 import type { AgentEvent } from '../../../schemas/event.js';
+import {
+  FULL_INPUTS,
+  MINIMAL_INPUTS,
+  SAMPLE_AGENT,
+  SAMPLE_TIMESTAMP_MS,
+} from '../fixtures/sample-events.js';
 
-const TIMESTAMP_MS = Date.UTC(2026, 0, 15, 9, 30, 0, 250);
 const UUID_V5_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-const AGENT = { id: 'agent-7' };
-const ACTIVITY_BODY = { action: 'tool.call', status: 'succeeded' };
-const ERROR_BODY = { type: 'TimeoutError', message: 'model call timed out', severity: 'error' };
-const AUDIT_BODY = {
-  actor: { type: 'user', id: 'u-1' },
-  action: 'secrets.read',
-  resource: { type: 'secret', id: 's-9' },
-  outcome: 'denied',
-};
-const HEARTBEAT_BODY = { status: 'idle' };
-
-const MINIMAL_ACTIVITY = {
-  kind: 'activity',
-  timestamp: TIMESTAMP_MS,
-  agent: AGENT,
-  activity: ACTIVITY_BODY,
-};
-const MINIMAL_ERROR = { kind: 'error', timestamp: TIMESTAMP_MS, agent: AGENT, error: ERROR_BODY };
-const MINIMAL_AUDIT = { kind: 'audit', timestamp: TIMESTAMP_MS, agent: AGENT, audit: AUDIT_BODY };
-const MINIMAL_HEARTBEAT = {
-  kind: 'heartbeat',
-  timestamp: TIMESTAMP_MS,
-  agent: AGENT,
-  heartbeat: HEARTBEAT_BODY,
-};
-
-const FULL_ENVELOPE = {
-  eventId: 'evt-0001',
-  timestamp: TIMESTAMP_MS,
-  agent: { id: 'agent-7', name: 'researcher', type: 'langgraph', version: '1.4.2' },
-  workflowId: 'wf-12',
-  taskId: 'task-3',
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: '00f067aa0ba902b7',
-};
-
-const FULL_EVENTS: Record<string, Record<string, unknown>> = {
-  activity: {
-    ...FULL_ENVELOPE,
-    kind: 'activity',
-    activity: {
-      action: 'tool.call',
-      status: 'failed',
-      durationMs: 12.5,
-      attributes: { tool: 'search', tokens: 812, cached: false },
-    },
-  },
-  error: {
-    ...FULL_ENVELOPE,
-    kind: 'error',
-    error: {
-      type: 'TimeoutError',
-      message: 'model call timed out',
-      stack: 'TimeoutError: model call timed out\n    at call (agent.ts:10:5)',
-      severity: 'critical',
-      retryable: true,
-    },
-  },
-  audit: {
-    ...FULL_ENVELOPE,
-    kind: 'audit',
-    audit: { ...AUDIT_BODY, reason: 'policy forbids secret access', sourceIp: '2001:db8::7' },
-  },
-  heartbeat: {
-    ...FULL_ENVELOPE,
-    kind: 'heartbeat',
-    heartbeat: { status: 'busy', cpuPercent: 37.5, memoryMb: 512.25, queueDepth: 4 },
-  },
-};
+const {
+  activity: MINIMAL_ACTIVITY,
+  error: MINIMAL_ERROR,
+  audit: MINIMAL_AUDIT,
+  heartbeat: MINIMAL_HEARTBEAT,
+} = MINIMAL_INPUTS;
+const ACTIVITY_BODY = MINIMAL_ACTIVITY.activity;
+const ERROR_BODY = MINIMAL_ERROR.error;
+const AUDIT_BODY = MINIMAL_AUDIT.audit;
+const HEARTBEAT_BODY = MINIMAL_HEARTBEAT.heartbeat;
 
 function accept(input: unknown): AgentEvent {
   const result = validateEvent(input);
@@ -126,7 +72,7 @@ const REJECTIONS: RejectionCase[] = [
   { name: 'null as the event', input: null, field: '(event)', reason: 'got null' },
   {
     name: 'an event without kind',
-    input: { timestamp: TIMESTAMP_MS, agent: AGENT, activity: ACTIVITY_BODY },
+    input: { timestamp: SAMPLE_TIMESTAMP_MS, agent: SAMPLE_AGENT, activity: ACTIVITY_BODY },
     field: 'kind',
     reason: 'is required',
   },
@@ -150,7 +96,7 @@ const REJECTIONS: RejectionCase[] = [
   },
   {
     name: 'a missing body',
-    input: { kind: 'heartbeat', timestamp: TIMESTAMP_MS, agent: AGENT },
+    input: { kind: 'heartbeat', timestamp: SAMPLE_TIMESTAMP_MS, agent: SAMPLE_AGENT },
     field: 'heartbeat',
     reason: 'is required',
   },
@@ -162,7 +108,7 @@ const REJECTIONS: RejectionCase[] = [
   },
   {
     name: 'a missing timestamp',
-    input: { kind: 'activity', agent: AGENT, activity: ACTIVITY_BODY },
+    input: { kind: 'activity', agent: SAMPLE_AGENT, activity: ACTIVITY_BODY },
     field: 'timestamp',
     reason: 'is required',
   },
@@ -174,7 +120,7 @@ const REJECTIONS: RejectionCase[] = [
   },
   {
     name: 'a timestamp with a fraction of a millisecond',
-    input: { ...MINIMAL_ACTIVITY, timestamp: TIMESTAMP_MS + 0.5 },
+    input: { ...MINIMAL_ACTIVITY, timestamp: SAMPLE_TIMESTAMP_MS + 0.5 },
     field: 'timestamp',
     reason: 'must be an integer',
   },
@@ -210,7 +156,7 @@ const REJECTIONS: RejectionCase[] = [
   },
   {
     name: 'a missing agent',
-    input: { kind: 'activity', timestamp: TIMESTAMP_MS, activity: ACTIVITY_BODY },
+    input: { kind: 'activity', timestamp: SAMPLE_TIMESTAMP_MS, activity: ACTIVITY_BODY },
     field: 'agent',
     reason: 'is required',
   },
@@ -246,7 +192,7 @@ const REJECTIONS: RejectionCase[] = [
   },
   {
     name: 'an unknown agent field',
-    input: { ...MINIMAL_ACTIVITY, agent: { ...AGENT, owner: 'team-a' } },
+    input: { ...MINIMAL_ACTIVITY, agent: { ...SAMPLE_AGENT, owner: 'team-a' } },
     field: 'agent.owner',
     reason: 'is not a known field (allowed: id, name, type, version)',
   },
@@ -455,7 +401,7 @@ describe('event contract', () => {
       expect(event).toEqual({ ...input, eventId: expect.any(String) });
     });
 
-    it.each(Object.entries(FULL_EVENTS))(
+    it.each(Object.entries(FULL_INPUTS))(
       'accepts a %s event with every optional field and keeps each one',
       (_kind, input) => {
         expect(accept(input)).toEqual(input);
@@ -485,21 +431,21 @@ describe('event contract', () => {
     });
 
     it('normalises an RFC 3339 timestamp with offset +01:00 to UTC epoch milliseconds', () => {
-      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T10:30:00.250+01:00' });
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T10:30:00.007+01:00' });
 
-      expect(event.timestamp).toBe(TIMESTAMP_MS);
+      expect(event.timestamp).toBe(SAMPLE_TIMESTAMP_MS);
     });
 
     it('truncates fractional seconds beyond the millisecond', () => {
-      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.250999999Z' });
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.007999999Z' });
 
-      expect(event.timestamp).toBe(TIMESTAMP_MS);
+      expect(event.timestamp).toBe(SAMPLE_TIMESTAMP_MS);
     });
 
     it('accepts a lowercase t and z', () => {
-      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15t09:30:00.250z' });
+      const event = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15t09:30:00.007z' });
 
-      expect(event.timestamp).toBe(TIMESTAMP_MS);
+      expect(event.timestamp).toBe(SAMPLE_TIMESTAMP_MS);
     });
 
     it('accepts every IPv4 and IPv6 source address form', () => {
@@ -518,9 +464,9 @@ describe('event contract', () => {
 
     it('derives the same id for the same content', () => {
       const reordered = {
-        activity: { status: 'succeeded', action: 'tool.call' },
-        agent: AGENT,
-        timestamp: TIMESTAMP_MS,
+        activity: { status: ACTIVITY_BODY.status, action: ACTIVITY_BODY.action },
+        agent: SAMPLE_AGENT,
+        timestamp: SAMPLE_TIMESTAMP_MS,
         kind: 'activity',
       };
 
@@ -528,7 +474,7 @@ describe('event contract', () => {
     });
 
     it('derives the same id whichever timestamp form names the same instant', () => {
-      const asText = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.250Z' });
+      const asText = accept({ ...MINIMAL_ACTIVITY, timestamp: '2026-01-15T09:30:00.007Z' });
 
       expect(asText.eventId).toBe(accept(MINIMAL_ACTIVITY).eventId);
     });
@@ -536,7 +482,7 @@ describe('event contract', () => {
     it('derives a different id when any content differs', () => {
       const base = accept(MINIMAL_ACTIVITY).eventId;
       const variants = [
-        { ...MINIMAL_ACTIVITY, timestamp: TIMESTAMP_MS + 1 },
+        { ...MINIMAL_ACTIVITY, timestamp: SAMPLE_TIMESTAMP_MS + 1 },
         { ...MINIMAL_ACTIVITY, agent: { id: 'agent-8' } },
         withActivity({ status: 'failed' }),
         withActivity({ attributes: { tool: 'search' } }),

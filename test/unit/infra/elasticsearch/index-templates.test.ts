@@ -8,8 +8,11 @@ import {
   toEnrichedDocument,
   type EnrichedDocument,
 } from '../../../../processors/enrich/ecs-document.js';
-import { describeProblems, validateEvent } from '../../../../schemas/contract.js';
-import type { AgentEvent } from '../../../../schemas/event.js';
+import {
+  FULL_INPUTS,
+  SAMPLE_ENRICHMENT_CONTEXT,
+  validEvent,
+} from '../../fixtures/sample-events.js';
 
 interface FieldMapping {
   type?: string;
@@ -21,71 +24,10 @@ interface MappingGap {
   problem: string;
 }
 
-const CONTEXT = {
-  createdAtMs: Date.UTC(2026, 0, 15, 9, 30, 1),
-  ingestedAtMs: Date.UTC(2026, 0, 15, 9, 30, 2),
-};
-const FULL_ENVELOPE = {
-  eventId: 'evt-0001',
-  timestamp: Date.UTC(2026, 0, 15, 9, 30, 0, 7),
-  agent: { id: 'agent-7', name: 'researcher', type: 'langgraph', version: '1.4.2' },
-  workflowId: 'wf-12',
-  taskId: 'task-3',
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: '00f067aa0ba902b7',
-};
-
-const FULL_INPUTS = [
-  {
-    ...FULL_ENVELOPE,
-    kind: 'activity',
-    activity: {
-      action: 'tool.call',
-      status: 'succeeded',
-      durationMs: 12.5,
-      attributes: { tool: 'search', tokens: 812, cached: false },
-    },
-  },
-  {
-    ...FULL_ENVELOPE,
-    kind: 'error',
-    error: {
-      type: 'TimeoutError',
-      message: 'model call timed out',
-      stack: 'TimeoutError: model call timed out\n    at call (agent.ts:10:5)',
-      severity: 'critical',
-      retryable: true,
-    },
-  },
-  {
-    ...FULL_ENVELOPE,
-    kind: 'audit',
-    audit: {
-      actor: { type: 'user', id: 'u-1' },
-      action: 'secrets.read',
-      resource: { type: 'secret', id: 's-9' },
-      outcome: 'denied',
-      reason: 'policy forbids secret access',
-      sourceIp: '192.0.2.4',
-    },
-  },
-  {
-    ...FULL_ENVELOPE,
-    kind: 'heartbeat',
-    heartbeat: { status: 'busy', cpuPercent: 37.5, memoryMb: 512.25, queueDepth: 4 },
-  },
-];
-
 // Which mapping types can hold a JSON leaf of each kind the enrichment writes.
 const TYPES_FOR_STRINGS = ['keyword', 'constant_keyword', 'text', 'date', 'ip'];
 const TYPES_FOR_NUMBERS = ['long', 'integer', 'double', 'float', 'scaled_float'];
 const TYPES_FOR_BOOLEANS = ['boolean'];
-
-function event(input: unknown): AgentEvent {
-  const result = validateEvent(input);
-  if (!result.ok) throw new Error(describeProblems(result.problems));
-  return result.event;
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -150,8 +92,8 @@ const MAPPED_PROPERTIES = EVENT_MAPPINGS.properties as unknown as Record<string,
 
 describe('index templates', () => {
   describe('event mappings', () => {
-    const documents: EnrichedDocument[] = FULL_INPUTS.map((input) =>
-      toEnrichedDocument(event(input), CONTEXT),
+    const documents: EnrichedDocument[] = Object.values(FULL_INPUTS).map((input) =>
+      toEnrichedDocument(validEvent(input), SAMPLE_ENRICHMENT_CONTEXT),
     );
 
     it.each(documents.map((document) => [document.panacea.kind, document] as const))(

@@ -1,70 +1,37 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  ECS_VERSION,
-  toEnrichedDocument,
-  type EnrichmentContext,
-} from '../../../../processors/enrich/ecs-document.js';
-import { describeProblems, validateEvent } from '../../../../schemas/contract.js';
+import { ECS_VERSION, toEnrichedDocument } from '../../../../processors/enrich/ecs-document.js';
 import type { AgentEvent } from '../../../../schemas/event.js';
+import {
+  FULL_ENVELOPE,
+  FULL_INPUTS,
+  MINIMAL_INPUTS,
+  SAMPLE_AGENT,
+  SAMPLE_ENRICHMENT_CONTEXT as CONTEXT,
+  SAMPLE_TIMESTAMP_MS,
+  validEvent,
+} from '../../fixtures/sample-events.js';
 
-const TIMESTAMP_MS = Date.UTC(2026, 0, 15, 9, 30, 0, 7);
-const CONTEXT: EnrichmentContext = {
-  createdAtMs: Date.UTC(2026, 0, 15, 9, 30, 1, 500),
-  ingestedAtMs: Date.UTC(2026, 0, 15, 9, 30, 2, 125),
+const MINIMAL_ENVELOPE = {
+  eventId: 'evt-0002',
+  timestamp: SAMPLE_TIMESTAMP_MS,
+  agent: SAMPLE_AGENT,
 };
-
-const FULL_ENVELOPE = {
-  eventId: 'evt-0001',
-  timestamp: TIMESTAMP_MS,
-  agent: { id: 'agent-7', name: 'researcher', type: 'langgraph', version: '1.4.2' },
-  workflowId: 'wf-12',
-  taskId: 'task-3',
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: '00f067aa0ba902b7',
-};
-const MINIMAL_ENVELOPE = { eventId: 'evt-0002', timestamp: TIMESTAMP_MS, agent: { id: 'agent-7' } };
-
-function event(input: Record<string, unknown>): AgentEvent {
-  const result = validateEvent(input);
-  if (!result.ok) throw new Error(describeProblems(result.problems));
-  return result.event;
-}
 
 function activity(body: Record<string, unknown>, envelope: object = FULL_ENVELOPE): AgentEvent {
-  return event({ ...envelope, kind: 'activity', activity: { action: 'tool.call', ...body } });
+  return validEvent({ ...envelope, kind: 'activity', activity: { action: 'tool.call', ...body } });
 }
 
 function audit(body: Record<string, unknown>): AgentEvent {
-  return event({
+  return validEvent({
     ...FULL_ENVELOPE,
     kind: 'audit',
-    audit: {
-      actor: { type: 'user', id: 'u-1' },
-      action: 'secrets.read',
-      resource: { type: 'secret', id: 's-9' },
-      ...body,
-    },
+    audit: { ...MINIMAL_INPUTS.audit.audit, ...body },
   });
 }
 
-const FULL_ERROR = event({
-  ...FULL_ENVELOPE,
-  kind: 'error',
-  error: {
-    type: 'TimeoutError',
-    message: 'model call timed out',
-    stack: 'TimeoutError: model call timed out\n    at call (agent.ts:10:5)',
-    severity: 'critical',
-    retryable: true,
-  },
-});
-
-const FULL_HEARTBEAT = event({
-  ...FULL_ENVELOPE,
-  kind: 'heartbeat',
-  heartbeat: { status: 'busy', cpuPercent: 37.5, memoryMb: 512.25, queueDepth: 4 },
-});
+const FULL_ERROR = validEvent(FULL_INPUTS.error);
+const FULL_HEARTBEAT = validEvent(FULL_INPUTS.heartbeat);
 
 describe('ecs document', () => {
   describe('fields every kind shares', () => {
@@ -255,7 +222,7 @@ describe('ecs document', () => {
 
     it('leaves stack_trace and retryable out when the error has none', () => {
       const document = toEnrichedDocument(
-        event({
+        validEvent({
           ...MINIMAL_ENVELOPE,
           kind: 'error',
           error: { type: 'RateLimit', message: '429 from model', severity: 'warning' },
@@ -341,7 +308,7 @@ describe('ecs document', () => {
 
     it('keeps only the status when the heartbeat has no figures', () => {
       const document = toEnrichedDocument(
-        event({ ...MINIMAL_ENVELOPE, kind: 'heartbeat', heartbeat: { status: 'idle' } }),
+        validEvent({ ...MINIMAL_ENVELOPE, kind: 'heartbeat', heartbeat: { status: 'idle' } }),
         CONTEXT,
       );
 

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { PanaceaError } from '../../../../core/errors.js';
 import { importOpenHandsSession } from '../../../../producers/importers/openhands.js';
 import { validateEvent } from '../../../../schemas/contract.js';
 import type {
@@ -17,6 +16,7 @@ import type {
   ErrorEvent,
   HeartbeatEvent,
 } from '../../../../schemas/event.js';
+import { thrownPanaceaError } from '../../fixtures/panacea-error.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const SESSION_PATH = path.resolve(
@@ -39,19 +39,21 @@ function activityOf(events: AgentEvent[], openhandsId: number): ActivityEvent {
   return event;
 }
 
-function ofKind<K extends AgentEvent['kind']>(events: AgentEvent[], kind: K) {
-  return events.filter((event): event is Extract<AgentEvent, { kind: K }> => event.kind === kind);
+/** The activity of OpenHands id `openhandsId`, after checking its action, status and duration. */
+function expectActivity(
+  events: AgentEvent[],
+  openhandsId: number,
+  action: string,
+  status: ActivityEvent['activity']['status'],
+  durationMs: number,
+): ActivityEvent {
+  const activity = activityOf(events, openhandsId);
+  expect(activity.activity).toMatchObject({ action, status, durationMs });
+  return activity;
 }
 
-/** The PanaceaError a call throws; fails the test when it throws nothing or something else. */
-function importError(run: () => unknown): PanaceaError {
-  try {
-    run();
-  } catch (error: unknown) {
-    if (error instanceof PanaceaError) return error;
-    throw error;
-  }
-  throw new Error('expected the import to throw a PanaceaError');
+function ofKind<K extends AgentEvent['kind']>(events: AgentEvent[], kind: K) {
+  return events.filter((event): event is Extract<AgentEvent, { kind: K }> => event.kind === kind);
 }
 
 /** A two-entry session: one run action at `timestamp` and its successful observation 1 s later. */
@@ -74,6 +76,15 @@ function syntheticSession(timestamp: string, observationTimestamp: string): stri
       success: true,
     },
   ]);
+}
+
+/** The events the importer makes of a syntheticSession, read with the given name and zone. */
+function importSynthetic(
+  options: { sourceName: string; timeZone: string },
+  timestamp: string,
+  observationTimestamp: string,
+): AgentEvent[] {
+  return importOpenHandsSession(syntheticSession(timestamp, observationTimestamp), options).events;
 }
 
 describe('openhands importer on the shipped basic_gui_mode session', () => {
@@ -102,14 +113,11 @@ describe('openhands importer on the shipped basic_gui_mode session', () => {
   });
 
   it('turns the timed-out http.server command into a failed activity of 30580.23 ms', () => {
-    const activity = activityOf(importShipped().events, 13);
+    const { events } = importShipped();
 
     // 20:29:59.282034 → 20:30:29.862264: durations keep the microseconds, so three decimals.
-    expect(activity.activity).toMatchObject({
-      action: 'tool.execute_bash',
-      status: 'failed',
-      durationMs: 30580.23,
-    });
+    const activity = expectActivity(events, 13, 'tool.execute_bash', 'failed', 30580.23);
+
     expect(activity.activity.attributes).toMatchObject({
       'shell.command': 'cd /workspace/todo-app && python3 -m http.server 8000',
       'shell.exit_code': -1,
@@ -138,13 +146,10 @@ describe('openhands importer on the shipped basic_gui_mode session', () => {
   });
 
   it('marks the mkdir command succeeded with its 658.357 ms duration and exit code 0', () => {
-    const activity = activityOf(importShipped().events, 7);
+    const { events } = importShipped();
 
-    expect(activity.activity).toMatchObject({
-      action: 'tool.execute_bash',
-      status: 'succeeded',
-      durationMs: 658.357,
-    });
+    const activity = expectActivity(events, 7, 'tool.execute_bash', 'succeeded', 658.357);
+
     expect(activity.activity.attributes).toMatchObject({
       'shell.command': 'mkdir -p /workspace/todo-app',
       'shell.exit_code': 0,
@@ -177,16 +182,8 @@ describe('openhands importer on the shipped basic_gui_mode session', () => {
   it('closes message actions with their "null" observations', () => {
     const { events } = importShipped();
 
-    expect(activityOf(events, 4).activity).toMatchObject({
-      action: 'openhands.message',
-      status: 'succeeded',
-      durationMs: 26.293,
-    });
-    expect(activityOf(events, 15).activity).toMatchObject({
-      action: 'openhands.message',
-      status: 'succeeded',
-      durationMs: 6.194,
-    });
+    expectActivity(events, 4, 'openhands.message', 'succeeded', 26.293);
+    expectActivity(events, 15, 'openhands.message', 'succeeded', 6.194);
   });
 
   it('maps the agent states to heartbeats idle, idle, busy, idle, one per state change', () => {
@@ -260,24 +257,22 @@ describe('openhands importer time zones', () => {
   });
 
   it("reads a July time in 'Europe/Berlin' as summer time, UTC+2", () => {
-    const content = syntheticSession('2025-07-01T12:00:00.250000', '2025-07-01T12:00:01.250000');
-
-    const { events } = importOpenHandsSession(content, {
-      sourceName: 'july.json',
-      timeZone: 'Europe/Berlin',
-    });
+    const events = importSynthetic(
+      { sourceName: 'july.json', timeZone: 'Europe/Berlin' },
+      '2025-07-01T12:00:00.250000',
+      '2025-07-01T12:00:01.250000',
+    );
 
     expect(events[0]?.timestamp).toBe(Date.UTC(2025, 6, 1, 10, 0, 0, 250));
   });
 
   it('moves a skipped spring time forward and reads a repeated autumn time as the earlier', () => {
     // 2025-03-30 02:30 does not exist in Berlin (03:30 CEST); 2025-10-26 02:30 happens twice.
-    const content = syntheticSession('2025-03-30T02:30:00', '2025-10-26T02:30:00');
-
-    const { events } = importOpenHandsSession(content, {
-      sourceName: 'dst.json',
-      timeZone: 'Europe/Berlin',
-    });
+    const events = importSynthetic(
+      { sourceName: 'dst.json', timeZone: 'Europe/Berlin' },
+      '2025-03-30T02:30:00',
+      '2025-10-26T02:30:00',
+    );
 
     expect(events[0]?.timestamp).toBe(Date.UTC(2025, 2, 30, 1, 30));
     expect((events[0] as ActivityEvent).activity.durationMs).toBe(
@@ -286,20 +281,19 @@ describe('openhands importer time zones', () => {
   });
 
   it('keeps the offset of a timestamp that carries its own', () => {
-    const content = syntheticSession('2025-01-20T20:29:59.282034Z', '2025-01-20T21:30:00+01:00');
-
-    const { events } = importOpenHandsSession(content, {
-      sourceName: 'zoned.json',
-      timeZone: '+05:30',
-    });
+    const events = importSynthetic(
+      { sourceName: 'zoned.json', timeZone: '+05:30' },
+      '2025-01-20T20:29:59.282034Z',
+      '2025-01-20T21:30:00+01:00',
+    );
 
     expect(events[0]?.timestamp).toBe(Date.UTC(2025, 0, 20, 20, 29, 59, 282));
     expect((events[0] as ActivityEvent).activity.durationMs).toBe(717.966);
   });
 
   it('refuses an unknown zone and an out-of-range offset, naming the value and field tz', () => {
-    const unknownZone = importError(() => importShipped('Mars/Olympus'));
-    const badOffset = importError(() => importShipped('+25:00'));
+    const unknownZone = thrownPanaceaError(() => importShipped('Mars/Olympus'));
+    const badOffset = thrownPanaceaError(() => importShipped('+25:00'));
 
     expect(unknownZone.code).toBe('IMPORT_INVALID');
     expect(unknownZone.message).toMatch(/time zone "Mars\/Olympus" is not valid: expected "UTC"/);
@@ -310,7 +304,7 @@ describe('openhands importer time zones', () => {
 
 describe('openhands importer on bad input', () => {
   it('refuses content that is not JSON', () => {
-    const error = importError(() =>
+    const error = thrownPanaceaError(() =>
       importOpenHandsSession('not json at all', { sourceName: 'broken.json' }),
     );
 
@@ -319,7 +313,7 @@ describe('openhands importer on bad input', () => {
   });
 
   it('refuses JSON that is not an array', () => {
-    const error = importError(() =>
+    const error = thrownPanaceaError(() =>
       importOpenHandsSession('{"id": 1}', { sourceName: 'obj.json' }),
     );
 
@@ -332,7 +326,7 @@ describe('openhands importer on bad input', () => {
     const entries = JSON.parse(SESSION_CONTENT) as Array<Record<string, unknown>>;
     entries[14] = { ...entries[14], timestamp: 'abc' };
 
-    const error = importError(() =>
+    const error = thrownPanaceaError(() =>
       importOpenHandsSession(JSON.stringify(entries), { sourceName: 'edited.json' }),
     );
 
@@ -347,7 +341,7 @@ describe('openhands importer on bad input', () => {
     const entries = JSON.parse(SESSION_CONTENT) as Array<Record<string, unknown>>;
     entries[5] = { ...entries[5], extras: {} };
 
-    const error = importError(() =>
+    const error = thrownPanaceaError(() =>
       importOpenHandsSession(JSON.stringify(entries), { sourceName: 'edited.json' }),
     );
 
