@@ -10,7 +10,8 @@ import { STACK_USAGE, stackCommand } from './commands/stack.js';
 const USAGE = `usage:
   ${STACK_USAGE}
   panacea produce --file FILE|-                 publish NDJSON contract events
-  panacea import --format openhands FILE [--tz ZONE]   publish a real agent session
+  panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
+                                                 publish a real agent session
   panacea run [--until-idle]                     run the pipeline
   panacea demo                                   stack up, pipeline and a simulated fleet (npm start)
 

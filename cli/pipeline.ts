@@ -40,7 +40,7 @@ export async function connectKafkaAdmin(kafka: Kafka, brokers: string[]): Promis
   } catch (error) {
     throw new PanaceaError(
       'KAFKA_UNAVAILABLE',
-      `cannot reach Kafka at ${brokers.join(',')} (start it with \`panacea stack up\`)`,
+      `cannot reach Kafka at ${brokers.join(',')}: is it running? (\`panacea stack up\` starts one on this machine)`,
       {},
       error,
     );

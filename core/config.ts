@@ -44,8 +44,18 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
   const brokersText = nonEmpty(environment.KAFKA_BROKERS);
   const elasticsearchText = nonEmpty(environment.ELASTICSEARCH_URL);
 
-  const kafkaBrokers = parseBrokers(brokersText ?? DEFAULT_KAFKA_BROKERS);
-  const elasticsearchUrl = parseElasticsearchUrl(elasticsearchText ?? DEFAULT_ELASTICSEARCH_URL);
+  // The ports of a local stack (`panacea stack up`) move the defaults with them, so every command
+  // talks to the stack that was started with those ports.
+  const kafkaPort = nonEmpty(environment.PANACEA_KAFKA_PORT);
+  const elasticsearchPort = nonEmpty(environment.PANACEA_ELASTICSEARCH_PORT);
+  const localBrokers = kafkaPort === undefined ? DEFAULT_KAFKA_BROKERS : `127.0.0.1:${kafkaPort}`;
+  const localUrl =
+    elasticsearchPort === undefined
+      ? DEFAULT_ELASTICSEARCH_URL
+      : `http://127.0.0.1:${elasticsearchPort}`;
+
+  const kafkaBrokers = parseBrokers(brokersText ?? localBrokers);
+  const elasticsearchUrl = parseElasticsearchUrl(elasticsearchText ?? localUrl);
   const namespace = nonEmpty(environment.PANACEA_NAMESPACE) ?? DEFAULT_NAMESPACE;
   const topicPrefix = environment.PANACEA_TOPIC_PREFIX ?? '';
   const dataDir = path.resolve(nonEmpty(environment.PANACEA_DATA_DIR) ?? DEFAULT_DATA_DIR);

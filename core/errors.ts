@@ -9,6 +9,7 @@
 export const ERROR_CATALOGUE = {
   USAGE: { retriable: false, summary: 'the command line is not valid' },
   CONFIG_INVALID: { retriable: false, summary: 'a configuration value is not valid' },
+  FILE_UNREADABLE: { retriable: false, summary: 'an input file cannot be read' },
   INVALID_JSON: { retriable: false, summary: 'a line is not valid JSON' },
   CONTRACT_VIOLATION: { retriable: false, summary: 'an event does not follow the event contract' },
   DECODE_FAILED: { retriable: false, summary: 'a record could not be decoded' },

@@ -19,7 +19,12 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 function logEntry({ namespace, level, log }: LogEntry): void {
   const { message, ...fields } = log;
   if (message === KNOWN_HARMLESS_WARNING) return;
-  kafkaLogger[LEVEL_NAMES[level] ?? 'info']({ namespace, ...fields }, message);
+  // kafkajs logs every error response of the broker at ERROR, although it retries the retriable
+  // ones (a coordinator still loading, a leader moving). What it cannot recover from reaches our
+  // code as a thrown error and is logged there, so its connection-level errors are warnings.
+  const levelName =
+    namespace === 'Connection' && level === logLevel.ERROR ? 'warn' : LEVEL_NAMES[level];
+  kafkaLogger[levelName ?? 'info']({ namespace, ...fields }, message);
 }
 
 export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientId: string): Kafka {
@@ -30,7 +35,9 @@ export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientI
     logLevel: logLevel.WARN,
     logCreator: () => logEntry,
     connectionTimeout: 5_000,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
+    // About 15 s of retries in all: enough for a broker that is starting, short enough for a person
+    // who gave a wrong address to get an answer.
+    retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
 }
 

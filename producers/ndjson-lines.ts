@@ -4,6 +4,7 @@
  * match what an editor shows.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 
 import { PanaceaError } from '../core/errors.js';
@@ -11,6 +12,19 @@ import { PanaceaError } from '../core/errors.js';
 export interface NumberedLine {
   lineNumber: number;
   text: string;
+}
+
+/** Fails early, before any connection is made, when a named file cannot be read. */
+export async function assertReadable(source: string): Promise<void> {
+  if (source === '-') return;
+  try {
+    const handle = await open(source, 'r');
+    const stats = await handle.stat();
+    await handle.close();
+    if (stats.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+  } catch (error) {
+    throw unreadable(source, error);
+  }
 }
 
 export async function* readNumberedLines(source: string): AsyncGenerator<NumberedLine> {
@@ -27,17 +41,24 @@ export async function* readNumberedLines(source: string): AsyncGenerator<Numbere
       yield { lineNumber, text };
     }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : String(error);
-    throw new PanaceaError('USAGE', `cannot read ${source}: ${reason}`, { file: source }, error);
+    throw unreadable(source, error);
   }
+}
+
+function unreadable(source: string, error: unknown): PanaceaError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file',
+    EISDIR: 'is a directory',
+    EACCES: 'permission denied',
+  };
+  const reason = (code === undefined ? undefined : reasons[code]) ?? String(error);
+  return new PanaceaError(
+    'FILE_UNREADABLE',
+    `cannot read ${source}: ${reason}`,
+    { file: source },
+    error,
+  );
 }
 
 /** JSON.parse with an error that says what is wrong with the line, for a person to fix it. */

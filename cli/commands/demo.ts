@@ -9,9 +9,12 @@ import path from 'node:path';
 import type { PanaceaConfig } from '../../core/config.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming } from '../../core/naming.js';
-import { packageRoot } from '../../core/package-root.js';
 import { stackUp } from '../../infra/stack/stack.js';
 import { createSimulatedFleet } from '../../producers/demo/simulated-fleet.js';
+import {
+  datasetsDirectory,
+  OPENHANDS_SESSION_FILE,
+} from '../../producers/importers/shipped-datasets.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say } from '../command-line.js';
 import { createElasticsearchClient, startPipeline } from '../pipeline.js';
@@ -23,20 +26,6 @@ const logger = componentLogger('demo');
 
 const TICK_INTERVAL_MS = 1_000;
 const PROGRESS_INTERVAL_MS = 15_000;
-
-export function shippedSessionPath(): string {
-  return (
-    process.env.PANACEA_DEMO_SESSION ??
-    path.resolve(
-      packageRoot(),
-      '..',
-      'shared',
-      'datasets',
-      'agent-traces',
-      'openhands-basic_gui_mode.json',
-    )
-  );
-}
 
 export async function demoCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const { values } = parseCommandArgs(args, { agents: { type: 'string', default: '6' } });
@@ -50,7 +39,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   const naming = createNaming(running);
   const pipeline = await startPipeline(running);
   const publisher = await openPublisher(running, naming);
-  await importShippedSession(publisher.publish);
+  const withRealSession = await importShippedSession(publisher.publish);
 
   const fleet = createSimulatedFleet(Date.now(), { agentCount: Number(values.agents) });
   const published: Record<string, number> = {};
@@ -59,7 +48,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
     await publisher.publish(events);
     for (const event of events) published[event.kind] = (published[event.kind] ?? 0) + 1;
   };
-  printWhereToLook(running, naming.dataStreamPattern());
+  printWhereToLook(running, naming.dataStreamPattern(), withRealSession);
 
   const elasticsearch = createElasticsearchClient(running);
   const stopSignal = new Promise<string>((resolve) => {
@@ -99,20 +88,22 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   return exitCode;
 }
 
+/** Imports the real session when it is there; says so and returns false when it is not. */
 async function importShippedSession(
   publish: (events: AgentEvent[]) => Promise<void>,
-): Promise<void> {
-  const file = shippedSessionPath();
+): Promise<boolean> {
+  const file = path.join(datasetsDirectory(), OPENHANDS_SESSION_FILE);
   if (!existsSync(file)) {
     logger.warn(
       { file },
-      'the real OpenHands session is not there; set PANACEA_DEMO_SESSION to import one',
+      'the real OpenHands session is not there (set PANACEA_DATASETS_DIR); simulated fleet only',
     );
-    return;
+    return false;
   }
   const events = await readSession(file);
   await publish(events);
   logger.info({ file, events: events.length }, 'imported the real OpenHands session');
+  return true;
 }
 
 async function countDocuments(
@@ -131,10 +122,13 @@ async function countDocuments(
   }
 }
 
-function printWhereToLook(config: PanaceaConfig, pattern: string): void {
+function printWhereToLook(config: PanaceaConfig, pattern: string, withRealSession: boolean): void {
+  const flowing = withRealSession
+    ? 'simulated agents and a real OpenHands session are'
+    : 'simulated agents are';
   const url = config.elasticsearchUrl;
   say(`
-Panacea demo running: simulated agents and a real OpenHands session are flowing through the pipeline.
+Panacea demo running: ${flowing} flowing through the pipeline.
 
   KAFKA_BROKERS=${config.kafkaBrokers.join(',')}
   ELASTICSEARCH_URL=${url}

@@ -58,7 +58,7 @@ export async function readSession(
     content = await readFile(file, 'utf8');
   } catch (error) {
     throw new PanaceaError(
-      'USAGE',
+      'FILE_UNREADABLE',
       `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
       { file },
       error,

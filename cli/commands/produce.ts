@@ -6,7 +6,7 @@
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import { createNaming } from '../../core/naming.js';
-import { readNumberedLines, parseJsonLine } from '../../producers/ndjson-lines.js';
+import { assertReadable, parseJsonLine, readNumberedLines } from '../../producers/ndjson-lines.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
@@ -21,6 +21,7 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
   if (source === undefined)
     throw new PanaceaError('USAGE', '--file is required (a path, or - for standard input)');
 
+  await assertReadable(source);
   const publisher = await openPublisher(config, createNaming(config));
   let published = 0;
   let rejected = 0;

@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { shippedSessionPath } from '../../cli/commands/demo.js';
+import {
+  OPENHANDS_SESSION_FILE,
+  requireDataset,
+} from '../../producers/importers/shipped-datasets.js';
 import { field, isolate, runPanacea, searchAll } from './harness.js';
 
 describe('openhands import on the real pipeline', () => {
@@ -12,10 +15,9 @@ describe('openhands import on the real pipeline', () => {
     const isolation = isolate('openhands');
 
     const imported = await runPanacea(
-      ['import', '--format', 'openhands', shippedSessionPath()],
+      ['import', '--format', 'openhands', requireDataset(OPENHANDS_SESSION_FILE)],
       isolation.env,
     );
-    expect(imported.stderr).toBe('');
     expect(imported.exitCode).toBe(0);
     expect(imported.stdout).toContain('published 11 (');
     const run = await runPanacea(['run', '--until-idle'], isolation.env);
@@ -56,7 +58,10 @@ describe('openhands import on the real pipeline', () => {
     expect(heartbeats).toEqual(['idle', 'idle', 'busy', 'idle']);
 
     // Importing the same file again changes nothing: the ids are derived from the file.
-    await runPanacea(['import', '--format', 'openhands', shippedSessionPath()], isolation.env);
+    await runPanacea(
+      ['import', '--format', 'openhands', requireDataset(OPENHANDS_SESSION_FILE)],
+      isolation.env,
+    );
     await runPanacea(['run', '--until-idle'], isolation.env);
     expect(await searchAll(isolation)).toHaveLength(11);
   });

@@ -30,6 +30,21 @@ describe('config', () => {
       });
     });
 
+    it('points the default addresses at a local stack started on other ports', () => {
+      const config = loadConfig({ PANACEA_KAFKA_PORT: '29092', PANACEA_ELASTICSEARCH_PORT: '29200' });
+
+      expect(config.kafkaBrokers).toEqual(['127.0.0.1:29092']);
+      expect(config.kafkaBrokersFromEnvironment).toBe(false);
+      expect(config.elasticsearchUrl).toBe('http://127.0.0.1:29200');
+      expect(config.elasticsearchUrlFromEnvironment).toBe(false);
+    });
+
+    it('lets explicit addresses win over the local stack ports', () => {
+      const config = loadConfig({ PANACEA_KAFKA_PORT: '29092', KAFKA_BROKERS: 'kafka:9092' });
+
+      expect(config.kafkaBrokers).toEqual(['kafka:9092']);
+    });
+
     it('publishes the defaults it applies', () => {
       expect(DEFAULT_KAFKA_BROKERS).toBe('127.0.0.1:9092');
       expect(DEFAULT_ELASTICSEARCH_URL).toBe('http://127.0.0.1:9200');

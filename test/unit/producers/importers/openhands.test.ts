@@ -3,8 +3,6 @@
  * it reads time zones and refuses bad input.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
@@ -17,12 +15,12 @@ import type {
   HeartbeatEvent,
 } from '../../../../schemas/event.js';
 import { thrownPanaceaError } from '../../fixtures/panacea-error.js';
+import {
+  OPENHANDS_SESSION_FILE,
+  requireDataset,
+} from '../../../../producers/importers/shipped-datasets.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const SESSION_PATH = path.resolve(
-  REPO_ROOT,
-  '../shared/datasets/agent-traces/openhands-basic_gui_mode.json',
-);
+const SESSION_PATH = requireDataset(OPENHANDS_SESSION_FILE);
 const SESSION_CONTENT = readFileSync(SESSION_PATH, 'utf8');
 const SESSION_ID = '2132fbda813f';
 const HOUR_MS = 3_600_000;
