@@ -4,12 +4,15 @@ import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (exitCode) => {
-    process.exitCode = exitCode;
+    // A command is done when main returns; a client's leftover timer or socket (a consumer that
+    // crashed, a retry loop) must not keep the process alive after that. Logs are written
+    // synchronously, so nothing is lost by exiting here.
+    process.exit(exitCode);
   },
   (error) => {
     process.stderr.write(
       `panacea: unexpected failure: ${error instanceof Error ? error.stack : String(error)}\n`,
     );
-    process.exitCode = 2;
+    process.exit(2);
   },
 );

@@ -79,7 +79,13 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   if (created.length > 0) logger.info({ topics: created }, 'created topics');
 
   const elasticsearch = createElasticsearchClient(config);
-  await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
+  try {
+    await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
+  } catch (error) {
+    await admin.disconnect();
+    await elasticsearch.close();
+    throw error;
+  }
 
   const producers: Producer[] = [createDurableProducer(kafka), createDurableProducer(kafka)];
   await Promise.all(producers.map((producer) => producer.connect()));

@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { PanaceaError } from './errors.js';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 
 export interface PanaceaConfig {
   /** Kafka bootstrap servers. `KAFKA_BROKERS`, comma-separated; default `127.0.0.1:9092`. */
@@ -62,6 +63,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
 
   if (!NAMESPACE_PATTERN.test(namespace)) {
     throw invalid('PANACEA_NAMESPACE', namespace, 'lowercase letters, digits and _ (1-100)');
+  }
+  const logLevel = environment.LOG_LEVEL;
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw invalid('LOG_LEVEL', logLevel, `one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const logFormat = environment.LOG_FORMAT;
+  if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw invalid('LOG_FORMAT', logFormat, LOG_FORMATS.join(' or '));
   }
   if (!TOPIC_PREFIX_PATTERN.test(topicPrefix)) {
     throw invalid('PANACEA_TOPIC_PREFIX', topicPrefix, 'letters, digits, ".", "_" or "-"');

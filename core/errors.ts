@@ -12,6 +12,8 @@ export const ERROR_CATALOGUE = {
   FILE_UNREADABLE: { retriable: false, summary: 'an input file cannot be read' },
   INVALID_JSON: { retriable: false, summary: 'a line is not valid JSON' },
   CONTRACT_VIOLATION: { retriable: false, summary: 'an event does not follow the event contract' },
+  RECORD_TOO_LARGE: { retriable: false, summary: 'a record is over the size Kafka accepts' },
+  ENCODE_FAILED: { retriable: false, summary: 'an event could not be encoded' },
   DECODE_FAILED: { retriable: false, summary: 'a record could not be decoded' },
   UNKNOWN_SCHEMA_ID: { retriable: false, summary: 'a record names a schema id nobody registered' },
   KIND_TOPIC_MISMATCH: {

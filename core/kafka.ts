@@ -2,7 +2,15 @@
  * The one place that builds Kafka clients, so every client gets the same brokers, client id,
  * retry policy and a logger that writes kafkajs's own messages as structured pino lines.
  */
-import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
 
 import type { PanaceaConfig } from './config.js';
 import { componentLogger } from './logger.js';
@@ -62,4 +70,52 @@ export function createDurableProducer(kafka: Kafka): Producer {
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
   });
+}
+
+/**
+ * The largest record the pipeline writes. A broker refuses a record batch above its
+ * `message.max.bytes` (1 MiB by default), and kafkajs sends one batch per partition per request.
+ */
+export const MAX_RECORD_BYTES = 1_000_000;
+
+/** Upper bound of the records sent in one request, so one partition's batch stays under 1 MiB. */
+const MAX_REQUEST_BYTES = 900_000;
+
+/** Bytes a message takes in a record batch, near enough to keep requests under the limit. */
+export function messageBytes(message: Message): number {
+  const headerBytes = Object.entries(message.headers ?? {}).reduce(
+    (total, [name, value]) =>
+      total + name.length + (value === undefined ? 0 : String(value).length),
+    0,
+  );
+  return (message.key?.length ?? 0) + (message.value?.length ?? 0) + headerBytes + 64;
+}
+
+/**
+ * Sends with acks from every in-sync replica, split into requests under MAX_REQUEST_BYTES: many
+ * records of one agent land on one partition and would otherwise form a batch the broker refuses.
+ */
+export async function sendDurably(
+  producer: Producer,
+  topicMessages: TopicMessages[],
+): Promise<void> {
+  let request: TopicMessages[] = [];
+  let requestBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (request.length > 0) await producer.sendBatch({ acks: -1, topicMessages: request });
+    request = [];
+    requestBytes = 0;
+  };
+
+  for (const { topic, messages } of topicMessages) {
+    for (const message of messages) {
+      const bytes = messageBytes(message);
+      if (requestBytes > 0 && requestBytes + bytes > MAX_REQUEST_BYTES) await flush();
+      const last = request.at(-1);
+      if (last?.topic === topic) last.messages.push(message);
+      else request.push({ topic, messages: [message] });
+      requestBytes += bytes;
+    }
+  }
+  await flush();
 }

@@ -10,6 +10,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafk
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
 import { PanaceaError } from './errors.js';
+import { sendDurably } from './kafka.js';
 import { componentLogger, type Logger } from './logger.js';
 import type { Naming } from './naming.js';
 
@@ -224,10 +225,10 @@ async function publishDeadLetters(
     );
   }
 
-  await options.deadLetterProducer.sendBatch({
-    acks: -1,
-    topicMessages: [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
-  });
+  await sendDurably(
+    options.deadLetterProducer,
+    [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
+  );
 }
 
 /** Logs the consumer's life (rebalances, crashes) and settles when it ends. */

@@ -5,6 +5,7 @@
  */
 import type { Message, Producer } from 'kafkajs';
 
+import { sendDurably } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 import { encodeEvent } from '../schemas/codec.js';
 import type { AgentEvent } from '../schemas/event.js';
@@ -30,10 +31,10 @@ export function createEventPublisher(producer: Producer, naming: Naming): EventP
         messagesByTopic.set(topic, messages);
       }
 
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      await sendDurably(
+        producer,
+        [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
+      );
     },
   };
 }

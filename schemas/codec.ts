@@ -25,7 +25,18 @@ export function encodeEvent(event: AgentEvent): Buffer {
   if (event.kind === 'activity' && event.activity.attributes === undefined) {
     record.activity = { ...event.activity, attributes: {} };
   }
-  const body = entry.type.toBuffer(record);
+  let body: Buffer;
+  try {
+    body = entry.type.toBuffer(record);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new PanaceaError(
+      'ENCODE_FAILED',
+      `the event does not fit schema ${entry.subject}: ${detail}`,
+      {},
+      error,
+    );
+  }
 
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt8(MAGIC_BYTE, 0);

@@ -30,6 +30,8 @@ export type ContractResult =
 export const CONTRACT_LIMITS = {
   /** 128 UTF-16 units are at most 384 UTF-8 bytes: always within Elasticsearch's 512-byte _id. */
   eventIdChars: 128,
+  /** The whole event as JSON, UTF-8; its enriched form stays well under Kafka's 1 MiB records. */
+  eventBytes: 262_144,
   idChars: 256,
   shortTextChars: 1_024,
   reasonChars: 4_096,
@@ -38,6 +40,12 @@ export const CONTRACT_LIMITS = {
   attributeCount: 128,
   attributeKeyChars: 256,
   attributeValueChars: 8_192,
+  /** ~31.7 years; keeps `event.duration` (nanoseconds) inside a signed 64-bit integer. */
+  maxDurationMs: 1_000_000_000_000,
+  /** A thousand cores at 100% each. */
+  maxCpuPercent: 100_000,
+  /** A petabyte; anything above is a unit mistake. */
+  maxMemoryMb: 1_000_000_000,
 } as const;
 
 const BODY_KEY_BY_KIND: Record<EventKind, string> = {
@@ -58,6 +66,13 @@ const ENVELOPE_KEYS = [
 ];
 
 type JsonObject = Record<string, unknown>;
+
+// JSON can carry `\ud800` alone, which is no character at all; stored, it would become U+FFFD and
+// two different events could collapse into one id.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_UNICODE = 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /** Collects problems while reading fields, so one pass reports every problem of an event. */
 class FieldReader {
@@ -93,6 +108,7 @@ class FieldReader {
     if (value.length > maxChars) {
       return this.fail(field, `must be at most ${maxChars} characters, got ${value.length}`);
     }
+    if (LONE_SURROGATE.test(value)) return this.fail(field, NOT_UNICODE);
     return value;
   }
 
@@ -107,7 +123,11 @@ class FieldReader {
     return value as T;
   }
 
-  number(value: unknown, field: string, options: { integer?: boolean } = {}): number | undefined {
+  number(
+    value: unknown,
+    field: string,
+    options: { integer?: boolean; max: number },
+  ): number | undefined {
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       return this.fail(field, `expected a number, got ${describe(value)}`);
@@ -116,6 +136,8 @@ class FieldReader {
     if (options.integer === true && !Number.isInteger(value)) {
       return this.fail(field, `expected an integer, got ${value}`);
     }
+    if (value > options.max)
+      return this.fail(field, `must be at most ${options.max}, got ${value}`);
     return value;
   }
 
@@ -154,7 +176,16 @@ export function validateEvent(input: unknown): ContractResult {
 
   const withoutId = { kind, ...envelope, [bodyKey]: body };
   const eventId = envelope.eventId ?? deriveEventId(withoutId);
-  return { ok: true, event: { ...withoutId, eventId } as AgentEvent };
+  const event = { ...withoutId, eventId } as AgentEvent;
+
+  // Each field has its own limit, but together they could still build a record larger than
+  // Kafka takes once enriched (which repeats the message); the whole event has a cap too.
+  const eventBytes = Buffer.byteLength(JSON.stringify(event));
+  if (eventBytes > CONTRACT_LIMITS.eventBytes) {
+    const reason = `is ${eventBytes} bytes as JSON, over the ${CONTRACT_LIMITS.eventBytes}-byte limit of one event`;
+    return { ok: false, problems: [{ field: '(event)', reason: `the event ${reason}` }] };
+  }
+  return { ok: true, event };
 }
 
 function checkTopLevelKeys(reader: FieldReader, input: JsonObject, kind: EventKind): void {
@@ -224,7 +255,9 @@ function readBody(
       return dropUndefined({
         action: reader.string(body.action, 'activity.action', true, CONTRACT_LIMITS.shortTextChars),
         status: reader.oneOf(body.status, 'activity.status', ACTIVITY_STATUSES),
-        durationMs: reader.number(body.durationMs, 'activity.durationMs'),
+        durationMs: reader.number(body.durationMs, 'activity.durationMs', {
+          max: CONTRACT_LIMITS.maxDurationMs,
+        }),
         attributes: readAttributes(reader, body.attributes, 'activity.attributes'),
       });
     }
@@ -261,7 +294,9 @@ function readBody(
         false,
         CONTRACT_LIMITS.shortTextChars,
       );
-      if (sourceIp !== undefined && isIP(sourceIp) === 0) {
+      // A zone id (`fe80::1%eth0`) names an interface of the sender's host: meaningless here,
+      // and Elasticsearch's ip type refuses it.
+      if (sourceIp !== undefined && (isIP(sourceIp) === 0 || sourceIp.includes('%'))) {
         reader.fail('audit.sourceIp', `expected an IPv4 or IPv6 address, got "${sourceIp}"`);
       }
       return dropUndefined({
@@ -278,9 +313,16 @@ function readBody(
       if (body === undefined) return undefined;
       return dropUndefined({
         status: reader.oneOf(body.status, 'heartbeat.status', HEARTBEAT_STATUSES),
-        cpuPercent: reader.number(body.cpuPercent, 'heartbeat.cpuPercent'),
-        memoryMb: reader.number(body.memoryMb, 'heartbeat.memoryMb'),
-        queueDepth: reader.number(body.queueDepth, 'heartbeat.queueDepth', { integer: true }),
+        cpuPercent: reader.number(body.cpuPercent, 'heartbeat.cpuPercent', {
+          max: CONTRACT_LIMITS.maxCpuPercent,
+        }),
+        memoryMb: reader.number(body.memoryMb, 'heartbeat.memoryMb', {
+          max: CONTRACT_LIMITS.maxMemoryMb,
+        }),
+        queueDepth: reader.number(body.queueDepth, 'heartbeat.queueDepth', {
+          integer: true,
+          max: Number.MAX_SAFE_INTEGER,
+        }),
       });
     }
   }
@@ -314,18 +356,17 @@ function readAttributes(
   const attributes: Record<string, AttributeValue> = {};
   for (const [key, entry] of entries) {
     const entryField = joinPath(field, key);
-    if (key.length === 0 || key.length > CONTRACT_LIMITS.attributeKeyChars) {
-      reader.fail(
-        field,
-        `keys must be 1-${CONTRACT_LIMITS.attributeKeyChars} characters, got "${key.slice(0, 40)}"`,
-      );
+    const keyProblem = attributeKeyProblem(key);
+    if (keyProblem !== undefined) {
+      reader.fail(field, `key "${key.slice(0, 40)}" ${keyProblem}`);
     } else if (typeof entry === 'string') {
       if (entry.length > CONTRACT_LIMITS.attributeValueChars) {
         reader.fail(
           entryField,
           `must be at most ${CONTRACT_LIMITS.attributeValueChars} characters`,
         );
-      } else attributes[key] = entry;
+      } else if (LONE_SURROGATE.test(entry)) reader.fail(entryField, NOT_UNICODE);
+      else attributes[key] = entry;
     } else if (typeof entry === 'number' && Number.isFinite(entry)) {
       attributes[key] = entry;
     } else if (typeof entry === 'boolean') {
@@ -335,6 +376,18 @@ function readAttributes(
     }
   }
   return attributes;
+}
+
+function attributeKeyProblem(key: string): string | undefined {
+  if (key.length === 0 || key.length > CONTRACT_LIMITS.attributeKeyChars) {
+    return `must be 1-${CONTRACT_LIMITS.attributeKeyChars} characters`;
+  }
+  // Assigning `__proto__` to an object changes its prototype instead of adding a key, so the
+  // attribute would vanish on the way; it is refused rather than lost.
+  if (key === '__proto__') return 'is reserved';
+  if (CONTROL_CHARACTER.test(key)) return 'must not contain control characters';
+  if (LONE_SURROGATE.test(key)) return NOT_UNICODE;
+  return undefined;
 }
 
 /** The problems as one line a person can act on. */

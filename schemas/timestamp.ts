@@ -10,6 +10,7 @@ export type TimestampResult = { ok: true; epochMs: number } | { ok: false; reaso
  * real event time, so it is refused rather than stored fifty years in the past.
  */
 export const MIN_EPOCH_MS = 100_000_000_000;
+const EARLIEST_TEXT = '1973-03-03T09:46:40Z';
 /**
  * 9999-12-31T23:59:59.999Z: the last instant with a four-digit year, which is what RFC 3339 can
  * write and what Elasticsearch's default date format parses.
@@ -80,9 +81,16 @@ function fromRfc3339(value: string): TimestampResult {
   const milliseconds = fraction.padEnd(3, '0').slice(0, 3);
   const normalised = `${year}-${month}-${day}T${hour}:${minute}:${second}.${milliseconds}${offset.toUpperCase()}`;
   const epochMs = Date.parse(normalised);
-  // A written date cannot be mistaken for epoch seconds, so any real instant is taken, 1969 too.
-  if (Number.isNaN(epochMs) || Math.abs(epochMs) > MAX_EPOCH_MS) {
+  if (Number.isNaN(epochMs) || epochMs > MAX_EPOCH_MS) {
     return { ok: false, reason: `"${value}" is not a representable instant` };
+  }
+  // One floor for both forms: on the wire every time is a number again, where the floor is what
+  // tells epoch seconds apart. No agent event is older than 1973.
+  if (epochMs < MIN_EPOCH_MS) {
+    return {
+      ok: false,
+      reason: `"${value}" is before ${EARLIEST_TEXT}, the earliest time accepted`,
+    };
   }
   return { ok: true, epochMs };
 }
@@ -96,7 +104,10 @@ function isRealCalendarTime(
   second: number,
 ): boolean {
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false;
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear takes the year as written.
+  const lastDayOfMonth = new Date(0);
+  lastDayOfMonth.setUTCFullYear(year, month, 0);
+  const daysInMonth = lastDayOfMonth.getUTCDate();
   return day <= daysInMonth;
 }
 

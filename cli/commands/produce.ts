@@ -4,9 +4,10 @@
  * published, 1 when some were rejected, 2 on a usage or connection error.
  */
 import type { PanaceaConfig } from '../../core/config.js';
-import { PanaceaError } from '../../core/errors.js';
+import { PanaceaError, toPanaceaError } from '../../core/errors.js';
 import { createNaming } from '../../core/naming.js';
 import { assertReadable, parseJsonLine, readNumberedLines } from '../../producers/ndjson-lines.js';
+import { encodeEvent } from '../../schemas/codec.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
@@ -60,5 +61,13 @@ function checkLine(line: { lineNumber: number; text: string }): AgentEvent | str
     return (error as PanaceaError).reason;
   }
   const result = validateEvent(input);
-  return result.ok ? result.event : `CONTRACT_VIOLATION: ${describeProblems(result.problems)}`;
+  if (!result.ok) return `CONTRACT_VIOLATION: ${describeProblems(result.problems)}`;
+  try {
+    // The contract's limits keep events encodable; this catches what they might still miss, so
+    // one odd line is rejected instead of failing the batch it would be sent in.
+    encodeEvent(result.event);
+  } catch (error) {
+    return toPanaceaError(error, 'ENCODE_FAILED').reason;
+  }
+  return result.event;
 }

@@ -10,6 +10,8 @@ import { startPipeline } from '../pipeline.js';
 
 const logger = componentLogger('run');
 
+const STOP_AFTER_FAILURE_TIMEOUT_MS = 10_000;
+
 export async function runCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const { values } = parseCommandArgs(args, { 'until-idle': { type: 'boolean', default: false } });
   const pipeline = await startPipeline(config);
@@ -28,7 +30,10 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
     return EXIT_OK;
   } catch (error) {
     logger.error({ err: error }, 'a stage failed; stopping the pipeline');
-    await pipeline.stop().catch(() => undefined);
+    // A crashed consumer may never finish disconnecting; what was committed stays committed, so
+    // giving up on a clean stop after a while loses nothing.
+    const gaveUp = new Promise((resolve) => setTimeout(resolve, STOP_AFTER_FAILURE_TIMEOUT_MS));
+    await Promise.race([pipeline.stop().catch(() => undefined), gaveUp]);
     return EXIT_FAILURE;
   }
 }

@@ -59,4 +59,43 @@ describe('panacea produce', () => {
     expect(result.stderr).toContain(`KAFKA_UNAVAILABLE: cannot reach Kafka at ${brokers}`);
     expect(Date.now() - startedAtMs).toBeLessThan(60_000);
   });
+
+  it('publishes many large events of one agent, which together exceed one Kafka request', async () => {
+    const isolation = isolate('large');
+    // Each just under the 256 KiB event limit; eight of them on one partition are ~2 MB.
+    const lines = Array.from({ length: 8 }, (_, index) =>
+      JSON.stringify({
+        kind: 'error',
+        eventId: `large-${index}`,
+        timestamp: '2026-11-30T12:00:00Z',
+        agent: { id: 'agent-large' },
+        error: {
+          type: 'Big',
+          message: 'm'.repeat(60_000),
+          stack: 's'.repeat(190_000),
+          severity: 'error',
+        },
+      }),
+    );
+
+    const produced = await runPanacea(['produce', '--file', '-'], isolation.env, lines.join('\n'));
+    expect(produced.stdout).toContain('published 8, rejected 0');
+    expect((await runPanacea(['run', '--until-idle'], isolation.env)).exitCode).toBe(0);
+
+    expect((await searchAll(isolation)).map((hit) => hit._id).sort()).toEqual(
+      lines.map((_, index) => `large-${index}`).sort(),
+    );
+  });
+
+  it('refuses a bad LOG_LEVEL as a configuration error', async () => {
+    const isolation = isolate('loglevel');
+
+    const result = await runPanacea(
+      ['produce', '--file', '-'],
+      { ...isolation.env, LOG_LEVEL: 'loud' },
+      '',
+    );
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('CONFIG_INVALID: LOG_LEVEL: expected one of');
+  });
 });

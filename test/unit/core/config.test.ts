@@ -31,7 +31,10 @@ describe('config', () => {
     });
 
     it('points the default addresses at a local stack started on other ports', () => {
-      const config = loadConfig({ PANACEA_KAFKA_PORT: '29092', PANACEA_ELASTICSEARCH_PORT: '29200' });
+      const config = loadConfig({
+        PANACEA_KAFKA_PORT: '29092',
+        PANACEA_ELASTICSEARCH_PORT: '29200',
+      });
 
       expect(config.kafkaBrokers).toEqual(['127.0.0.1:29092']);
       expect(config.kafkaBrokersFromEnvironment).toBe(false);

@@ -328,7 +328,61 @@ const REJECTIONS: RejectionCase[] = [
     name: 'an attribute key longer than the limit',
     input: withActivity({ attributes: { ['k'.repeat(CONTRACT_LIMITS.attributeKeyChars + 1)]: 1 } }),
     field: 'activity.attributes',
-    reason: 'keys must be 1-256 characters',
+    reason: 'must be 1-256 characters',
+  },
+  {
+    name: 'an attribute key __proto__, which an object assignment would swallow',
+    input: withActivity({ attributes: JSON.parse('{"__proto__":"v"}') as object }),
+    field: 'activity.attributes',
+    reason: 'key "__proto__" is reserved',
+  },
+  {
+    name: 'an attribute key with a control character',
+    input: withActivity({ attributes: { 'tool\u0000name': 'x' } }),
+    field: 'activity.attributes',
+    reason: 'must not contain control characters',
+  },
+  {
+    name: 'an attribute value with an unpaired surrogate',
+    input: withActivity({ attributes: { tool: 'web\ud800' } }),
+    field: 'activity.attributes.tool',
+    reason: 'unpaired UTF-16 surrogate',
+  },
+  {
+    name: 'an action with an unpaired surrogate',
+    input: withActivity({ action: 'tool.\udc00call' }),
+    field: 'activity.action',
+    reason: 'unpaired UTF-16 surrogate',
+  },
+  {
+    name: 'a duration whose nanoseconds would overflow a 64-bit integer',
+    input: withActivity({ durationMs: 1e13 }),
+    field: 'activity.durationMs',
+    reason: 'must be at most 1000000000000',
+  },
+  {
+    name: 'a CPU figure no machine reports',
+    input: withHeartbeat({ cpuPercent: 1e300 }),
+    field: 'heartbeat.cpuPercent',
+    reason: 'must be at most 100000',
+  },
+  {
+    name: 'a queue depth past the integers a number holds exactly',
+    input: withHeartbeat({ queueDepth: 2 ** 53 }),
+    field: 'heartbeat.queueDepth',
+    reason: 'must be at most 9007199254740991',
+  },
+  {
+    name: 'an IPv6 source address with a zone id',
+    input: withAudit({ sourceIp: 'fe80::1%eth0' }),
+    field: 'audit.sourceIp',
+    reason: 'expected an IPv4 or IPv6 address',
+  },
+  {
+    name: 'an event larger than the whole-event limit',
+    input: withError({ message: 'm'.repeat(60_000), stack: '中'.repeat(70_000) }),
+    field: '(event)',
+    reason: 'over the 262144-byte limit of one event',
   },
 ];
 

@@ -28,7 +28,7 @@ describe('timestamp normalisation', () => {
       ['February 29 of the leap year 2024', '2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
       ['the last second of a year', '2025-12-31T23:59:59.999Z', Date.UTC(2026, 0, 1) - 1],
       ['the last instant of year 9999', '9999-12-31T23:59:59.999Z', MAX_EPOCH_MS],
-      ['a written date before 1970', '1969-07-20T20:17:40Z', Date.UTC(1969, 6, 20, 20, 17, 40)],
+      ['the earliest accepted written time', '1973-03-03T09:46:40Z', MIN_EPOCH_MS],
     ])('accepts %s', (_name, input, expectedMs) => {
       expect(normaliseTimestamp(input)).toEqual({ ok: true, epochMs: expectedMs });
     });
@@ -74,12 +74,25 @@ describe('timestamp normalisation', () => {
       expect(result).toEqual({ ok: false, reason: expect.stringContaining(reasonPart) });
     });
 
-    it('does not read an RFC 3339 date before 1973 as epoch seconds', () => {
-      for (const input of ['1972-06-01T00:00:00Z', '1969-07-20T20:17:40Z']) {
+    it('refuses a written date before 1973 with the floor, not with epoch-seconds advice', () => {
+      for (const input of [
+        '1973-03-03T09:46:39.999Z',
+        '1972-06-01T00:00:00Z',
+        '1969-07-20T20:17:40Z',
+      ]) {
         const result = normaliseTimestamp(input);
 
+        expect(result.ok, input).toBe(false);
+        expect(result.ok ? '' : result.reason, input).toContain('the earliest time accepted');
         expect(result.ok ? '' : result.reason, input).not.toMatch(/epoch (seconds|milliseconds)/);
       }
+    });
+
+    it('accepts the first day of year 0 only as far as the floor allows', () => {
+      // Year 0 is a leap year in the proleptic calendar; the date is valid but before the floor.
+      const result = normaliseTimestamp('0000-02-29T00:00:00Z');
+
+      expect(result.ok ? '' : result.reason).toContain('the earliest time accepted');
     });
 
     it('gives the no-offset hint only when the offset is what is missing', () => {
