@@ -8,6 +8,7 @@ import type { Message, Producer } from 'kafkajs';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError, toPanaceaError } from '../../core/errors.js';
+import { MAX_RECORD_BYTES, sendDurably } from '../../core/kafka.js';
 import { kindOfRawTopic, type Naming } from '../../core/naming.js';
 import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import { toEnrichedDocument } from './ecs-document.js';
@@ -41,7 +42,14 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
             ingestedAtMs,
             createdAtMs: record.timestampMs,
           });
-          messages.push({ key: event.agent.id, value: JSON.stringify(document) });
+          const value = Buffer.from(JSON.stringify(document));
+          if (value.length > MAX_RECORD_BYTES) {
+            throw new PanaceaError(
+              'RECORD_TOO_LARGE',
+              `the enriched document is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
+            );
+          }
+          messages.push({ key: event.agent.id, value });
         } catch (error) {
           deadLetters.push({
             source: { topic: record.topic, partition: record.partition, offset: record.offset },
@@ -53,7 +61,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
       }
 
       if (signal.aborted) throw new PanaceaError('STAGE_STOPPED', 'stopping before publishing');
-      if (messages.length > 0) await producer.send({ topic: enrichedTopic, acks: -1, messages });
+      await sendDurably(producer, [{ topic: enrichedTopic, messages }]);
       return { deadLetters };
     },
   };
