@@ -113,6 +113,9 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   const failed = Promise.race(
     stages.map((stage) => stage.finished.then(() => new Promise<never>(() => undefined))),
   );
+  // Observed by whoever runs the pipeline; this guard only keeps a late failure, after the runner
+  // stopped listening, from ending the process as an unhandled rejection.
+  failed.catch(() => undefined);
   let stopping: Promise<void> | undefined;
 
   return {

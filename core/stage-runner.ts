@@ -97,7 +97,7 @@ export async function startStage(
     allowAutoTopicCreation: false,
   });
 
-  const finished = watchConsumer(consumer, logger, groupId);
+  const finished = watchConsumer(consumer, logger, groupId, abortController.signal);
   await consumer.connect();
   await consumer.subscribe({ topics: definition.inputTopics, fromBeginning: true });
   await consumer.run({
@@ -232,7 +232,12 @@ async function publishDeadLetters(
 }
 
 /** Logs the consumer's life (rebalances, crashes) and settles when it ends. */
-function watchConsumer(consumer: Consumer, logger: Logger, groupId: string): Promise<void> {
+function watchConsumer(
+  consumer: Consumer,
+  logger: Logger,
+  groupId: string,
+  stopRequested: AbortSignal,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
@@ -247,6 +252,16 @@ function watchConsumer(consumer: Consumer, logger: Logger, groupId: string): Pro
       );
       if (!payload.restart) reject(payload.error);
     });
-    consumer.on(consumer.events.STOP, () => resolve());
+    consumer.on(consumer.events.STOP, () => {
+      if (stopRequested.aborted) {
+        resolve();
+        return;
+      }
+      // kafkajs announces STOP just before the CRASH that caused it; waiting a turn lets the
+      // crash reject with its own error, and a stop nobody asked for is a failure either way.
+      setImmediate(() =>
+        reject(new PanaceaError('STAGE_STOPPED', `the consumer of ${groupId} stopped on its own`)),
+      );
+    });
   });
 }
