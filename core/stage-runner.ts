@@ -9,7 +9,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
-import { PanaceaError } from './errors.js';
+import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
 import { sendDurably } from './kafka.js';
 import { componentLogger, type Logger } from './logger.js';
 import type { Naming } from './naming.js';
@@ -28,6 +28,23 @@ export interface StageRecord {
 export interface BatchOutcome {
   /** Records the stage refused; they go to `<source topic>.dlq` before the batch is committed. */
   deadLetters: DeadLetter[];
+}
+
+/**
+ * A dead letter for a record a stage refused: the record as it came, the error as a PanaceaError
+ * (anything else thrown is wrapped with `fallbackCode`).
+ */
+export function deadLetterFor(
+  record: StageRecord,
+  error: unknown,
+  fallbackCode: ErrorCode = 'DECODE_FAILED',
+): DeadLetter {
+  return {
+    source: { topic: record.topic, partition: record.partition, offset: record.offset },
+    key: record.key,
+    value: record.value,
+    error: toPanaceaError(error, fallbackCode),
+  };
 }
 
 export interface StageDefinition {

@@ -7,10 +7,15 @@
 import type { Message, Producer } from 'kafkajs';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
-import { PanaceaError, toPanaceaError } from '../../core/errors.js';
+import { PanaceaError } from '../../core/errors.js';
 import { MAX_RECORD_BYTES, sendDurably } from '../../core/kafka.js';
 import { kindOfRawTopic, type Naming } from '../../core/naming.js';
-import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import {
+  deadLetterFor,
+  type BatchOutcome,
+  type StageDefinition,
+  type StageRecord,
+} from '../../core/stage-runner.js';
 import { toEnrichedDocument } from './ecs-document.js';
 import { readRawEvent } from '../../schemas/raw-record.js';
 
@@ -51,12 +56,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
           }
           messages.push({ key: event.agent.id, value });
         } catch (error) {
-          deadLetters.push({
-            source: { topic: record.topic, partition: record.partition, offset: record.offset },
-            key: record.key,
-            value: record.value,
-            error: toPanaceaError(error, 'DECODE_FAILED'),
-          });
+          deadLetters.push(deadLetterFor(record, error));
         }
       }
 

@@ -7,9 +7,13 @@
 import path from 'node:path';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
-import { toPanaceaError } from '../../core/errors.js';
 import type { Naming } from '../../core/naming.js';
-import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import {
+  deadLetterFor,
+  type BatchOutcome,
+  type StageDefinition,
+  type StageRecord,
+} from '../../core/stage-runner.js';
 import { readRawEvent } from '../../schemas/raw-record.js';
 import { partitionDirectory, writeSegment, type ArchivedLine } from './segment-store.js';
 
@@ -40,12 +44,7 @@ export function createAuditArchiveStage(options: AuditArchiveStageOptions): Stag
         try {
           lines.push({ offset: record.offset, event: readRawEvent(record.value, 'audit') });
         } catch (error) {
-          deadLetters.push({
-            source: { topic: record.topic, partition: record.partition, offset: record.offset },
-            key: record.key,
-            value: record.value,
-            error: toPanaceaError(error, 'DECODE_FAILED'),
-          });
+          deadLetters.push(deadLetterFor(record, error));
         }
       }
 

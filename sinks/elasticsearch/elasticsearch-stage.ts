@@ -9,7 +9,12 @@ import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, type EventKind, type Naming } from '../../core/naming.js';
-import type { BatchOutcome, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import {
+  deadLetterFor,
+  type BatchOutcome,
+  type StageDefinition,
+  type StageRecord,
+} from '../../core/stage-runner.js';
 import { BulkWriter, type BulkItem } from './bulk-writer.js';
 
 export const ELASTICSEARCH_STAGE = 'sink-elasticsearch';
@@ -39,7 +44,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
         try {
           items.push(toBulkItem(record, naming, namespace));
         } catch (error) {
-          deadLetters.push(deadLetterOf(record, error as PanaceaError));
+          deadLetters.push(deadLetterFor(record, error));
         }
       }
 
@@ -53,7 +58,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
             id: refused.item.id,
           },
         );
-        deadLetters.push(deadLetterOf(refused.item.tag, error));
+        deadLetters.push(deadLetterFor(refused.item.tag, error));
       }
       return { deadLetters };
     },
@@ -85,14 +90,5 @@ function toBulkItem(record: StageRecord, naming: Naming, namespace: string): Bul
     id,
     document: { ...document, data_stream: { type: 'logs', dataset, namespace } },
     tag: record,
-  };
-}
-
-function deadLetterOf(record: StageRecord, error: PanaceaError): DeadLetter {
-  return {
-    source: { topic: record.topic, partition: record.partition, offset: record.offset },
-    key: record.key,
-    value: record.value,
-    error,
   };
 }
