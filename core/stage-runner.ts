@@ -47,6 +47,16 @@ export function deadLetterFor(
   };
 }
 
+export interface BatchContext {
+  /** Aborts when the stage is asked to stop; work in hand should end with `STAGE_STOPPED`. */
+  signal: AbortSignal;
+  /**
+   * Tells the group coordinator this instance is alive. Work that can wait long (retries while a
+   * sink is down) calls it, or the group would take the partition away mid-batch.
+   */
+  heartbeat(): Promise<void>;
+}
+
 export interface StageDefinition {
   /** Stage name, e.g. `enrich`; also the consumer group suffix and the DLQ `stage` header. */
   name: string;
@@ -57,7 +67,7 @@ export interface StageDefinition {
    * Handles one batch of one partition. Resolves only when every record not returned as a dead
    * letter is durably written. Throws `STAGE_STOPPED` when `signal` aborts mid-work.
    */
-  handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome>;
+  handleBatch(records: StageRecord[], context: BatchContext): Promise<BatchOutcome>;
   /** Releases the stage's own clients after the consumer has stopped. */
   close?(): Promise<void>;
 }
@@ -176,7 +186,10 @@ async function handleBatch(
   const startedAtMs = performance.now();
   let outcome: BatchOutcome;
   try {
-    outcome = await definition.handleBatch(records, signal);
+    outcome = await definition.handleBatch(records, {
+      signal,
+      heartbeat: () => payload.heartbeat(),
+    });
   } catch (error) {
     // Stopping mid-batch: leave it uncommitted; the next owner of the partition reads it again.
     if (error instanceof PanaceaError && error.code === 'STAGE_STOPPED') return;

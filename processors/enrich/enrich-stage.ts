@@ -12,6 +12,7 @@ import { MAX_RECORD_BYTES, sendDurably } from '../../core/kafka.js';
 import { kindOfRawTopic, type Naming } from '../../core/naming.js';
 import {
   deadLetterFor,
+  type BatchContext,
   type BatchOutcome,
   type StageDefinition,
   type StageRecord,
@@ -35,7 +36,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
     name: ENRICH_STAGE,
     inputTopics: naming.rawTopics(),
     summary: { outputTopic: enrichedTopic },
-    async handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome> {
+    async handleBatch(records: StageRecord[], { signal }: BatchContext): Promise<BatchOutcome> {
       const ingestedAtMs = Date.now();
       const messages: Message[] = [];
       const deadLetters: DeadLetter[] = [];

@@ -39,8 +39,9 @@ export function partitionDirectory(root: string, topic: string, partition: numbe
 }
 
 /**
- * Writes the segment for [firstOffset, lastOffset] and removes older segments inside that range
- * (left by a crash between a write and its commit, with different batch bounds).
+ * Writes the segment for [firstOffset, lastOffset] and removes the leftovers of uncommitted
+ * batches that start inside that range (a crash between a write and its commit, with other batch
+ * bounds after the restart).
  */
 export function writeSegment(
   directory: string,
@@ -72,10 +73,14 @@ export function writeSegment(
     );
   }
 
+  // A segment that starts inside the range just written is a leftover of a batch that was written
+  // but not committed before a crash; its records are in the new segment or will be in the next
+  // ones (they come again from the same offset). One that starts before is kept: it was committed,
+  // and removing it could lose records Kafka no longer has.
   for (const segment of listSegments(directory)) {
-    const inside =
-      segment.firstOffset >= BigInt(firstOffset) && segment.lastOffset <= BigInt(lastOffset);
-    if (inside && segment.file !== finalPath) rmSync(segment.file);
+    const startsInside =
+      segment.firstOffset >= BigInt(firstOffset) && segment.firstOffset <= BigInt(lastOffset);
+    if (startsInside && segment.file !== finalPath) rmSync(segment.file);
   }
   return finalPath;
 }

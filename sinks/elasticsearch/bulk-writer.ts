@@ -37,6 +37,13 @@ export interface BulkWriterOptions {
   maxRetryDelayMs?: number;
 }
 
+export interface WriteContext {
+  /** Stops the retries: the write then fails with `STAGE_STOPPED`. */
+  signal: AbortSignal;
+  /** Called before each wait between retries, so a consumer group keeps this instance. */
+  heartbeat?: () => Promise<void>;
+}
+
 export interface BulkResult<T> {
   created: number;
   duplicates: number;
@@ -61,22 +68,22 @@ export class BulkWriter {
   }
 
   /** Resolves when every item is created, already present, or refused for good. */
-  async write<T>(items: BulkItem<T>[], signal: AbortSignal): Promise<BulkResult<T>> {
+  async write<T>(items: BulkItem<T>[], context: WriteContext): Promise<BulkResult<T>> {
     const result: BulkResult<T> = { created: 0, duplicates: 0, refused: [] };
     for (const chunk of this.#chunksBySize(items)) {
-      await this.#writeChunk(chunk, signal, result);
+      await this.#writeChunk(chunk, context, result);
     }
     return result;
   }
 
   async #writeChunk<T>(
     chunk: BulkItem<T>[],
-    signal: AbortSignal,
+    context: WriteContext,
     result: BulkResult<T>,
   ): Promise<void> {
     let pending = chunk;
     for (let attempt = 1; pending.length > 0; attempt += 1) {
-      if (attempt > 1) await this.#backOff(attempt, pending.length, signal);
+      if (attempt > 1) await this.#backOff(attempt, pending.length, context);
 
       let items: estypes.BulkResponse['items'];
       try {
@@ -118,7 +125,7 @@ export class BulkWriter {
     }
   }
 
-  async #backOff(attempt: number, documents: number, signal: AbortSignal): Promise<void> {
+  async #backOff(attempt: number, documents: number, context: WriteContext): Promise<void> {
     const exponentialMs = Math.min(
       this.#maxRetryDelayMs,
       this.#initialRetryDelayMs * 2 ** (attempt - 2),
@@ -126,7 +133,8 @@ export class BulkWriter {
     // Full jitter keeps many writers from retrying in step against a recovering cluster.
     const delayMs = Math.round(exponentialMs / 2 + Math.random() * (exponentialMs / 2));
     this.#logger.info({ attempt, delayMs, documents }, 'waiting before bulk retry');
-    await abortableSleep(delayMs, signal);
+    await context.heartbeat?.();
+    await abortableSleep(delayMs, context.signal);
   }
 
   *#chunksBySize<T>(items: BulkItem<T>[]): Generator<BulkItem<T>[]> {

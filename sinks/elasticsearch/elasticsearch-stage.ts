@@ -11,6 +11,7 @@ import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, type EventKind, type Naming } from '../../core/naming.js';
 import {
   deadLetterFor,
+  type BatchContext,
   type BatchOutcome,
   type StageDefinition,
   type StageRecord,
@@ -36,7 +37,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
     name: ELASTICSEARCH_STAGE,
     inputTopics: [naming.enrichedTopic()],
     summary: { target: `logs-agent.<kind>-${namespace}` },
-    async handleBatch(records: StageRecord[], signal: AbortSignal): Promise<BatchOutcome> {
+    async handleBatch(records: StageRecord[], context: BatchContext): Promise<BatchOutcome> {
       const deadLetters: DeadLetter[] = [];
       const items: BulkItem<StageRecord>[] = [];
 
@@ -48,7 +49,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
         }
       }
 
-      const result = await writer.write(items, signal);
+      const result = await writer.write(items, context);
       for (const refused of result.refused) {
         const error = new PanaceaError(
           'DOCUMENT_REJECTED',

@@ -3,7 +3,7 @@
  * namespace, data directory) on the real servers of the global setup, the `panacea` command run
  * as a child process exactly as a user runs it, and small readers for Kafka and Elasticsearch.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -54,17 +54,21 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** Starts `panacea` as a child process, for tests that signal it while it runs. */
+export function spawnPanacea(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [path.join(packageRoot(), 'bin', 'panacea.js'), ...args], { env });
+}
+
 export function runPanacea(
   args: string[],
   env: NodeJS.ProcessEnv,
   input?: string,
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(packageRoot(), 'bin', 'panacea.js'), ...args],
-      { env },
-    );
+    const child = spawnPanacea(args, env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

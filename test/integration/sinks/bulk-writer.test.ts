@@ -43,7 +43,7 @@ describe('elasticsearch bulk writer', () => {
           item('c', { at: 'not a date', n: 3 }),
           item('d', { unknown: true }),
         ],
-        new AbortController().signal,
+        { signal: new AbortController().signal },
       );
       expect(first.created).toBe(2);
       expect(first.duplicates).toBe(0);
@@ -59,7 +59,7 @@ describe('elasticsearch bulk writer', () => {
           item('a', { at: '2026-01-01T00:00:00Z', n: 1 }),
           item('e', { at: '2026-01-01T00:00:02Z', n: 5 }),
         ],
-        new AbortController().signal,
+        { signal: new AbortController().signal },
       );
       expect(second).toEqual({ created: 1, duplicates: 1, refused: [] });
 
@@ -81,16 +81,19 @@ describe('elasticsearch bulk writer', () => {
     });
     const stop = new AbortController();
     let attempts = 0;
+    let heartbeats = 0;
     const counting = unreachable.bulk.bind(unreachable);
     unreachable.bulk = ((...args: Parameters<typeof counting>) => {
       attempts += 1;
       return counting(...args);
     }) as typeof unreachable.bulk;
 
-    const writing = writer.write(
-      [{ index: 'nowhere', id: 'x', document: {}, tag: 'x' }],
-      stop.signal,
-    );
+    const writing = writer.write([{ index: 'nowhere', id: 'x', document: {}, tag: 'x' }], {
+      signal: stop.signal,
+      heartbeat: async () => {
+        heartbeats += 1;
+      },
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     stop.abort();
 
@@ -101,6 +104,9 @@ describe('elasticsearch bulk writer', () => {
     expect(outcome).toBeInstanceOf(PanaceaError);
     expect((outcome as PanaceaError).code).toBe('STAGE_STOPPED');
     expect(attempts).toBeGreaterThan(3);
+    // One heartbeat before each wait; the stop may land in the last wait or just before it.
+    expect(heartbeats).toBeGreaterThanOrEqual(attempts - 1);
+    expect(heartbeats).toBeLessThanOrEqual(attempts);
     await unreachable.close();
   });
 });

@@ -112,7 +112,20 @@ describe('audit segment store', () => {
     ]);
   });
 
-  it('keeps a segment that only partly overlaps the range written', () => {
+  it('replaces a leftover that starts inside the range written even when it reaches beyond it', () => {
+    // Written before a crash, never committed; after the restart the first batch is smaller.
+    writeSegment(directory, '0', '99', lines(0, 99));
+
+    writeSegment(directory, '0', '49', lines(0, 49));
+    writeSegment(directory, '50', '149', lines(50, 149));
+
+    expect(ranges(directory)).toEqual([
+      ['0', '49'],
+      ['50', '149'],
+    ]);
+  });
+
+  it('keeps a segment that starts before the range written, even if they overlap', () => {
     writeSegment(directory, '5', '12', lines(5, 12));
 
     writeSegment(directory, '10', '19', lines(10, 19));
