@@ -4,12 +4,12 @@
  * and stops them in order on request.
  */
 import { Client } from '@elastic/elasticsearch';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
 import { PanaceaError } from '../core/errors.js';
-import { createDurableProducer, createKafka } from '../core/kafka.js';
+import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';
@@ -30,21 +30,6 @@ export interface RunningPipeline {
   /** Resolves once every input partition of every stage is consumed and committed. */
   waitUntilIdle(pollIntervalMs?: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function connectKafkaAdmin(kafka: Kafka, brokers: string[]): Promise<Admin> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    return admin;
-  } catch (error) {
-    throw new PanaceaError(
-      'KAFKA_UNAVAILABLE',
-      `cannot reach Kafka at ${brokers.join(',')}: is it running? (\`panacea stack up\` starts one on this machine)`,
-      {},
-      error,
-    );
-  }
 }
 
 export async function prepareElasticsearch(client: Client, url: string): Promise<void> {
@@ -68,38 +53,45 @@ export async function prepareElasticsearch(client: Client, url: string): Promise
 }
 
 export function createElasticsearchClient(config: PanaceaConfig): Client {
-  return new Client({ node: config.elasticsearchUrl, maxRetries: 0, requestTimeout: 30_000 });
+  // Below the consumer group's 30 s session timeout: a request that hangs must fail (and be
+  // retried with a heartbeat) before the group gives this instance up.
+  return new Client({ node: config.elasticsearchUrl, maxRetries: 0, requestTimeout: 10_000 });
 }
 
 export async function startPipeline(config: PanaceaConfig): Promise<RunningPipeline> {
   const naming = createNaming(config);
   const kafka = createKafka(config, 'panacea-pipeline');
   const admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
-  const created = await ensureTopics(admin, naming);
-  if (created.length > 0) logger.info({ topics: created }, 'created topics');
-
   const elasticsearch = createElasticsearchClient(config);
-  try {
-    await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
-  } catch (error) {
-    await admin.disconnect();
-    await elasticsearch.close();
-    throw error;
-  }
-
   const producers: Producer[] = [createDurableProducer(kafka), createDurableProducer(kafka)];
-  await Promise.all(producers.map((producer) => producer.connect()));
-  const [enrichedProducer, deadLetterProducer] = producers as [Producer, Producer];
-
-  // Upstream first: the idle check relies on this order (see consumer-progress.ts).
-  const definitions = [
-    createEnrichStage({ naming, producer: enrichedProducer }),
-    createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
-    createAuditArchiveStage({ naming, dataDir: config.dataDir }),
-  ];
   const stages: RunningStage[] = [];
-  for (const definition of definitions) {
-    stages.push(await startStage(definition, { kafka, naming, deadLetterProducer }));
+  // Everything opened so far is closed again when start-up fails half-way, so a caller in the
+  // same process (tests, the bench) is not left with stages consuming in the background.
+  const release = async (): Promise<void> => {
+    await Promise.allSettled(stages.map((stage) => stage.stop()));
+    await Promise.allSettled(producers.map((producer) => producer.disconnect()));
+    await Promise.allSettled([admin.disconnect(), elasticsearch.close()]);
+  };
+
+  try {
+    const created = await ensureTopics(admin, naming);
+    if (created.length > 0) logger.info({ topics: created }, 'created topics');
+    await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
+    await Promise.all(producers.map((producer) => producer.connect()));
+    const [enrichedProducer, deadLetterProducer] = producers as [Producer, Producer];
+
+    // Upstream first: the idle check relies on this order (see consumer-progress.ts).
+    const definitions = [
+      createEnrichStage({ naming, producer: enrichedProducer }),
+      createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
+      createAuditArchiveStage({ naming, dataDir: config.dataDir }),
+    ];
+    for (const definition of definitions) {
+      stages.push(await startStage(definition, { kafka, naming, deadLetterProducer }));
+    }
+  } catch (error) {
+    await release();
+    throw error;
   }
   logger.info(
     {
@@ -135,10 +127,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       stopping ??= (async () => {
         // Each stage commits only what it finished, so they can stop side by side: input a
         // downstream stage did not commit is read again on the next start.
-        await Promise.all(stages.map((stage) => stage.stop()));
-        await Promise.all(producers.map((producer) => producer.disconnect()));
-        await admin.disconnect();
-        await elasticsearch.close();
+        await release();
         logger.info({}, 'pipeline stopped');
       })();
       return stopping;

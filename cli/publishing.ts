@@ -4,11 +4,10 @@
  */
 import type { PanaceaConfig } from '../core/config.js';
 import { PanaceaError } from '../core/errors.js';
-import { createDurableProducer, createKafka } from '../core/kafka.js';
+import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createEventPublisher, type EventPublisher } from '../producers/event-publisher.js';
-import { connectKafkaAdmin } from './pipeline.js';
 
 export interface OpenPublisher extends EventPublisher {
   close(): Promise<void>;

@@ -4,6 +4,7 @@
  */
 import {
   Kafka,
+  type Admin,
   logLevel,
   Partitioners,
   type LogEntry,
@@ -13,6 +14,7 @@ import {
 } from 'kafkajs';
 
 import type { PanaceaConfig } from './config.js';
+import { PanaceaError } from './errors.js';
 import { componentLogger } from './logger.js';
 
 const kafkaLogger = componentLogger('kafkajs');
@@ -118,4 +120,20 @@ export async function sendDurably(
     }
   }
   await flush();
+}
+
+/** An admin client, connected, or a KAFKA_UNAVAILABLE error that says what to check. */
+export async function connectKafkaAdmin(kafka: Kafka, brokers: string[]): Promise<Admin> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return admin;
+  } catch (error) {
+    throw new PanaceaError(
+      'KAFKA_UNAVAILABLE',
+      `cannot reach Kafka at ${brokers.join(',')}: is it running? (\`panacea stack up\` starts one on this machine)`,
+      {},
+      error,
+    );
+  }
 }

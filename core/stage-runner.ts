@@ -124,7 +124,15 @@ export async function startStage(
     allowAutoTopicCreation: false,
   });
 
-  const finished = watchConsumer(consumer, logger, groupId, abortController.signal);
+  const { finished, resolveFinished } = watchConsumer(
+    consumer,
+    logger,
+    groupId,
+    abortController.signal,
+  );
+  // Whoever runs the stage observes `finished`; this keeps a crash during start-up, before anyone
+  // listens, from ending the process as an unhandled rejection.
+  finished.catch(() => undefined);
   await consumer.connect();
   await consumer.subscribe({ topics: definition.inputTopics, fromBeginning: true });
   await consumer.run({
@@ -144,6 +152,8 @@ export async function startStage(
     stopping ??= (async () => {
       abortController.abort();
       await consumer.disconnect();
+      // Between a crash and kafkajs's restart there is no runner to emit STOP; settle it here.
+      resolveFinished();
       await definition.close?.();
       logger.info({ groupId, ...stats }, 'stage stopped');
     })();
@@ -170,8 +180,7 @@ async function handleBatch(
   stats: StageStats,
 ): Promise<void> {
   const { batch } = payload;
-  const lastMessage = batch.messages.at(-1);
-  if (lastMessage === undefined || signal.aborted) return;
+  if (batch.messages.length === 0 || signal.aborted) return;
 
   const records: StageRecord[] = batch.messages.map((message) => ({
     topic: batch.topic,
@@ -197,19 +206,28 @@ async function handleBatch(
   }
 
   await publishDeadLetters(definition.name, options, outcome.deadLetters, logger);
-  if (payload.isStale()) {
+  // The committed offset is the next one to read: one past the batch's last offset, which also
+  // covers transaction markers kafkajs filtered out of `messages`.
+  const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
+  // Through the payload: kafkajs's consumer-level commit is skipped silently once a stop has
+  // begun, and a stop waits for exactly this batch to end.
+  try {
+    await payload.commitOffsetsIfNecessary({
+      topics: [
+        { topic: batch.topic, partitions: [{ partition: batch.partition, offset: nextOffset }] },
+      ],
+    });
+  } catch (error) {
+    if (!isRebalanceError(error)) throw error;
+    // The partition moved to another member while this batch ran; the new owner reads it again
+    // from the last commit, and the sinks are idempotent.
     logger.warn(
       { topic: batch.topic, partition: batch.partition },
-      'partition moved during a batch; not committing it',
+      'partition moved during a batch; not committed',
     );
     return;
   }
-  // The committed offset is the next one to read, one past the last record handled.
-  const nextOffset = (BigInt(lastMessage.offset) + 1n).toString();
-  await consumer.commitOffsets([
-    { topic: batch.topic, partition: batch.partition, offset: nextOffset },
-  ]);
-  payload.resolveOffset(lastMessage.offset);
+  payload.resolveOffset(batch.lastOffset());
   countBatch(stats, records.length, outcome);
   if (batchChannel.hasSubscribers) {
     batchChannel.publish({
@@ -222,6 +240,20 @@ async function handleBatch(
     });
   }
   await payload.heartbeat();
+}
+
+const REBALANCE_ERROR_TYPES = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'NOT_COORDINATOR',
+]);
+
+function isRebalanceError(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (REBALANCE_ERROR_TYPES.has((current as { type?: string }).type ?? '')) return true;
+  }
+  return false;
 }
 
 function countBatch(stats: StageStats, records: number, outcome: BatchOutcome): void {
@@ -249,16 +281,19 @@ async function publishDeadLetters(
     const messages = messagesByTopic.get(topic) ?? [];
     messages.push(toDeadLetterMessage(deadLetter, stage, nowMs));
     messagesByTopic.set(topic, messages);
-    logger.warn(
-      { code: deadLetter.error.code, ...deadLetter.source, err: deadLetter.error },
-      'record dead-lettered',
-    );
   }
 
   await sendDurably(
     options.deadLetterProducer,
     [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
   );
+  // Logged once they are stored, so a batch that is retried does not log them twice.
+  for (const deadLetter of deadLetters) {
+    logger.warn(
+      { code: deadLetter.error.code, ...deadLetter.source, err: deadLetter.error },
+      'record dead-lettered',
+    );
+  }
 }
 
 /** Logs the consumer's life (rebalances, crashes) and settles when it ends. */
@@ -267,8 +302,10 @@ function watchConsumer(
   logger: Logger,
   groupId: string,
   stopRequested: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
+): { finished: Promise<void>; resolveFinished: () => void } {
+  let resolveFinished: () => void = () => undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    resolveFinished = resolve;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
     });
@@ -276,22 +313,20 @@ function watchConsumer(
       logger.info({ groupId }, 'rebalancing');
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      logger.error(
-        { groupId, err: payload.error, restart: payload.restart },
-        'stage consumer crashed',
-      );
-      if (!payload.restart) reject(payload.error);
-    });
-    consumer.on(consumer.events.STOP, () => {
-      if (stopRequested.aborted) {
-        resolve();
+      if (payload.restart) {
+        // Retriable (a coordinator still loading on a fresh broker): kafkajs starts it again.
+        logger.warn({ groupId, err: payload.error }, 'stage consumer failed; restarting it');
         return;
       }
-      // kafkajs announces STOP just before the CRASH that caused it; waiting a turn lets the
-      // crash reject with its own error, and a stop nobody asked for is a failure either way.
-      setImmediate(() =>
-        reject(new PanaceaError('STAGE_STOPPED', `the consumer of ${groupId} stopped on its own`)),
-      );
+      logger.error({ groupId, err: payload.error }, 'stage consumer crashed');
+      reject(payload.error);
+    });
+    // kafkajs emits STOP both when asked to stop and just before a CRASH (whether it restarts the
+    // consumer after it or not): only a requested stop ends the stage well; a crash that is not
+    // restarted rejects above.
+    consumer.on(consumer.events.STOP, () => {
+      if (stopRequested.aborted) resolve();
     });
   });
+  return { finished, resolveFinished };
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import type { PanaceaConfig } from '../../core/config.js';
+import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming } from '../../core/naming.js';
 import { stackUp } from '../../infra/stack/stack.js';
@@ -26,9 +27,18 @@ const logger = componentLogger('demo');
 
 const TICK_INTERVAL_MS = 1_000;
 const PROGRESS_INTERVAL_MS = 15_000;
+const STOP_TIMEOUT_MS = 15_000;
 
 export async function demoCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const { values } = parseCommandArgs(args, { agents: { type: 'string', default: '6' } });
+  const agentCount = Number(values.agents);
+  // Checked before the stack starts, so a typo costs a second and not half a minute.
+  if (!Number.isInteger(agentCount) || agentCount < 1 || agentCount > 1000) {
+    throw new PanaceaError(
+      'USAGE',
+      `--agents: expected an integer from 1 to 1000, got "${values.agents}"`,
+    );
+  }
   const stack = await stackUp(stackOptionsFrom(config, {}), componentLogger('stack'));
   const running: PanaceaConfig = {
     ...config,
@@ -41,7 +51,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   const publisher = await openPublisher(running, naming);
   const withRealSession = await importShippedSession(publisher.publish);
 
-  const fleet = createSimulatedFleet(Date.now(), { agentCount: Number(values.agents) });
+  const fleet = createSimulatedFleet(Date.now(), { agentCount });
   const published: Record<string, number> = {};
   const publishDue = async (): Promise<void> => {
     const events = fleet.advanceTo(Date.now());
@@ -79,9 +89,10 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   }
   stopped = true;
   await loop.catch(() => undefined);
-  await publisher.close();
-  await pipeline.stop();
-  await elasticsearch.close();
+  // After a failure a crashed consumer may never finish disconnecting; what was committed stays
+  // committed, so giving up on a clean stop after a while loses nothing.
+  const shutdown = Promise.allSettled([publisher.close(), pipeline.stop(), elasticsearch.close()]);
+  await Promise.race([shutdown, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
   process.stderr.write(
     'The stack is still running, with everything stored so far. `npx panacea stack down` stops it.\n',
   );

@@ -28,7 +28,16 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
   let rejected = 0;
   let batch: AgentEvent[] = [];
   const flush = async (): Promise<void> => {
-    await publisher.publish(batch);
+    try {
+      await publisher.publish(batch);
+    } catch (error) {
+      throw new PanaceaError(
+        'KAFKA_UNAVAILABLE',
+        `publishing failed after ${published} events were published: ${errorMessage(error)}`,
+        {},
+        error,
+      );
+    }
     published += batch.length;
     batch = [];
   };
@@ -46,9 +55,10 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
     }
     await flush();
   } finally {
-    await publisher.close();
-    say(`published ${published}, rejected ${rejected}`);
+    // The original error, if any, matters more than one from closing the connection.
+    await publisher.close().catch(() => undefined);
   }
+  say(`published ${published}, rejected ${rejected}`);
   return rejected === 0 ? EXIT_OK : EXIT_PARTIAL;
 }
 
@@ -70,4 +80,8 @@ function checkLine(line: { lineNumber: number; text: string }): AgentEvent | str
     return toPanaceaError(error, 'ENCODE_FAILED').reason;
   }
   return result.event;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  * file, and stopped as a group.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 
 export interface DetachedProcessOptions {
   command: string;
@@ -50,7 +50,7 @@ export function isProcessAlive(pid: number): boolean {
 export async function stopProcessGroup(
   pid: number,
   gracePeriodMs: number,
-): Promise<'stopped' | 'killed' | 'absent'> {
+): Promise<'stopped' | 'killed' | 'absent' | 'still-running'> {
   if (!isProcessAlive(pid)) return 'absent';
 
   signalGroup(pid, 'SIGTERM');
@@ -61,8 +61,27 @@ export async function stopProcessGroup(
   }
 
   signalGroup(pid, 'SIGKILL');
-  while (isProcessAlive(pid)) await sleep(100);
+  const killDeadline = Date.now() + 30_000;
+  while (isProcessAlive(pid)) {
+    // A process of another user ignores our signals; do not wait for it forever.
+    if (Date.now() > killDeadline) return 'still-running';
+    await sleep(100);
+  }
   return 'killed';
+}
+
+/**
+ * Whether `pid` is still the server we started: after a reboot the number may belong to anything
+ * else, which must never be signalled. Where /proc is missing the check cannot be made and the
+ * recorded pid is trusted.
+ */
+export function isOurProcess(pid: number, commandMarker: string): boolean {
+  if (!isProcessAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(commandMarker);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync('/proc/self');
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

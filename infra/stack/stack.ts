@@ -20,12 +20,15 @@ import { findJava, type JavaRuntime } from './java-runtime.js';
 import { launchElasticsearch, launchKafka } from './jvm-servers.js';
 import { findMaven, resolveElasticsearchHome, resolveKafkaClasspath } from './maven-artifacts.js';
 import { elasticsearchAnswers, kafkaAnswers, portInUse, waitUntil } from './probes.js';
-import { isProcessAlive, stopProcessGroup, tailOfFile } from './processes.js';
+import { isOurProcess, isProcessAlive, stopProcessGroup, tailOfFile } from './processes.js';
 
 export const KAFKA_VERSION = '4.1.1';
 export const ELASTICSEARCH_VERSION = '9.2.0';
 const KAFKA_MIN_JAVA = 17;
 const ELASTICSEARCH_MIN_JAVA = 21;
+/** Parts of the servers' command lines that tell a recorded pid is still ours. */
+const KAFKA_COMMAND_MARKER = 'kafka.Kafka';
+const ELASTICSEARCH_COMMAND_MARKER = 'org.elasticsearch';
 
 export interface StackOptions {
   dataDir: string;
@@ -51,6 +54,8 @@ interface ComponentState {
   source: Source;
   address: string;
   pid?: number;
+  /** A string the server's command line contains, to recognise `pid` as ours later. */
+  commandMarker?: string;
   containerId?: string;
   logFile?: string;
   detail?: string;
@@ -158,9 +163,9 @@ async function findRunningKafka(
       ? state.kafka
       : { source: 'already-running', address, startedAt: new Date().toISOString() };
   }
-  if (isOurs(state.kafka) && state.kafka.pid !== undefined && isProcessAlive(state.kafka.pid)) {
+  if (isOurs(state.kafka) && isRecordedProcessAlive(state.kafka)) {
     // Ours but not answering: a half-dead broker from an earlier run. Replace it.
-    await stopProcessGroup(state.kafka.pid, 30_000);
+    await stopProcessGroup(state.kafka.pid as number, 30_000);
   }
   if (await portInUse('127.0.0.1', options.kafkaPort)) {
     throw new PanaceaError(
@@ -191,12 +196,8 @@ async function findRunningElasticsearch(
       ? state.elasticsearch
       : { source: 'already-running', address, startedAt: new Date().toISOString() };
   }
-  if (
-    isOurs(state.elasticsearch) &&
-    state.elasticsearch.pid !== undefined &&
-    isProcessAlive(state.elasticsearch.pid)
-  ) {
-    await stopProcessGroup(state.elasticsearch.pid, 30_000);
+  if (isOurs(state.elasticsearch) && isRecordedProcessAlive(state.elasticsearch)) {
+    await stopProcessGroup(state.elasticsearch.pid as number, 30_000);
   }
   if (await portInUse('127.0.0.1', options.elasticsearchPort)) {
     throw new PanaceaError(
@@ -283,6 +284,7 @@ function mavenLauncher(
         source: 'maven',
         address: `127.0.0.1:${options.kafkaPort}`,
         pid,
+        commandMarker: KAFKA_COMMAND_MARKER,
         logFile,
         detail: `kafka_2.13 ${KAFKA_VERSION} on Java ${java.majorVersion} (${java.javaHome})`,
         startedAt: new Date().toISOString(),
@@ -316,6 +318,7 @@ function mavenLauncher(
         source: 'maven',
         address: `http://127.0.0.1:${options.elasticsearchPort}`,
         pid,
+        commandMarker: ELASTICSEARCH_COMMAND_MARKER,
         logFile,
         detail: `elasticsearch integ-test-zip ${ELASTICSEARCH_VERSION} on Java ${java.majorVersion} (${java.javaHome})${runAs === undefined ? '' : ` as user ${runAs}`}`,
         startedAt: new Date().toISOString(),
@@ -387,9 +390,11 @@ export async function stackDown(dataDir: string): Promise<StackDownResult> {
   for (const name of ['kafka', 'elasticsearch'] as const) {
     const component = state[name];
     if (component === undefined) continue;
-    if (component.pid !== undefined) {
+    if (component.pid !== undefined && !isRecordedProcessAlive(component)) {
+      result.stopped.push(`${name} (pid ${component.pid} had already exited)`);
+    } else if (component.pid !== undefined) {
       const outcome = await stopProcessGroup(component.pid, 60_000);
-      result.stopped.push(`${name} (pid ${component.pid}, ${outcome})`);
+      result.stopped.push(`${name} (pid ${component.pid}: ${outcome})`);
     } else if (component.containerId !== undefined) {
       await removeContainer(component.containerId);
       result.stopped.push(`${name} (container ${component.containerId.slice(0, 12)})`);
@@ -471,6 +476,13 @@ function describeComponent(
     ...(component?.detail === undefined ? {} : { detail: component.detail }),
     ...(component?.pid === undefined ? {} : { pid: component.pid }),
   };
+}
+
+/** The recorded server process is alive and still the one we started (not a reused pid). */
+function isRecordedProcessAlive(component: ComponentState): boolean {
+  if (component.pid === undefined) return false;
+  if (component.commandMarker === undefined) return isProcessAlive(component.pid);
+  return isOurProcess(component.pid, component.commandMarker);
 }
 
 function isOurs(component: ComponentState | undefined): component is ComponentState {

@@ -1,6 +1,6 @@
 /**
  * The enrichment stage: raw topics in, `agent.events.enriched` out. Each record is decoded and
- * checked (see raw-event-reader.ts), turned into its ECS document, and published keyed by agent id
+ * checked (see schemas/raw-record.ts), turned into its ECS document, and published keyed by agent id
  * so one agent's events stay in order. Records that fail go to the dead-letter topic of their
  * source; the batch is handed back only after the enriched records are acknowledged by Kafka.
  */
@@ -57,6 +57,9 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
           }
           messages.push({ key: event.agent.id, value });
         } catch (error) {
+          // Bad input is a PanaceaError with its reason; anything else is a bug of ours, and
+          // dead-lettering it as bad input would hide it while the stage kept committing.
+          if (!(error instanceof PanaceaError)) throw error;
           deadLetters.push(deadLetterFor(record, error));
         }
       }

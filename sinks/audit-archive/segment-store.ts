@@ -14,7 +14,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 
@@ -57,7 +57,7 @@ export function writeSegment(
     mkdirSync(directory, { recursive: true });
     const descriptor = openSync(temporaryPath, 'w');
     try {
-      writeSync(descriptor, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+      writeFileSync(descriptor, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
       fsyncSync(descriptor);
     } finally {
       closeSync(descriptor);
@@ -77,11 +77,17 @@ export function writeSegment(
   // but not committed before a crash; its records are in the new segment or will be in the next
   // ones (they come again from the same offset). One that starts before is kept: it was committed,
   // and removing it could lose records Kafka no longer has.
+  let removed = false;
   for (const segment of listSegments(directory)) {
     const startsInside =
       segment.firstOffset >= BigInt(firstOffset) && segment.firstOffset <= BigInt(lastOffset);
-    if (startsInside && segment.file !== finalPath) rmSync(segment.file);
+    if (startsInside && segment.file !== finalPath) {
+      rmSync(segment.file);
+      removed = true;
+    }
   }
+  // Without this a crash could bring a removed leftover back next to its replacement.
+  if (removed) syncDirectory(directory);
   return finalPath;
 }
 

@@ -87,14 +87,27 @@ export class BulkWriter {
 
       let items: estypes.BulkResponse['items'];
       try {
-        const response = await this.#client.bulk({
-          operations: pending.flatMap((item) => [
-            { create: { _index: item.index, _id: item.id } },
-            item.document,
-          ]),
-        });
+        const response = await this.#client.bulk(
+          {
+            operations: pending.flatMap((item) => [
+              { create: { _index: item.index, _id: item.id } },
+              item.document,
+            ]),
+          },
+          // A stop cuts a request that hangs short instead of waiting for its timeout.
+          { signal: context.signal },
+        );
         items = response.items;
       } catch (error) {
+        if (context.signal.aborted) throw stopped();
+        if (!canPass(error)) {
+          throw new PanaceaError(
+            'ELASTICSEARCH_UNAVAILABLE',
+            `Elasticsearch refused the bulk request and retrying cannot help: ${summariseError(error).message}`,
+            { statusCode: summariseError(error).statusCode },
+            error,
+          );
+        }
         // The whole request failed: nothing is known to be written, so all of it is retried.
         this.#logger.warn(
           { err: summariseError(error), attempt, documents: pending.length },
@@ -158,7 +171,7 @@ export class BulkWriter {
 function abortableSleep(delayMs: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(new PanaceaError('STAGE_STOPPED', 'stopping while waiting to retry Elasticsearch'));
+      reject(stopped());
       return;
     }
     const timer = setTimeout(() => {
@@ -167,10 +180,24 @@ function abortableSleep(delayMs: number, signal: AbortSignal): Promise<void> {
     }, delayMs);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new PanaceaError('STAGE_STOPPED', 'stopping while waiting to retry Elasticsearch'));
+      reject(stopped());
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Whether a failed request may succeed later: no answer at all (connection refused, timeout), or
+ * an answer that says "later" (429, 5xx). A 401, 403, 400 or 404 says the same every time.
+ */
+function canPass(error: unknown): boolean {
+  const statusCode = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+  if (statusCode === undefined || statusCode === 0) return true;
+  return statusCode === 429 || statusCode >= 500;
+}
+
+function stopped(): PanaceaError {
+  return new PanaceaError('STAGE_STOPPED', 'stopping while writing to Elasticsearch');
 }
 
 /**
