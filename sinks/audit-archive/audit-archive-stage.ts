@@ -17,6 +17,8 @@ import {
 import { readRawEvent } from '../../schemas/raw-record.js';
 import { partitionDirectory, writeSegment, type ArchivedLine } from './segment-store.js';
 
+// Known gap: one segment per consumed batch, so a trickle of audit events makes many small files;
+// rolling by size and time comes with the archive's hardening (hash chain, retention).
 export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 
 export interface AuditArchiveStageOptions {
