@@ -13,7 +13,7 @@ const USAGE = `usage:
   panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
                                                  publish a real agent session
   panacea run [--until-idle]                     run the pipeline
-  panacea demo                                   stack up, pipeline and a simulated fleet (npm start)
+  panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
 
 environment: KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_DATA_DIR, PANACEA_NAMESPACE,
              PANACEA_TOPIC_PREFIX, LOG_LEVEL (see README)`;
