@@ -62,6 +62,9 @@ export function spawnPanacea(
   return spawn(process.execPath, [path.join(packageRoot(), 'bin', 'panacea.js'), ...args], { env });
 }
 
+/** Longest a command may run in a test; a hung command is killed so no process outlives it. */
+const COMMAND_TIMEOUT_MS = 150_000;
+
 export function runPanacea(
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -71,10 +74,17 @@ export function runPanacea(
     const child = spawnPanacea(args, env);
     let stdout = '';
     let stderr = '';
+    const timer = setTimeout(() => {
+      stderr += `\n[test harness] killed after ${COMMAND_TIMEOUT_MS} ms`;
+      child.kill('SIGKILL');
+    }, COMMAND_TIMEOUT_MS);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? -1, stdout, stderr });
+    });
     child.stdin.end(input ?? '');
   });
 }

@@ -1,0 +1,43 @@
+/**
+ * Records written by a transactional producer end with a commit marker that consumers never see;
+ * the pipeline must still count such a partition as consumed, or `run --until-idle` never ends.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { encodeEvent } from '../../schemas/codec.js';
+import { validateEvent } from '../../schemas/contract.js';
+import type { AgentEvent } from '../../schemas/event.js';
+import { isolate, kafkaFor, runPanacea, searchAll } from './harness.js';
+
+describe('transactional producers', () => {
+  it('stores their committed events and still reaches idle past the commit marker', async () => {
+    const isolation = isolate('txn');
+    // The first run creates the topics; the transactional producer may not create them itself.
+    expect((await runPanacea(['run', '--until-idle'], isolation.env)).exitCode).toBe(0);
+    const result = validateEvent({
+      kind: 'heartbeat',
+      eventId: 'txn-1',
+      timestamp: '2026-11-30T12:00:00Z',
+      agent: { id: 'agent-txn' },
+      heartbeat: { status: 'active' },
+    }) as { ok: true; event: AgentEvent };
+
+    const producer = kafkaFor(isolation).producer({
+      transactionalId: `panacea-test-${isolation.namespace}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const transaction = await producer.transaction();
+    await transaction.send({
+      topic: `${isolation.topicPrefix}agent.heartbeat`,
+      messages: [{ key: 'agent-txn', value: encodeEvent(result.event) }],
+    });
+    await transaction.commit();
+    await producer.disconnect();
+
+    const run = await runPanacea(['run', '--until-idle'], isolation.env);
+    expect(run.exitCode).toBe(0);
+    expect((await searchAll(isolation)).map((hit) => hit._id)).toEqual(['txn-1']);
+  });
+});
