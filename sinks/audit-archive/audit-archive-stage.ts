@@ -53,7 +53,7 @@ export function createAuditArchiveStage(options: AuditArchiveStageOptions): Stag
       const first = records[0];
       const last = records.at(-1);
       if (lines.length > 0 && first !== undefined && last !== undefined) {
-        writeSegment(
+        await writeSegment(
           partitionDirectory(root, first.topic, first.partition),
           first.offset,
           last.offset,

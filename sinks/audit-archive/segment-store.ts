@@ -4,18 +4,8 @@
  * flushed to disk, then renamed, so a reader never sees half a segment; after a crash the same
  * range is written again under the same name and replaces the old file instead of adding to it.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
@@ -43,27 +33,29 @@ export function partitionDirectory(root: string, topic: string, partition: numbe
  * batches that start inside that range (a crash between a write and its commit, with other batch
  * bounds after the restart).
  */
-export function writeSegment(
+export async function writeSegment(
   directory: string,
   firstOffset: string,
   lastOffset: string,
   lines: ArchivedLine[],
-): string {
+): Promise<string> {
   const name = `${firstOffset.padStart(OFFSET_DIGITS, '0')}-${lastOffset.padStart(OFFSET_DIGITS, '0')}.ndjson`;
   const finalPath = path.join(directory, name);
   const temporaryPath = `${finalPath}.tmp`;
 
+  // Asynchronous file calls run on libuv's pool: a slow fsync on a busy disk does not stall the
+  // other stages of the process (and their heartbeats) while it waits.
   try {
-    mkdirSync(directory, { recursive: true });
-    const descriptor = openSync(temporaryPath, 'w');
+    await mkdir(directory, { recursive: true });
+    const file = await open(temporaryPath, 'w');
     try {
-      writeFileSync(descriptor, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
-      fsyncSync(descriptor);
+      await file.writeFile(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+      await file.sync();
     } finally {
-      closeSync(descriptor);
+      await file.close();
     }
-    renameSync(temporaryPath, finalPath);
-    syncDirectory(directory);
+    await rename(temporaryPath, finalPath);
+    await syncDirectory(directory);
   } catch (error) {
     throw new PanaceaError(
       'ARCHIVE_WRITE_FAILED',
@@ -82,12 +74,12 @@ export function writeSegment(
     const startsInside =
       segment.firstOffset >= BigInt(firstOffset) && segment.firstOffset <= BigInt(lastOffset);
     if (startsInside && segment.file !== finalPath) {
-      rmSync(segment.file);
+      await rm(segment.file);
       removed = true;
     }
   }
   // Without this a crash could bring a removed leftover back next to its replacement.
-  if (removed) syncDirectory(directory);
+  if (removed) await syncDirectory(directory);
   return finalPath;
 }
 
@@ -112,11 +104,11 @@ export function readSegment(file: string): ArchivedLine[] {
 }
 
 /** A rename is durable only once its directory entry is on disk too. */
-function syncDirectory(directory: string): void {
-  const descriptor = openSync(directory, 'r');
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
   try {
-    fsyncSync(descriptor);
+    await handle.sync();
   } finally {
-    closeSync(descriptor);
+    await handle.close();
   }
 }

@@ -41,35 +41,35 @@ describe('audit segment store', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('keeps one directory per topic partition', () => {
+  it('keeps one directory per topic partition', async () => {
     expect(directory).toBe(path.join(root, 'agent.audit', 'partition-2'));
   });
 
-  it('names a segment by its zero-padded first and last offset', () => {
-    const file = writeSegment(directory, '10', '19', lines(10, 19));
+  it('names a segment by its zero-padded first and last offset', async () => {
+    const file = await writeSegment(directory, '10', '19', lines(10, 19));
 
     expect(path.basename(file)).toBe('00000000000000000010-00000000000000000019.ndjson');
     expect(path.dirname(file)).toBe(directory);
   });
 
-  it('writes one JSON line per archived line and reads them back', () => {
+  it('writes one JSON line per archived line and reads them back', async () => {
     const written = lines(10, 12);
 
-    const file = writeSegment(directory, '10', '12', written);
+    const file = await writeSegment(directory, '10', '12', written);
 
     expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(4);
     expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true);
     expect(readSegment(file)).toEqual(written);
   });
 
-  it('lists no segments for a partition that has none', () => {
+  it('lists no segments for a partition that has none', async () => {
     expect(listSegments(directory)).toEqual([]);
   });
 
-  it('lists segments in offset order, not name order, and ignores other files', () => {
-    writeSegment(directory, '100', '199', lines(100, 101));
-    writeSegment(directory, '9', '99', lines(9, 10));
-    writeSegment(directory, '0', '8', lines(0, 1));
+  it('lists segments in offset order, not name order, and ignores other files', async () => {
+    await writeSegment(directory, '100', '199', lines(100, 101));
+    await writeSegment(directory, '9', '99', lines(9, 10));
+    await writeSegment(directory, '0', '8', lines(0, 1));
     writeFileSync(path.join(directory, 'notes.txt'), 'not a segment');
 
     expect(ranges(directory)).toEqual([
@@ -82,28 +82,28 @@ describe('audit segment store', () => {
     );
   });
 
-  it('keeps offsets beyond 2^53 exact', () => {
-    writeSegment(directory, '9007199254740993', '9007199254740995', []);
+  it('keeps offsets beyond 2^53 exact', async () => {
+    await writeSegment(directory, '9007199254740993', '9007199254740995', []);
 
     expect(listSegments(directory)[0]?.lastOffset).toBe(9007199254740995n);
   });
 
-  it('replaces a segment written again for the same range', () => {
-    writeSegment(directory, '10', '12', lines(10, 12, 'first'));
+  it('replaces a segment written again for the same range', async () => {
+    await writeSegment(directory, '10', '12', lines(10, 12, 'first'));
 
-    const file = writeSegment(directory, '10', '12', lines(10, 12, 'second'));
+    const file = await writeSegment(directory, '10', '12', lines(10, 12, 'second'));
 
     expect(ranges(directory)).toEqual([['10', '12']]);
     expect(readSegment(file)).toEqual(lines(10, 12, 'second'));
   });
 
-  it('removes the segments inside a larger range written over them', () => {
-    writeSegment(directory, '0', '9', lines(0, 9));
-    writeSegment(directory, '10', '14', lines(10, 14));
-    writeSegment(directory, '15', '19', lines(15, 19));
-    writeSegment(directory, '20', '29', lines(20, 29));
+  it('removes the segments inside a larger range written over them', async () => {
+    await writeSegment(directory, '0', '9', lines(0, 9));
+    await writeSegment(directory, '10', '14', lines(10, 14));
+    await writeSegment(directory, '15', '19', lines(15, 19));
+    await writeSegment(directory, '20', '29', lines(20, 29));
 
-    writeSegment(directory, '10', '19', lines(10, 19, 'rewrite'));
+    await writeSegment(directory, '10', '19', lines(10, 19, 'rewrite'));
 
     expect(ranges(directory)).toEqual([
       ['0', '9'],
@@ -112,12 +112,12 @@ describe('audit segment store', () => {
     ]);
   });
 
-  it('replaces a leftover that starts inside the range written even when it reaches beyond it', () => {
+  it('replaces a leftover that starts inside the range written even when it reaches beyond it', async () => {
     // Written before a crash, never committed; after the restart the first batch is smaller.
-    writeSegment(directory, '0', '99', lines(0, 99));
+    await writeSegment(directory, '0', '99', lines(0, 99));
 
-    writeSegment(directory, '0', '49', lines(0, 49));
-    writeSegment(directory, '50', '149', lines(50, 149));
+    await writeSegment(directory, '0', '49', lines(0, 49));
+    await writeSegment(directory, '50', '149', lines(50, 149));
 
     expect(ranges(directory)).toEqual([
       ['0', '49'],
@@ -125,10 +125,10 @@ describe('audit segment store', () => {
     ]);
   });
 
-  it('keeps a segment that starts before the range written, even if they overlap', () => {
-    writeSegment(directory, '5', '12', lines(5, 12));
+  it('keeps a segment that starts before the range written, even if they overlap', async () => {
+    await writeSegment(directory, '5', '12', lines(5, 12));
 
-    writeSegment(directory, '10', '19', lines(10, 19));
+    await writeSegment(directory, '10', '19', lines(10, 19));
 
     expect(ranges(directory)).toEqual([
       ['5', '12'],
@@ -136,10 +136,10 @@ describe('audit segment store', () => {
     ]);
   });
 
-  it('leaves no temporary file behind', () => {
-    writeSegment(directory, '0', '9', lines(0, 9));
-    writeSegment(directory, '0', '9', lines(0, 9, 'again'));
-    writeSegment(directory, '0', '19', lines(0, 19));
+  it('leaves no temporary file behind', async () => {
+    await writeSegment(directory, '0', '9', lines(0, 9));
+    await writeSegment(directory, '0', '9', lines(0, 9, 'again'));
+    await writeSegment(directory, '0', '19', lines(0, 19));
 
     const names = readdirSync(directory);
 
@@ -147,16 +147,19 @@ describe('audit segment store', () => {
     expect(names.some((name) => name.endsWith('.tmp'))).toBe(false);
   });
 
-  it('fails with ARCHIVE_WRITE_FAILED naming the file when the directory cannot be made', () => {
+  it('fails with ARCHIVE_WRITE_FAILED naming the file when the directory cannot be made', async () => {
     const blocked = path.join(root, 'blocked');
     writeFileSync(blocked, 'a file where the partition directory should be');
 
-    let caught: unknown;
-    try {
-      writeSegment(path.join(blocked, 'partition-0'), '0', '0', lines(0, 0));
-    } catch (error) {
-      caught = error;
-    }
+    const caught = await writeSegment(
+      path.join(blocked, 'partition-0'),
+      '0',
+      '0',
+      lines(0, 0),
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
 
     expect(caught).toBeInstanceOf(PanaceaError);
     const error = caught as PanaceaError;
