@@ -53,7 +53,7 @@ export async function prepareElasticsearch(client: Client, url: string): Promise
 }
 
 export function createElasticsearchClient(config: PanaceaConfig): Client {
-  // Below the consumer group's 30 s session timeout: a request that hangs must fail (and be
+  // Below the consumer group's 15 s session timeout: a request that hangs must fail (and be
   // retried with a heartbeat) before the group gives this instance up.
   return new Client({ node: config.elasticsearchUrl, maxRetries: 0, requestTimeout: 10_000 });
 }

@@ -97,6 +97,9 @@ export interface StageStats {
  */
 export const batchChannel = channel('panacea:stage:batch');
 
+/** Consumer group session timeout of every stage, ms. */
+export const SESSION_TIMEOUT_MS = 15_000;
+
 export interface RunningStage {
   name: string;
   groupId: string;
@@ -121,6 +124,9 @@ export async function startStage(
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
     // A fetch waits at most this long for data; it also bounds how long a stop waits for a fetch.
     maxWaitTimeInMs: 1_000,
+    // How long the group waits for a dead member (a killed process) before moving its partitions;
+    // half the kafkajs default, still well above the 10 s Elasticsearch request timeout.
+    sessionTimeout: SESSION_TIMEOUT_MS,
     allowAutoTopicCreation: false,
   });
 
