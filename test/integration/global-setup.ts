@@ -32,7 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-stack-'));
   // mkdtemp makes the directory private (0700); the Elasticsearch user must be able to enter it.
   chmodSync(dataDir, 0o755);
-  const started = await stackUp(
+  const starting = stackUp(
     {
       dataDir,
       cacheDir: defaultCacheDir(),
@@ -47,6 +47,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     },
     componentLogger('test-stack'),
   );
+  // If one server fails to come up, the other may already run: stop it before failing the run.
+  const started = await starting.catch(async (error: unknown) => {
+    await stackDown(dataDir).catch(() => undefined);
+    throw error;
+  });
   project.provide('kafkaBrokers', started.kafkaBrokers.join(','));
   project.provide('elasticsearchUrl', started.elasticsearchUrl);
 
