@@ -33,6 +33,5 @@ export async function openPublisher(config: PanaceaConfig, naming: Naming): Prom
       error,
     );
   }
-  const publisher = createEventPublisher(producer, naming);
-  return { publish: (events) => publisher.publish(events), close: () => producer.disconnect() };
+  return { ...createEventPublisher(producer, naming), close: () => producer.disconnect() };
 }

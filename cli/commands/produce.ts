@@ -7,10 +7,9 @@ import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError, toPanaceaError } from '../../core/errors.js';
 import { createNaming } from '../../core/naming.js';
 import { assertReadable, parseJsonLine, readNumberedLines } from '../../producers/ndjson-lines.js';
-import { encodeEvent } from '../../schemas/codec.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';
-import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
+import type { EncodedEvent, EventPublisher } from '../../producers/event-publisher.js';
 import { openPublisher } from '../publishing.js';
 
 /** Events sent per Kafka request; large enough to amortise a round trip, small enough for memory. */
@@ -26,10 +25,10 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
   const publisher = await openPublisher(config, createNaming(config));
   let published = 0;
   let rejected = 0;
-  let batch: AgentEvent[] = [];
+  let batch: EncodedEvent[] = [];
   const flush = async (): Promise<void> => {
     try {
-      await publisher.publish(batch);
+      await publisher.publishEncoded(batch);
     } catch (error) {
       throw new PanaceaError(
         'KAFKA_UNAVAILABLE',
@@ -44,7 +43,7 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
 
   try {
     for await (const line of readNumberedLines(source)) {
-      const problem = checkLine(line);
+      const problem = checkLine(line, publisher);
       if (typeof problem === 'string') {
         rejected += 1;
         process.stderr.write(`line ${line.lineNumber}: ${problem}\n`);
@@ -63,7 +62,11 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
 }
 
 /** The validated event, or the reason the line was rejected. */
-function checkLine(line: { lineNumber: number; text: string }): AgentEvent | string {
+/** The line's event ready to send, or the reason the line was rejected. */
+function checkLine(
+  line: { lineNumber: number; text: string },
+  publisher: EventPublisher,
+): EncodedEvent | string {
   let input: unknown;
   try {
     input = parseJsonLine(line);
@@ -75,11 +78,10 @@ function checkLine(line: { lineNumber: number; text: string }): AgentEvent | str
   try {
     // The contract's limits keep events encodable; this catches what they might still miss, so
     // one odd line is rejected instead of failing the batch it would be sent in.
-    encodeEvent(result.event);
+    return publisher.encode(result.event);
   } catch (error) {
     return toPanaceaError(error, 'ENCODE_FAILED').reason;
   }
-  return result.event;
 }
 
 function errorMessage(error: unknown): string {
