@@ -89,8 +89,26 @@ export async function stackUp(options: StackOptions, logger: Logger): Promise<St
   const kafkaAddress = `127.0.0.1:${options.kafkaPort}`;
   const elasticsearchAddress = `http://127.0.0.1:${options.elasticsearchPort}`;
 
-  const kafka = await findRunningKafka(options, state, kafkaAddress);
-  const elasticsearch = await findRunningElasticsearch(options, state, elasticsearchAddress);
+  const kafka = await findRunning({
+    external: options.externalKafkaBrokers?.join(','),
+    variable: 'KAFKA_BROKERS',
+    localAddress: kafkaAddress,
+    port: options.kafkaPort,
+    portOption: '--kafka-port',
+    recorded: state.kafka,
+    answers: (address) => kafkaAnswers(address.split(',')),
+    description: 'Kafka',
+  });
+  const elasticsearch = await findRunning({
+    external: options.externalElasticsearchUrl,
+    variable: 'ELASTICSEARCH_URL',
+    localAddress: elasticsearchAddress,
+    port: options.elasticsearchPort,
+    portOption: '--elasticsearch-port',
+    recorded: state.elasticsearch,
+    answers: (address) => elasticsearchAnswers(address),
+    description: 'a healthy Elasticsearch',
+  });
   const launcher =
     kafka === undefined || elasticsearch === undefined
       ? await chooseLauncher(options, kafka === undefined, elasticsearch === undefined)
@@ -139,70 +157,50 @@ export async function stackUp(options: StackOptions, logger: Logger): Promise<St
   };
 }
 
-async function findRunningKafka(
-  options: StackOptions,
-  state: StackState,
-  address: string,
-): Promise<ComponentState | undefined> {
-  if (options.externalKafkaBrokers !== undefined) {
-    const brokers = options.externalKafkaBrokers;
-    if (!(await kafkaAnswers(brokers))) {
-      throw new PanaceaError(
-        'STACK_UNAVAILABLE',
-        `KAFKA_BROKERS is set to ${brokers.join(',')} but no Kafka answers there`,
-      );
-    }
-    return {
-      source: 'environment',
-      address: brokers.join(','),
-      startedAt: new Date().toISOString(),
-    };
-  }
-  if (await kafkaAnswers([address])) {
-    return isOurs(state.kafka)
-      ? state.kafka
-      : { source: 'already-running', address, startedAt: new Date().toISOString() };
-  }
-  if (isOurs(state.kafka) && isRecordedProcessAlive(state.kafka)) {
-    // Ours but not answering: a half-dead broker from an earlier run. Replace it.
-    await stopProcessGroup(state.kafka.pid as number, 30_000);
-  }
-  if (await portInUse('127.0.0.1', options.kafkaPort)) {
-    throw new PanaceaError(
-      'STACK_UNAVAILABLE',
-      `port ${options.kafkaPort} is taken by something that is not Kafka; free it or set --kafka-port`,
-    );
-  }
-  return undefined;
+/** What tells one server apart when looking for a running one. */
+interface ServerLookup {
+  /** Address given in the environment: use it and start nothing. */
+  external?: string;
+  /** The environment variable that gave `external`, for the message when nothing answers. */
+  variable: string;
+  /** Where a local one would answer. */
+  localAddress: string;
+  port: number;
+  portOption: string;
+  recorded: ComponentState | undefined;
+  answers(address: string): Promise<boolean>;
+  /** Name in messages, e.g. "a healthy Elasticsearch". */
+  description: string;
 }
 
-async function findRunningElasticsearch(
-  options: StackOptions,
-  state: StackState,
-  address: string,
-): Promise<ComponentState | undefined> {
-  if (options.externalElasticsearchUrl !== undefined) {
-    const url = options.externalElasticsearchUrl;
-    if (!(await elasticsearchAnswers(url))) {
+/**
+ * A server already there (given, ours, or anybody's answering on the port), or undefined when
+ * one must be started. A recorded server of ours that no longer answers is stopped first.
+ */
+async function findRunning(lookup: ServerLookup): Promise<ComponentState | undefined> {
+  const now = new Date().toISOString();
+  if (lookup.external !== undefined) {
+    if (!(await lookup.answers(lookup.external))) {
       throw new PanaceaError(
         'STACK_UNAVAILABLE',
-        `ELASTICSEARCH_URL is set to ${url} but no healthy Elasticsearch answers there`,
+        `${lookup.variable} is set to ${lookup.external} but no ${lookup.description.replace(/^an? /, '')} answers there`,
       );
     }
-    return { source: 'environment', address: url, startedAt: new Date().toISOString() };
+    return { source: 'environment', address: lookup.external, startedAt: now };
   }
-  if (await elasticsearchAnswers(address)) {
-    return isOurs(state.elasticsearch)
-      ? state.elasticsearch
-      : { source: 'already-running', address, startedAt: new Date().toISOString() };
+  if (await lookup.answers(lookup.localAddress)) {
+    return isOurs(lookup.recorded)
+      ? lookup.recorded
+      : { source: 'already-running', address: lookup.localAddress, startedAt: now };
   }
-  if (isOurs(state.elasticsearch) && isRecordedProcessAlive(state.elasticsearch)) {
-    await stopProcessGroup(state.elasticsearch.pid as number, 30_000);
+  if (isOurs(lookup.recorded) && isRecordedProcessAlive(lookup.recorded)) {
+    // Ours but not answering: a half-dead server from an earlier run. Replace it.
+    await stopProcessGroup(lookup.recorded.pid as number, 30_000);
   }
-  if (await portInUse('127.0.0.1', options.elasticsearchPort)) {
+  if (await portInUse('127.0.0.1', lookup.port)) {
     throw new PanaceaError(
       'STACK_UNAVAILABLE',
-      `port ${options.elasticsearchPort} is taken by something that is not a healthy Elasticsearch; free it or set --elasticsearch-port`,
+      `port ${lookup.port} is taken by something that is not ${lookup.description}; free it or set ${lookup.portOption}`,
     );
   }
   return undefined;
