@@ -16,6 +16,7 @@ import {
   type AttributeValue,
 } from './event.js';
 import { normaliseTimestamp } from './timestamp.js';
+import { describeValue } from './describe-value.js';
 
 export interface ContractProblem {
   /** Dotted path of the offending field, e.g. `activity.durationMs`; `(event)` for the whole. */
@@ -86,7 +87,7 @@ class FieldReader {
   object(value: unknown, field: string, allowedKeys: readonly string[]): JsonObject | undefined {
     if (value === undefined) return this.fail(field, 'is required');
     if (!isPlainObject(value))
-      return this.fail(field, `expected an object, got ${describe(value)}`);
+      return this.fail(field, `expected an object, got ${describeValue(value)}`);
     for (const key of Object.keys(value)) {
       if (!allowedKeys.includes(key)) {
         this.fail(
@@ -103,7 +104,7 @@ class FieldReader {
       return required ? this.fail(field, 'is required') : undefined;
     }
     if (typeof value !== 'string')
-      return this.fail(field, `expected a string, got ${describe(value)}`);
+      return this.fail(field, `expected a string, got ${describeValue(value)}`);
     if (value.length === 0) return this.fail(field, 'must not be empty');
     if (value.length > maxChars) {
       return this.fail(field, `must be at most ${maxChars} characters, got ${value.length}`);
@@ -117,7 +118,7 @@ class FieldReader {
     if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
       return this.fail(
         field,
-        `expected one of ${allowed.map((item) => `"${item}"`).join(', ')}, got ${describe(value)}`,
+        `expected one of ${allowed.map((item) => `"${item}"`).join(', ')}, got ${describeValue(value)}`,
       );
     }
     return value as T;
@@ -130,7 +131,7 @@ class FieldReader {
   ): number | undefined {
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      return this.fail(field, `expected a number, got ${describe(value)}`);
+      return this.fail(field, `expected a number, got ${describeValue(value)}`);
     }
     if (value < 0) return this.fail(field, `must be 0 or more, got ${value}`);
     if (options.integer === true && !Number.isInteger(value)) {
@@ -144,7 +145,7 @@ class FieldReader {
   boolean(value: unknown, field: string): boolean | undefined {
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'boolean')
-      return this.fail(field, `expected true or false, got ${describe(value)}`);
+      return this.fail(field, `expected true or false, got ${describeValue(value)}`);
     return value;
   }
 }
@@ -158,7 +159,9 @@ export function validateEvent(input: unknown): ContractResult {
   if (!isPlainObject(input)) {
     return {
       ok: false,
-      problems: [{ field: '(event)', reason: `expected a JSON object, got ${describe(input)}` }],
+      problems: [
+        { field: '(event)', reason: `expected a JSON object, got ${describeValue(input)}` },
+      ],
     };
   }
 
@@ -344,7 +347,7 @@ function readAttributes(
 ): Record<string, AttributeValue> | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isPlainObject(value))
-    return reader.fail(field, `expected an object, got ${describe(value)}`);
+    return reader.fail(field, `expected an object, got ${describeValue(value)}`);
 
   const entries = Object.entries(value);
   if (entries.length > CONTRACT_LIMITS.attributeCount) {
@@ -372,7 +375,7 @@ function readAttributes(
     } else if (typeof entry === 'boolean') {
       attributes[key] = entry;
     } else {
-      reader.fail(entryField, `expected a string, number or boolean, got ${describe(entry)}`);
+      reader.fail(entryField, `expected a string, number or boolean, got ${describeValue(entry)}`);
     }
   }
   return attributes;
@@ -405,14 +408,6 @@ function isPlainObject(value: unknown): value is JsonObject {
 
 function joinPath(parent: string, key: string): string {
   return parent === '' ? key : `${parent}.${key}`;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
 }
 
 function dropUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {

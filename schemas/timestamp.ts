@@ -2,6 +2,7 @@
  * Time normalisation: every accepted timestamp becomes UTC epoch milliseconds, or is refused with
  * a reason. Nothing is ever silently read as 1970.
  */
+import { describeValue } from './describe-value.js';
 
 export type TimestampResult = { ok: true; epochMs: number } | { ok: false; reason: string };
 
@@ -26,7 +27,7 @@ export function normaliseTimestamp(value: unknown): TimestampResult {
   if (typeof value === 'string') return fromRfc3339(value);
   return {
     ok: false,
-    reason: `expected an RFC 3339 string or epoch milliseconds, got ${describe(value)}`,
+    reason: `expected an RFC 3339 string or epoch milliseconds, got ${describeValue(value)}`,
   };
 }
 
@@ -120,10 +121,4 @@ function isValidOffset(offset: string): boolean {
 /** Formats epoch milliseconds as RFC 3339 UTC with milliseconds, the form stored everywhere. */
 export function formatTimestamp(epochMs: number): string {
   return new Date(epochMs).toISOString();
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }

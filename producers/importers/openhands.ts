@@ -67,6 +67,7 @@ import type {
   AttributeValue,
   HeartbeatBody,
 } from '../../schemas/event.js';
+import { describeValue } from '../../schemas/describe-value.js';
 
 export interface OpenHandsImportOptions {
   /** Name shown in errors, usually the file path. */
@@ -242,7 +243,7 @@ function parseRows(content: string, sourceName: string): unknown[] {
   if (!Array.isArray(parsed)) {
     throw new PanaceaError(
       'IMPORT_INVALID',
-      `${sourceName}: expected a JSON array of OpenHands events, got ${describe(parsed)}`,
+      `${sourceName}: expected a JSON array of OpenHands events, got ${describeValue(parsed)}`,
       { source: sourceName },
     );
   }
@@ -258,11 +259,11 @@ function readEntry(
   const fail = (field: string, reason: string, id?: number): never => {
     throw entryError(sourceName, index, id, field, reason);
   };
-  if (!isPlainObject(row)) return fail('(entry)', `expected an object, got ${describe(row)}`);
+  if (!isPlainObject(row)) return fail('(entry)', `expected an object, got ${describeValue(row)}`);
 
   const id = row.id;
   if (!isNonNegativeInteger(id)) {
-    return fail('id', `expected a non-negative integer, got ${describe(id)}`);
+    return fail('id', `expected a non-negative integer, got ${describeValue(id)}`);
   }
   const timestampUs = readTimestampUs(row.timestamp, zone);
   if (typeof timestampUs === 'string') return fail('timestamp', timestampUs, id);
@@ -277,7 +278,7 @@ function readEntry(
   }
   const cause = row.cause;
   if (cause !== undefined && cause !== null && !isNonNegativeInteger(cause)) {
-    fail('cause', `expected the id of an action, got ${describe(cause)}`, id);
+    fail('cause', `expected the id of an action, got ${describeValue(cause)}`, id);
   }
 
   return dropUndefined({
@@ -295,12 +296,12 @@ function readEntry(
 /** Epoch microseconds, or the reason the value is not a usable timestamp. */
 function readTimestampUs(value: unknown, zone: WallClockZone): number | string {
   if (typeof value !== 'string') {
-    return `expected an ISO 8601 date-time string, got ${describe(value)}`;
+    return `expected an ISO 8601 date-time string, got ${describeValue(value)}`;
   }
   const match = ISO_DATE_TIME_PATTERN.exec(value);
   if (match === null) {
     const expected = 'expected YYYY-MM-DDThh:mm:ss[.ffffff]';
-    return `${describe(value)} is not an ISO 8601 date-time (${expected})`;
+    return `${describeValue(value)} is not an ISO 8601 date-time (${expected})`;
   }
 
   const [, year, month, day, hour, minute, second, fraction = '', ownOffset] = match;
@@ -313,7 +314,7 @@ function readTimestampUs(value: unknown, zone: WallClockZone): number | string {
     second: Number(second),
   };
   if (!isRealCalendarTime(wallClock)) {
-    return `${describe(value)} is not a real calendar date and time`;
+    return `${describeValue(value)} is not a real calendar date and time`;
   }
 
   const wallClockMs = Date.UTC(
@@ -327,7 +328,8 @@ function readTimestampUs(value: unknown, zone: WallClockZone): number | string {
   const fractionUs = Number(fraction.padEnd(6, '0').slice(0, 6));
   if (ownOffset !== undefined) {
     const offsetMs = ownOffset === 'Z' ? 0 : parseOffsetMs(ownOffset);
-    if (offsetMs === undefined) return `${describe(value)} has an offset outside -23:59..+23:59`;
+    if (offsetMs === undefined)
+      return `${describeValue(value)} has an offset outside -23:59..+23:59`;
     return (wallClockMs - offsetMs) * 1000 + fractionUs;
   }
   return wallClockToEpochMs(wallClockMs, zone) * 1000 + fractionUs;
@@ -632,7 +634,7 @@ function readToolCall(entry: OpenHandsEntry, context: SessionContext): ToolCall 
       entry.index,
       entry.id,
       'tool_call_metadata',
-      `expected an object, got ${describe(metadata)}`,
+      `expected an object, got ${describeValue(metadata)}`,
     );
   }
 
@@ -643,7 +645,7 @@ function readToolCall(entry: OpenHandsEntry, context: SessionContext): ToolCall 
       entry.index,
       entry.id,
       'tool_call_metadata.function_name',
-      `expected a non-empty string, got ${describe(metadata.function_name)}`,
+      `expected a non-empty string, got ${describeValue(metadata.function_name)}`,
     );
   }
 
@@ -817,15 +819,6 @@ function truncate(text: string, maxChars: number): string {
 
 function isPlainObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
 }
 
 function dropUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
