@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { PanaceaError } from '../core/errors.js';
+import { messageOf, PanaceaError } from '../core/errors.js';
 
 export const EXIT_OK = 0;
 /** Some input was rejected, the rest was handled. */
@@ -22,7 +22,7 @@ export function parseCommandArgs<T extends Options>(
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {
-    throw new PanaceaError('USAGE', error instanceof Error ? error.message : String(error));
+    throw new PanaceaError('USAGE', messageOf(error));
   }
 }
 

@@ -8,7 +8,7 @@ import type { Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
-import { PanaceaError } from '../core/errors.js';
+import { messageOf, PanaceaError } from '../core/errors.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
@@ -45,7 +45,7 @@ export async function prepareElasticsearch(client: Client, url: string): Promise
   } catch (error) {
     throw new PanaceaError(
       'ELASTICSEARCH_UNAVAILABLE',
-      `cannot install index templates at ${url}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot install index templates at ${url}: ${messageOf(error)}`,
       {},
       error,
     );

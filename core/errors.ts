@@ -64,6 +64,11 @@ export class PanaceaError extends Error {
 /** Wraps anything thrown into a PanaceaError, keeping the original as `cause`. */
 export function toPanaceaError(error: unknown, fallbackCode: ErrorCode): PanaceaError {
   if (error instanceof PanaceaError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new PanaceaError(fallbackCode, message, {}, error);
+}
+
+/** The message of anything thrown: an Error's own message, or the value as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
-import { PanaceaError } from '../core/errors.js';
+import { messageOf, PanaceaError } from '../core/errors.js';
 
 /** Far above the largest event the contract accepts (256 KiB), so only runaway input hits it. */
 export const MAX_LINE_BYTES = 1_048_576;
@@ -109,7 +109,7 @@ export function parseJsonLine(line: NumberedLine): unknown {
   try {
     return JSON.parse(line.text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = messageOf(error);
     throw new PanaceaError('INVALID_JSON', `not valid JSON (${detail})`, { line: line.lineNumber });
   }
 }

@@ -3,7 +3,7 @@
  * schema's id as a 4-byte big-endian integer, then the Avro binary body. Decoding checks each of
  * those and turns any failure into a PanaceaError whose message says which part was wrong.
  */
-import { PanaceaError } from '../core/errors.js';
+import { messageOf, PanaceaError } from '../core/errors.js';
 import { schemaById, writerSchemaFor } from './catalog.js';
 import type { AgentEvent, EventKind } from './event.js';
 
@@ -29,7 +29,7 @@ export function encodeEvent(event: AgentEvent): Buffer {
   try {
     body = entry.type.toBuffer(record);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = messageOf(error);
     throw new PanaceaError(
       'ENCODE_FAILED',
       `the event does not fit schema ${entry.subject}: ${detail}`,
@@ -72,7 +72,7 @@ export function decodeEvent(buffer: Buffer | null): DecodedRecord {
   try {
     value = entry.type.fromBuffer(buffer.subarray(HEADER_BYTES));
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = messageOf(error);
     throw new PanaceaError(
       'DECODE_FAILED',
       `the Avro body does not match schema ${entry.subject} v${entry.version} (id ${schemaId}): ${detail}`,

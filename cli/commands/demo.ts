@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import type { PanaceaConfig } from '../../core/config.js';
-import { PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming } from '../../core/naming.js';
 import { stackUp } from '../../infra/stack/stack.js';
@@ -129,7 +129,7 @@ async function countDocuments(
     });
     return response.count;
   } catch (error) {
-    return `unknown (${error instanceof Error ? error.message : String(error)})`;
+    return `unknown (${messageOf(error)})`;
   }
 }
 

@@ -4,7 +4,7 @@
  * published, 1 when some were rejected, 2 on a usage or connection error.
  */
 import type { PanaceaConfig } from '../../core/config.js';
-import { PanaceaError, toPanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError, toPanaceaError } from '../../core/errors.js';
 import { createNaming } from '../../core/naming.js';
 import { assertReadable, parseJsonLine, readNumberedLines } from '../../producers/ndjson-lines.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';
@@ -32,7 +32,7 @@ export async function produceCommand(args: string[], config: PanaceaConfig): Pro
     } catch (error) {
       throw new PanaceaError(
         'KAFKA_UNAVAILABLE',
-        `publishing failed after ${published} events were published: ${errorMessage(error)}`,
+        `publishing failed after ${published} events were published: ${messageOf(error)}`,
         {},
         error,
       );
@@ -82,8 +82,4 @@ function checkLine(
   } catch (error) {
     return toPanaceaError(error, 'ENCODE_FAILED').reason;
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -58,7 +58,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import { CONTRACT_LIMITS, describeProblems, validateEvent } from '../../schemas/contract.js';
 import type {
   ActivityBody,
@@ -231,7 +231,7 @@ function parseRows(content: string, sourceName: string): unknown[] {
   try {
     parsed = JSON.parse(content);
   } catch (error: unknown) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = messageOf(error);
     throw new PanaceaError(
       'IMPORT_INVALID',
       `${sourceName}: is not valid JSON (${detail}); expected a JSON array of OpenHands events`,
