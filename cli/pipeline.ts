@@ -3,6 +3,8 @@
  * topics and index templates, starts enrichment, the Elasticsearch sink and the audit archive,
  * and stops them in order on request.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { Client } from '@elastic/elasticsearch';
 import type { Producer } from 'kafkajs';
 
@@ -119,7 +121,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       // Two idle readings in a row: a commit and the publish it follows cannot both fall between them.
       let idleReadings = 0;
       while (idleReadings < 2) {
-        await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+        await sleep(pollIntervalMs);
         idleReadings = (await totalLag(admin, groups)) === 0n ? idleReadings + 1 : 0;
       }
     },

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
@@ -75,7 +76,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
         const stored = await countDocuments(elasticsearch, `logs-agent.*-${running.namespace}`);
         logger.info({ published, storedDocuments: stored }, 'demo progress');
       }
-      await new Promise((resolve) => setTimeout(resolve, TICK_INTERVAL_MS));
+      await sleep(TICK_INTERVAL_MS);
     }
   })();
 
@@ -92,7 +93,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   // After a failure a crashed consumer may never finish disconnecting; what was committed stays
   // committed, so giving up on a clean stop after a while loses nothing.
   const shutdown = Promise.allSettled([publisher.close(), pipeline.stop(), elasticsearch.close()]);
-  await Promise.race([shutdown, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+  await Promise.race([shutdown, sleep(STOP_TIMEOUT_MS)]);
   process.stderr.write(
     'The stack is still running, with everything stored so far. `npx panacea stack down` stops it.\n',
   );

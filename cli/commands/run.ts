@@ -2,6 +2,8 @@
  * `panacea run [--until-idle]`: runs the pipeline until SIGINT or SIGTERM (then stops fetching,
  * flushes, commits and exits), or with `--until-idle` until every input partition is consumed.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { PanaceaConfig } from '../../core/config.js';
 import { componentLogger } from '../../core/logger.js';
 import type { StageStats } from '../../core/stage-runner.js';
@@ -32,7 +34,7 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
     logger.error({ err: error }, 'a stage failed; stopping the pipeline');
     // A crashed consumer may never finish disconnecting; what was committed stays committed, so
     // giving up on a clean stop after a while loses nothing.
-    const gaveUp = new Promise((resolve) => setTimeout(resolve, STOP_AFTER_FAILURE_TIMEOUT_MS));
+    const gaveUp = sleep(STOP_AFTER_FAILURE_TIMEOUT_MS);
     await Promise.race([pipeline.stop().catch(() => undefined), gaveUp]);
     return EXIT_FAILURE;
   }

@@ -2,10 +2,9 @@
  * Readiness checks: a server counts as up when a real client call succeeds, not when a port opens.
  */
 import { createConnection } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { logLevel, Kafka } from 'kafkajs';
-
-import { sleep } from './processes.js';
 
 export async function kafkaAnswers(brokers: string[], timeoutMs = 3_000): Promise<boolean> {
   const kafka = new Kafka({

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DetachedProcessOptions {
   command: string;
@@ -105,8 +106,4 @@ export function tailOfFile(file: string, lineCount: number): string {
   } catch {
     return '(no log written)';
   }
-}
-
-export function sleep(durationMs: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, durationMs));
 }
