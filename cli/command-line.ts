@@ -39,3 +39,11 @@ export function parsePort(value: string | undefined, option: string, fallback: n
 export function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM: the request to stop cleanly. */
+export function untilStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => resolve(signal));
+  });
+}

@@ -18,7 +18,7 @@ import {
   OPENHANDS_SESSION_FILE,
 } from '../../producers/importers/shipped-datasets.js';
 import type { AgentEvent } from '../../schemas/event.js';
-import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say } from '../command-line.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say, untilStopSignal } from '../command-line.js';
 import { createElasticsearchClient, startPipeline } from '../pipeline.js';
 import { openPublisher } from '../publishing.js';
 import { readSession } from './import.js';
@@ -62,10 +62,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   printWhereToLook(running, naming.dataStreamPattern(), withRealSession);
 
   const elasticsearch = createElasticsearchClient(running);
-  const stopSignal = new Promise<string>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const)
-      process.once(signal, () => resolve(signal));
-  });
+  const stopSignal = untilStopSignal();
   let stopped = false;
   const loop = (async () => {
     let lastProgressMs = Date.now();

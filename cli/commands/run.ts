@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PanaceaConfig } from '../../core/config.js';
 import { componentLogger } from '../../core/logger.js';
 import type { StageStats } from '../../core/stage-runner.js';
-import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say } from '../command-line.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say, untilStopSignal } from '../command-line.js';
 import { startPipeline } from '../pipeline.js';
 
 const logger = componentLogger('run');
@@ -18,10 +18,7 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
   const { values } = parseCommandArgs(args, { 'until-idle': { type: 'boolean', default: false } });
   const pipeline = await startPipeline(config);
 
-  const stopSignal = new Promise<string>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const)
-      process.once(signal, () => resolve(signal));
-  });
+  const stopSignal = untilStopSignal();
   const until = values['until-idle'] ? pipeline.waitUntilIdle().then(() => 'idle') : stopSignal;
 
   try {
