@@ -20,14 +20,9 @@ export interface DecodedRecord {
 export function encodeEvent(event: AgentEvent): Buffer {
   const entry = writerSchemaFor(event.kind);
   const { kind: _kind, ...fields } = event;
-  const record: Record<string, unknown> = fields;
-  // The Avro map has no null branch; an event without attributes writes an empty map.
-  if (event.kind === 'activity' && event.activity.attributes === undefined) {
-    record.activity = { ...event.activity, attributes: {} };
-  }
   let body: Buffer;
   try {
-    body = entry.type.toBuffer(record);
+    body = entry.type.toBuffer(fields);
   } catch (error) {
     const detail = messageOf(error);
     throw new PanaceaError(
@@ -82,7 +77,6 @@ export function decodeEvent(buffer: Buffer | null): DecodedRecord {
   }
 
   const event = { kind: entry.kind, ...(withoutNulls(value) as Record<string, unknown>) };
-  dropEmptyAttributes(event);
   return { schemaId, kind: entry.kind, event };
 }
 
@@ -94,12 +88,4 @@ function withoutNulls(value: unknown): unknown {
     if (entry !== null) result[key] = withoutNulls(entry);
   }
   return result;
-}
-
-/** The encoder writes an absent attributes map as an empty one; reading it back restores absence. */
-function dropEmptyAttributes(event: Record<string, unknown>): void {
-  const activity = event.activity as { attributes?: object } | undefined;
-  if (activity?.attributes !== undefined && Object.keys(activity.attributes).length === 0) {
-    delete activity.attributes;
-  }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { schemaById, writerSchemaFor } from '../../../schemas/catalog.js';
 import { decodeEvent, encodeEvent } from '../../../schemas/codec.js';
-import type { EventKind } from '../../../schemas/event.js';
+import type { ActivityEvent, EventKind } from '../../../schemas/event.js';
 import { readRawEvent } from '../../../schemas/raw-record.js';
 import { thrownPanaceaError } from '../fixtures/panacea-error.js';
 import {
@@ -260,5 +260,22 @@ describe('avro codec', () => {
     it('passes decode failures through with their own code', () => {
       expect(thrownPanaceaError(() => readRawEvent(null, 'activity')).code).toBe('DECODE_FAILED');
     });
+  });
+});
+
+describe('activity attributes on the wire', () => {
+  it('keeps an empty attributes object apart from absent attributes', () => {
+    const withEmpty = validEvent({
+      ...MINIMAL_INPUTS.activity,
+      activity: { action: 'tool.call', status: 'started', attributes: {} },
+    });
+    const without = validEvent(MINIMAL_INPUTS.activity);
+
+    expect(
+      (decodeEvent(encodeEvent(withEmpty)).event as ActivityEvent).activity.attributes,
+    ).toEqual({});
+    expect((decodeEvent(encodeEvent(without)).event as ActivityEvent).activity).not.toHaveProperty(
+      'attributes',
+    );
   });
 });
