@@ -28,6 +28,11 @@ export const ERROR_CATALOGUE = {
   STACK_UNAVAILABLE: { retriable: false, summary: 'the local stack cannot be started' },
   STACK_START_FAILED: { retriable: false, summary: 'a local server did not come up' },
   STAGE_STOPPED: { retriable: false, summary: 'a stage was asked to stop during its work' },
+  PUBLISHER_BUFFER_FULL: {
+    retriable: true,
+    summary: 'the publisher refused an event because its buffer is full',
+  },
+  PUBLISHER_CLOSED: { retriable: false, summary: 'the publisher was closed' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

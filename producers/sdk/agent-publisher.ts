@@ -1,0 +1,748 @@
+/**
+ * The agent publisher: what an agent embeds to send its events. A call validates and encodes its
+ * event at once and puts the record in a bounded outbox; one delivery loop connects (lazily, on
+ * the first event, retrying with backoff), cuts batches under Kafka's record batch limit after at
+ * most `lingerMs`, and sends them in order with an idempotent producer, acks from every in-sync
+ * replica. When Kafka is away the outbox fills up to `maxBufferBytes` and further events are
+ * refused (PUBLISHER_BUFFER_FULL): the agent keeps running, its memory stays bounded, and every
+ * refused event is counted and handed to `onDrop`.
+ *
+ * Failure never escapes as an exception: a call's promise rejects (and is caught here as well, so
+ * an unawaited call is not an unhandled rejection), the loop catches everything it awaits, and no
+ * timer callback can throw.
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { Message } from 'kafkajs';
+
+import { DEFAULT_NAMESPACE } from '../../core/config.js';
+import { PanaceaError, toPanaceaError, type ErrorCode } from '../../core/errors.js';
+import { messageBytes } from '../../core/kafka.js';
+import { componentLogger, type Logger } from '../../core/logger.js';
+import { createNaming, type Naming } from '../../core/naming.js';
+import { describeProblems, validateEvent } from '../../schemas/contract.js';
+import type {
+  ActivityBody,
+  AgentEvent,
+  AttributeValue,
+  AuditBody,
+  ErrorBody,
+  EventKind,
+  HeartbeatBody,
+} from '../../schemas/event.js';
+import { createKafkaLink, type KafkaLink } from './kafka-link.js';
+import { resolveOptions, type AgentPublisherOptions, type ResolvedOptions } from './options.js';
+import {
+  backoffMs,
+  batchBytes,
+  fitsOneBatch,
+  Outbox,
+  RECORD_BATCH_OVERHEAD_BYTES,
+} from './outbox.js';
+import { runTask } from './task.js';
+import type {
+  AgentPublisher,
+  DeliveryReport,
+  EventContext,
+  PublishReceipt,
+  PublisherStats,
+} from './types.js';
+
+/** Event ids listed in a delivery report; the count is always complete. */
+const REPORTED_EVENT_IDS = 100;
+/** How long `close` waits for a send still in flight after giving up on its events. */
+const IN_FLIGHT_GRACE_MS = 2_000;
+/** kafkajs error types that say a batch is too big for the broker, not that the broker is away. */
+const SIZE_ERROR_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+/**
+ * kafkajs error types after which the producer is built again: the broker no longer knows its
+ * producer id (a broker that lost its state), which retrying on the same producer cannot mend.
+ */
+const PRODUCER_STATE_ERROR_TYPES = new Set([
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+
+/** One accepted event on its way to Kafka. */
+interface PendingEvent {
+  /** Order of acceptance; events settle in this order. */
+  sequence: number;
+  event: AgentEvent;
+  topic: string;
+  message: Message;
+  bytes: number;
+  enqueuedAtMs: number;
+  settled: boolean;
+  resolve: (receipt: PublishReceipt) => void;
+  reject: (error: PanaceaError) => void;
+}
+
+/** A flush waiting for every event up to `sequence` to settle. */
+interface FlushWaiter {
+  sequence: number;
+  resolve: () => void;
+}
+
+interface Settlement {
+  resolve: (receipt: PublishReceipt) => void;
+  reject: (error: PanaceaError) => void;
+}
+
+export function createAgentPublisher(options: AgentPublisherOptions): AgentPublisher {
+  const resolved = resolveOptions(options);
+  const naming = createNaming({ topicPrefix: resolved.topicPrefix, namespace: DEFAULT_NAMESPACE });
+  const link = createKafkaLink(
+    {
+      brokers: resolved.brokers,
+      clientId: resolved.clientId,
+      compression: resolved.compression,
+      createTopics: resolved.createTopics,
+      fallbackMaxBatchBytes: resolved.maxBatchBytes,
+    },
+    naming,
+  );
+  return new Publisher(resolved, naming, link);
+}
+
+/**
+ * A publisher over a link given by the caller: for tests of the buffering and refusal paths that
+ * need a Kafka which never answers, without waiting for real connection timeouts.
+ */
+export function createAgentPublisherWithLink(
+  options: AgentPublisherOptions,
+  link: KafkaLink,
+): AgentPublisher {
+  const resolved = resolveOptions(options);
+  const naming = createNaming({ topicPrefix: resolved.topicPrefix, namespace: DEFAULT_NAMESPACE });
+  return new Publisher(resolved, naming, link);
+}
+
+type LoopState = 'idle' | 'lingering' | 'connecting' | 'sending' | 'backing-off' | 'stopped';
+
+class Publisher implements AgentPublisher {
+  readonly #options: ResolvedOptions;
+  readonly #naming: Naming;
+  readonly #link: KafkaLink;
+  readonly #logger: Logger;
+  readonly #outbox: Outbox<PendingEvent>;
+
+  #maxBatchBytes: number;
+  #connected = false;
+  #closed = false;
+  #stopped = false;
+  #closing: Promise<DeliveryReport> | undefined;
+  #loop: Promise<void> | undefined;
+  #loopState: LoopState = 'idle';
+  #inFlight: PendingEvent[] = [];
+  #wakeUp: (() => void) | undefined;
+
+  #lastSequence = 0;
+  #settledThrough = 0;
+  #flushThrough = 0;
+  #flushWaiters: FlushWaiter[] = [];
+
+  #published = 0;
+  #dropped = 0;
+  #droppedByCode: Partial<Record<ErrorCode, number>> = {};
+  #refusedWhileFull = 0;
+  #lastError: PanaceaError | undefined;
+
+  constructor(options: ResolvedOptions, naming: Naming, link: KafkaLink) {
+    this.#options = options;
+    this.#naming = naming;
+    this.#link = link;
+    this.#logger = (options.logger ?? componentLogger('agent-publisher')).child({
+      agentId: options.agent.id,
+    });
+    this.#outbox = new Outbox(options.maxBufferBytes);
+    this.#maxBatchBytes = options.maxBatchBytes;
+  }
+
+  activity(body: ActivityBody, context?: EventContext): Promise<PublishReceipt> {
+    return this.#publish('activity', body, context);
+  }
+
+  error(body: ErrorBody, context?: EventContext): Promise<PublishReceipt> {
+    return this.#publish('error', body, context);
+  }
+
+  audit(body: AuditBody, context?: EventContext): Promise<PublishReceipt> {
+    return this.#publish('audit', body, context);
+  }
+
+  heartbeat(body: HeartbeatBody, context?: EventContext): Promise<PublishReceipt> {
+    return this.#publish('heartbeat', body, context);
+  }
+
+  task<T>(
+    name: string,
+    work: () => T | PromiseLike<T>,
+    attributes?: Record<string, AttributeValue>,
+    context?: EventContext,
+  ): Promise<T> {
+    return runTask(this, name, work, attributes, context);
+  }
+
+  async flush(options: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
+    const timeoutMs = options.timeoutMs ?? this.#options.flushTimeoutMs;
+    const target = this.#lastSequence;
+    if (this.#settledThrough < target) {
+      this.#flushThrough = Math.max(this.#flushThrough, target);
+      this.#wake();
+      await this.#settledOrTimeout(target, timeoutMs);
+    }
+
+    const report = this.#report(this.#settledThrough >= target, this.#undelivered());
+    if (!report.complete) {
+      this.#logger.warn(
+        { undeliveredEvents: report.undeliveredEvents, timeoutMs, reason: report.reason },
+        'flush timed out; the events stay buffered and are still retried',
+      );
+    }
+    return report;
+  }
+
+  close(options: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
+    this.#closing ??= this.#closeOnce(options.timeoutMs ?? this.#options.closeTimeoutMs);
+    return this.#closing;
+  }
+
+  stats(): PublisherStats {
+    return {
+      published: this.#published,
+      bufferedEvents: this.#outbox.bufferedCount,
+      bufferedBytes: this.#outbox.bufferedBytes,
+      maxBufferBytes: this.#outbox.maxBufferBytes,
+      maxBatchBytes: this.#maxBatchBytes,
+      dropped: this.#dropped,
+      droppedByCode: { ...this.#droppedByCode },
+      connected: this.#connected,
+    };
+  }
+
+  // --- accepting events -------------------------------------------------------------------
+
+  #publish(
+    kind: EventKind,
+    body: unknown,
+    context: EventContext | undefined,
+  ): Promise<PublishReceipt> {
+    let settlement: Settlement | undefined;
+    const promise = new Promise<PublishReceipt>((resolve, reject) => {
+      settlement = { resolve, reject };
+    });
+    // Handled here so a caller that does not await cannot crash the agent with an unhandled
+    // rejection; a caller that awaits still sees the rejection on its own promise.
+    promise.catch(() => undefined);
+
+    try {
+      this.#accept(kind, body, context, settlement as Settlement);
+    } catch (error) {
+      // Only a fault of ours gets here (the accept path refuses rather than throws).
+      this.#refuse(
+        kind,
+        undefined,
+        undefined,
+        toPanaceaError(error, 'ENCODE_FAILED'),
+        settlement as Settlement,
+      );
+    }
+    return promise;
+  }
+
+  #accept(
+    kind: EventKind,
+    body: unknown,
+    context: EventContext | undefined,
+    settlement: Settlement,
+  ): void {
+    const eventId = context?.eventId;
+    if (this.#closed) {
+      const error = new PanaceaError(
+        'PUBLISHER_CLOSED',
+        `the publisher is closed; the ${kind} event was not accepted`,
+        { kind, eventId },
+      );
+      this.#refuse(kind, eventId, undefined, error, settlement);
+      return;
+    }
+
+    const input = this.#eventInput(kind, body, context);
+    const checked = validateEvent(input);
+    if (!checked.ok) {
+      const field = checked.problems[0]?.field ?? '(event)';
+      const error = new PanaceaError(
+        'CONTRACT_VIOLATION',
+        `the ${kind} event is not valid: ${describeProblems(checked.problems)}`,
+        { field, kind, eventId, problems: checked.problems },
+      );
+      this.#refuse(kind, eventId, undefined, error, settlement);
+      return;
+    }
+
+    const event = checked.event;
+    let value: Buffer;
+    try {
+      value = this.#options.encoder.encode(event);
+    } catch (error) {
+      this.#refuse(kind, event.eventId, event, toPanaceaError(error, 'ENCODE_FAILED'), settlement);
+      return;
+    }
+    const topic = this.#naming.rawTopic(kind);
+    const message: Message = { key: event.agent.id, value, timestamp: String(Date.now()) };
+    const bytes = messageBytes(message);
+
+    if (!fitsOneBatch({ bytes }, this.#maxBatchBytes)) {
+      this.#refuse(kind, event.eventId, event, this.#tooLarge(event, bytes), settlement);
+      return;
+    }
+
+    const pending: PendingEvent = {
+      sequence: this.#lastSequence + 1,
+      event,
+      topic,
+      message,
+      bytes,
+      enqueuedAtMs: performance.now(),
+      settled: false,
+      ...settlement,
+    };
+    const wasEmpty = this.#outbox.queuedCount === 0;
+    if (!this.#outbox.admit(pending)) {
+      this.#refuse(kind, event.eventId, event, this.#bufferFull(event, bytes), settlement);
+      return;
+    }
+
+    this.#lastSequence = pending.sequence;
+    this.#noteAdmittedAfterRefusals();
+    this.#startLoop();
+    const batchReady =
+      this.#outbox.queuedBytes + RECORD_BATCH_OVERHEAD_BYTES >= this.#maxBatchBytes;
+    if (wasEmpty || batchReady) this.#wakeIfWaitingForWork();
+  }
+
+  /** The event as the contract reads it: the call's body and context, the publisher's agent. */
+  #eventInput(kind: EventKind, body: unknown, context: EventContext | undefined): object {
+    const { timestamp, eventId, ...correlation } = context ?? {};
+    return {
+      ...correlation,
+      kind,
+      eventId: eventId ?? randomUUID(),
+      timestamp: timestamp instanceof Date ? timestamp.getTime() : (timestamp ?? Date.now()),
+      agent: this.#options.agent,
+      [kind]: body,
+    };
+  }
+
+  #tooLarge(event: AgentEvent, bytes: number): PanaceaError {
+    const recordBytes = bytes + RECORD_BATCH_OVERHEAD_BYTES;
+    return new PanaceaError(
+      'RECORD_TOO_LARGE',
+      `${event.kind} event ${event.eventId} is ${recordBytes} bytes as a Kafka record batch, over ` +
+        `the ${this.#maxBatchBytes}-byte limit (max.message.bytes of the topic, or the ` +
+        `maxBatchBytes option when that cannot be read)`,
+      {
+        eventId: event.eventId,
+        kind: event.kind,
+        recordBytes,
+        maxBatchBytes: this.#maxBatchBytes,
+      },
+    );
+  }
+
+  #bufferFull(event: AgentEvent, bytes: number): PanaceaError {
+    return new PanaceaError(
+      'PUBLISHER_BUFFER_FULL',
+      `${event.kind} event ${event.eventId} (${bytes} bytes) refused: ${this.#outbox.bufferedBytes} ` +
+        `of ${this.#outbox.maxBufferBytes} buffer bytes are waiting for Kafka` +
+        (this.#lastError === undefined ? '' : ` (last error: ${this.#lastError.reason})`),
+      {
+        eventId: event.eventId,
+        kind: event.kind,
+        eventBytes: bytes,
+        bufferedBytes: this.#outbox.bufferedBytes,
+        maxBufferBytes: this.#outbox.maxBufferBytes,
+      },
+    );
+  }
+
+  #refuse(
+    kind: EventKind,
+    eventId: string | undefined,
+    event: AgentEvent | undefined,
+    error: PanaceaError,
+    settlement: Settlement,
+  ): void {
+    settlement.reject(error);
+    this.#countDrop(kind, eventId ?? event?.eventId, event, error);
+
+    if (error.code === 'PUBLISHER_BUFFER_FULL') {
+      if (this.#refusedWhileFull === 0) {
+        this.#logger.warn(
+          {
+            bufferedBytes: this.#outbox.bufferedBytes,
+            maxBufferBytes: this.#outbox.maxBufferBytes,
+          },
+          'buffer full: refusing events until Kafka acknowledges some',
+        );
+      }
+      this.#refusedWhileFull += 1;
+    } else if (error.code !== 'PUBLISHER_CLOSED') {
+      // A refused event is a fault of the caller's (contract, size) or of ours (encoding): each
+      // is worth a line. Events refused after close are the caller's shutdown order: not logged.
+      this.#logger.warn(
+        { code: error.code, eventId: eventId ?? event?.eventId, kind, err: error },
+        'event refused',
+      );
+    }
+  }
+
+  #noteAdmittedAfterRefusals(): void {
+    if (this.#refusedWhileFull === 0) return;
+    this.#logger.info(
+      { refusedEvents: this.#refusedWhileFull, bufferedBytes: this.#outbox.bufferedBytes },
+      'buffer has room again: accepting events',
+    );
+    this.#refusedWhileFull = 0;
+  }
+
+  #countDrop(
+    kind: EventKind,
+    eventId: string | undefined,
+    event: AgentEvent | undefined,
+    error: PanaceaError,
+  ): void {
+    this.#dropped += 1;
+    this.#droppedByCode[error.code] = (this.#droppedByCode[error.code] ?? 0) + 1;
+    if (this.#options.onDrop === undefined) return;
+    try {
+      this.#options.onDrop({ kind, eventId, error, event });
+    } catch (callbackError) {
+      this.#logger.warn({ err: callbackError }, 'the onDrop callback threw; ignored');
+    }
+  }
+
+  // --- delivering events ------------------------------------------------------------------
+
+  #startLoop(): void {
+    // The loop catches everything it awaits; this catch is the last guard, so even a fault of
+    // ours in it is logged rather than crashing the agent.
+    this.#loop ??= this.#deliver().catch((error: unknown) => {
+      this.#loopState = 'stopped';
+      this.#logger.error({ err: error }, 'delivery loop failed; buffered events stay undelivered');
+    });
+  }
+
+  async #deliver(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      if (!this.#connected) {
+        this.#loopState = 'connecting';
+        try {
+          const limit = await this.#link.connect();
+          if (this.#stopped) break;
+          this.#connected = true;
+          this.#maxBatchBytes = limit.maxBatchBytes;
+          this.#logger.info(
+            {
+              brokers: this.#options.brokers,
+              maxBatchBytes: limit.maxBatchBytes,
+              maxBatchBytesFrom: limit.source,
+              ...(limit.detail === undefined ? {} : { detail: limit.detail }),
+              compression: this.#options.compression,
+              attempt: failures + 1,
+            },
+            'connected to Kafka',
+          );
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          await this.#backOff(failures, error, 'cannot connect to Kafka; retrying');
+          continue;
+        }
+      }
+
+      const batch = await this.#nextBatch();
+      if (batch === undefined || batch.length === 0) continue;
+
+      this.#loopState = 'sending';
+      this.#inFlight = batch;
+      let sendError: unknown;
+      let sent = false;
+      try {
+        await this.#link.send(batch);
+        sent = true;
+      } catch (error) {
+        sendError = error;
+      }
+      // Close gave up on this batch while it was in flight: its events are settled already.
+      if (this.#inFlight !== batch) break;
+      this.#inFlight = [];
+
+      if (sent) {
+        if (failures > 0)
+          this.#logger.info({ attempt: failures + 1 }, 'Kafka accepts records again');
+        failures = 0;
+        this.#delivered(batch);
+      } else {
+        failures += 1;
+        this.#sendFailed(batch, sendError);
+        await this.#backOff(failures, sendError, 'send to Kafka failed; retrying');
+      }
+    }
+    this.#loopState = 'stopped';
+  }
+
+  /**
+   * The next batch, once there is a reason to send: a full batch is waiting, the oldest event has
+   * waited `lingerMs`, or a flush asked for it. Undefined when the publisher stops meanwhile.
+   */
+  async #nextBatch(): Promise<PendingEvent[] | undefined> {
+    while (!this.#stopped) {
+      const oldest = this.#outbox.peek();
+      if (oldest === undefined) {
+        this.#loopState = 'idle';
+        await this.#sleep(undefined);
+        continue;
+      }
+
+      const lingerLeftMs = oldest.enqueuedAtMs + this.#options.lingerMs - performance.now();
+      const full = this.#outbox.queuedBytes + RECORD_BATCH_OVERHEAD_BYTES >= this.#maxBatchBytes;
+      if (full || lingerLeftMs <= 0 || oldest.sequence <= this.#flushThrough) {
+        const { batch, oversized } = this.#outbox.take(this.#maxBatchBytes);
+        // Accepted under a larger limit than the topics turned out to allow.
+        for (const entry of oversized) {
+          this.#giveUp(entry, this.#tooLarge(entry.event, entry.bytes));
+        }
+        return batch;
+      }
+      this.#loopState = 'lingering';
+      await this.#sleep(lingerLeftMs);
+    }
+    return undefined;
+  }
+
+  #delivered(batch: PendingEvent[]): void {
+    this.#outbox.settle(batch);
+    for (const entry of batch) {
+      if (entry.settled) continue;
+      entry.settled = true;
+      this.#published += 1;
+      entry.resolve({ eventId: entry.event.eventId, kind: entry.event.kind, topic: entry.topic });
+      this.#markSettled(entry.sequence);
+    }
+  }
+
+  #sendFailed(batch: PendingEvent[], error: unknown): void {
+    this.#lastError = toPanaceaError(error, 'KAFKA_UNAVAILABLE');
+    if (!isSizeError(error)) {
+      this.#outbox.giveBack(batch);
+      return;
+    }
+
+    // The broker counts differently from us (another limit than the one read at connect):
+    // a lone record is refused for good, a batch is cut again under half its size.
+    const [first] = batch;
+    if (batch.length === 1 && first !== undefined) {
+      this.#outbox.settle(batch);
+      this.#giveUp(first, this.#tooLarge(first.event, first.bytes));
+      return;
+    }
+    this.#maxBatchBytes = Math.max(
+      RECORD_BATCH_OVERHEAD_BYTES + 1,
+      Math.floor(batchBytes(batch) / 2),
+    );
+    this.#logger.warn(
+      { maxBatchBytes: this.#maxBatchBytes, err: error },
+      'Kafka refused a batch as too large; sending smaller batches',
+    );
+    this.#outbox.giveBack(batch);
+  }
+
+  async #backOff(attempt: number, error: unknown, message: string): Promise<void> {
+    if (kafkaErrorTypes(error).some((type) => PRODUCER_STATE_ERROR_TYPES.has(type))) {
+      this.#connected = false;
+    }
+    this.#lastError = toPanaceaError(error, 'KAFKA_UNAVAILABLE');
+    const waitMs = backoffMs(
+      attempt,
+      this.#options.retryBackoffMs,
+      this.#options.maxRetryBackoffMs,
+    );
+    this.#logger.warn(
+      {
+        attempt,
+        retryInMs: waitMs,
+        bufferedEvents: this.#outbox.bufferedCount,
+        bufferedBytes: this.#outbox.bufferedBytes,
+        err: error,
+      },
+      message,
+    );
+    this.#loopState = 'backing-off';
+    await this.#sleep(waitMs);
+  }
+
+  // --- settling, flush and close ----------------------------------------------------------
+
+  /** Rejects one event the publisher will not deliver, and counts it. */
+  #giveUp(entry: PendingEvent, error: PanaceaError): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    entry.reject(error);
+    this.#countDrop(entry.event.kind, entry.event.eventId, entry.event, error);
+    this.#markSettled(entry.sequence);
+  }
+
+  #markSettled(sequence: number): void {
+    this.#settledThrough = Math.max(this.#settledThrough, sequence);
+    if (this.#flushWaiters.length === 0) return;
+    const waiting: FlushWaiter[] = [];
+    for (const waiter of this.#flushWaiters) {
+      if (waiter.sequence <= this.#settledThrough) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#flushWaiters = waiting;
+  }
+
+  async #settledOrTimeout(sequence: number, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: FlushWaiter | undefined;
+    await new Promise<void>((resolve) => {
+      waiter = { sequence, resolve };
+      this.#flushWaiters.push(waiter);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#flushWaiters = this.#flushWaiters.filter((item) => item !== waiter);
+  }
+
+  async #closeOnce(timeoutMs: number): Promise<DeliveryReport> {
+    this.#closed = true;
+    const flushed = await this.flush({ timeoutMs });
+    if (flushed.complete) {
+      await this.#stop();
+      this.#logger.info({ published: this.#published, dropped: this.#dropped }, 'publisher closed');
+      return flushed;
+    }
+
+    // Whatever is left is given up: its promises reject now, not whenever Kafka answers.
+    const report = this.#report(false, this.#undelivered());
+    const reason =
+      this.#lastError?.reason ?? 'KAFKA_UNAVAILABLE: Kafka did not acknowledge the events in time';
+    const inFlight = this.#inFlight;
+    this.#inFlight = [];
+    this.#outbox.settle(inFlight);
+    for (const entry of [...inFlight, ...this.#outbox.takeAllQueued()]) {
+      const error = new PanaceaError(
+        'KAFKA_UNAVAILABLE',
+        `${entry.event.kind} event ${entry.event.eventId} was not acknowledged by Kafka before ` +
+          `close gave up after ${timeoutMs} ms (${reason})`,
+        { eventId: entry.event.eventId, kind: entry.event.kind },
+        this.#lastError,
+      );
+      this.#giveUp(entry, error);
+    }
+    this.#logger.warn(
+      {
+        undeliveredEvents: report.undeliveredEvents,
+        undeliveredEventIds: report.undeliveredEventIds.slice(0, 10),
+        reason,
+        timeoutMs,
+      },
+      'publisher closed with undelivered events',
+    );
+    await this.#stop();
+    return report;
+  }
+
+  /** Ends the loop and disconnects. A send still in flight gets a short grace to end first. */
+  async #stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake();
+    const loop = this.#loop ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      loop.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), IN_FLIGHT_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.#link.disconnect();
+    this.#connected = false;
+    // kafkajs reconnects inside a send it is still retrying; disconnect again once it has ended.
+    if (!ended) void loop.then(() => this.#link.disconnect());
+  }
+
+  /** What is accepted and not settled: counted whole, listed up to REPORTED_EVENT_IDS. */
+  #undelivered(): Undelivered {
+    const listed = [...this.#inFlight, ...this.#outbox.peekQueued(REPORTED_EVENT_IDS)];
+    return {
+      events: this.#outbox.bufferedCount,
+      bytes: this.#outbox.bufferedBytes,
+      eventIds: listed.slice(0, REPORTED_EVENT_IDS).map((entry) => entry.event.eventId),
+    };
+  }
+
+  #report(complete: boolean, undelivered: Undelivered): DeliveryReport {
+    return {
+      complete,
+      published: this.#published,
+      undeliveredEvents: undelivered.events,
+      undeliveredBytes: undelivered.bytes,
+      undeliveredEventIds: undelivered.eventIds,
+      ...(complete || this.#lastError === undefined ? {} : { reason: this.#lastError.reason }),
+    };
+  }
+
+  // --- waiting ----------------------------------------------------------------------------
+
+  /**
+   * Waits `ms` (or until woken when undefined). Every wait ends early on stop and on flush; an
+   * idle or lingering loop is also woken by new work.
+   */
+  async #sleep(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => this.#wake(), ms);
+      this.#wakeUp = () => {
+        clearTimeout(timer);
+        this.#wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  #wake(): void {
+    this.#wakeUp?.();
+  }
+
+  #wakeIfWaitingForWork(): void {
+    if (this.#loopState === 'idle' || this.#loopState === 'lingering') this.#wake();
+  }
+}
+
+interface Undelivered {
+  events: number;
+  bytes: number;
+  eventIds: string[];
+}
+
+function isSizeError(error: unknown): boolean {
+  return kafkaErrorTypes(error).some((type) => SIZE_ERROR_TYPES.has(type));
+}
+
+/** The broker error types (`MESSAGE_TOO_LARGE`, …) of an error and of the causes it wraps. */
+function kafkaErrorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  let current: unknown = error;
+  // kafkajs wraps the last broker error of a retried request once; a few levels are plenty.
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string') types.push(type);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return types;
+}

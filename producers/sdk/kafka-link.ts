@@ -1,0 +1,146 @@
+/**
+ * The publisher's connection to Kafka: connect (create missing topics, read the record batch
+ * limit the raw topics allow, start an idempotent producer) and send one batch with acks from
+ * every in-sync replica. It neither retries nor waits: the publisher's delivery loop decides that.
+ */
+import {
+  CompressionTypes,
+  ConfigResourceTypes,
+  type Admin,
+  type Kafka,
+  type Producer,
+} from 'kafkajs';
+import type { Message, TopicMessages } from 'kafkajs';
+
+import { createDurableProducer, createKafka } from '../../core/kafka.js';
+import type { Naming } from '../../core/naming.js';
+import { ensureTopics } from '../../infra/topics.js';
+import type { Compression } from './options.js';
+
+/** What the link needs to know; a subset of the publisher's options. */
+export interface LinkSettings {
+  brokers: string[];
+  clientId: string;
+  compression: Compression;
+  createTopics: boolean;
+  /** The record batch limit to use when the topics' own cannot be read. */
+  fallbackMaxBatchBytes: number;
+}
+
+export interface BatchLimit {
+  maxBatchBytes: number;
+  /** Where the limit came from, for the log line at connect. */
+  source: 'topic config' | 'option';
+  /** Why the topic config could not be used, when it could not. */
+  detail?: string;
+}
+
+export interface KafkaLink {
+  /** Connects; resolves with the batch limit to use, or rejects with kafkajs's error. */
+  connect(): Promise<BatchLimit>;
+  /** Sends records, in order, as one request with acks -1; rejects with kafkajs's error. */
+  send(records: ReadonlyArray<{ topic: string; message: Message }>): Promise<void>;
+  /** Closes every connection; never rejects. */
+  disconnect(): Promise<void>;
+}
+
+const COMPRESSION_TYPES: Record<Compression, CompressionTypes> = {
+  gzip: CompressionTypes.GZIP,
+  none: CompressionTypes.None,
+};
+
+export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLink {
+  let kafka: Kafka | undefined;
+  let producer: Producer | undefined;
+  const compression = COMPRESSION_TYPES[settings.compression];
+
+  const disconnect = async (): Promise<void> => {
+    const closing = producer;
+    producer = undefined;
+    await closing?.disconnect().catch(() => undefined);
+  };
+
+  return {
+    async connect() {
+      await disconnect();
+      kafka ??= createKafka({ kafkaBrokers: settings.brokers }, settings.clientId);
+
+      const admin = kafka.admin();
+      let limit: BatchLimit;
+      try {
+        await admin.connect();
+        if (settings.createTopics) await ensureTopics(admin, naming);
+        limit = await readBatchLimit(admin, naming.rawTopics(), settings.fallbackMaxBatchBytes);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+
+      const connecting = createDurableProducer(kafka);
+      try {
+        await connecting.connect();
+      } catch (error) {
+        await connecting.disconnect().catch(() => undefined);
+        throw error;
+      }
+      producer = connecting;
+      return limit;
+    },
+
+    async send(records) {
+      if (producer === undefined) throw new Error('the producer is not connected');
+
+      // Records of one topic stay in their order; kafkajs keeps the order within a partition.
+      const topicMessages: TopicMessages[] = [];
+      for (const { topic, message } of records) {
+        const last = topicMessages.at(-1);
+        if (last?.topic === topic) last.messages.push(message);
+        else topicMessages.push({ topic, messages: [message] });
+      }
+      await producer.sendBatch({ acks: -1, compression, topicMessages });
+    },
+
+    disconnect,
+  };
+}
+
+/**
+ * The smallest `max.message.bytes` of the raw topics: a batch under it is accepted by any of them.
+ * A cluster that refuses DescribeConfigs (an ACL) leaves the option's value in force.
+ */
+async function readBatchLimit(
+  admin: Admin,
+  topics: string[],
+  fallbackMaxBatchBytes: number,
+): Promise<BatchLimit> {
+  try {
+    const response = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ['max.message.bytes'],
+      })),
+    });
+    const values: number[] = [];
+    for (const resource of response.resources) {
+      const entry = resource.configEntries.find((item) => item.configName === 'max.message.bytes');
+      const value = Number(entry?.configValue);
+      if (resource.errorCode !== 0 || !Number.isInteger(value) || value <= 0) {
+        return {
+          maxBatchBytes: fallbackMaxBatchBytes,
+          source: 'option',
+          detail: `topic ${resource.resourceName}: ${resource.errorMessage || 'no max.message.bytes'}`,
+        };
+      }
+      values.push(value);
+    }
+    if (values.length === 0) return { maxBatchBytes: fallbackMaxBatchBytes, source: 'option' };
+    return { maxBatchBytes: Math.min(...values), source: 'topic config' };
+  } catch (error) {
+    return {
+      maxBatchBytes: fallbackMaxBatchBytes,
+      source: 'option',
+      detail: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
