@@ -19,6 +19,9 @@ import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
 import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
+import { openSchemaCodec } from '../schemas/codec.js';
+import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
+import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
 import { createAuditArchiveStage } from '../sinks/audit-archive/audit-archive-stage.js';
 import { createElasticsearchStage } from '../sinks/elasticsearch/elasticsearch-stage.js';
 
@@ -67,12 +70,13 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   const elasticsearch = createElasticsearchClient(config);
   const producers: Producer[] = [createDurableProducer(kafka), createDurableProducer(kafka)];
   const stages: RunningStage[] = [];
+  let registry: SchemaRegistry | undefined;
   // Everything opened so far is closed again when start-up fails half-way, so a caller in the
   // same process (tests, the bench) is not left with stages consuming in the background.
   const release = async (): Promise<void> => {
     await Promise.allSettled(stages.map((stage) => stage.stop()));
     await Promise.allSettled(producers.map((producer) => producer.disconnect()));
-    await Promise.allSettled([admin.disconnect(), elasticsearch.close()]);
+    await Promise.allSettled([admin.disconnect(), elasticsearch.close(), registry?.close()]);
   };
 
   try {
@@ -81,12 +85,18 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
     await Promise.all(producers.map((producer) => producer.connect()));
     const [enrichedProducer, deadLetterProducer] = producers as [Producer, Producer];
+    registry = await openSchemaRegistry(config, kafka);
+    const codec = await openSchemaCodec(registry);
+    logger.info(
+      { registry: registry.description, writerIds: codec.writerIds },
+      'schemas registered',
+    );
 
     // Upstream first: the idle check relies on this order (see consumer-progress.ts).
     const definitions = [
-      createEnrichStage({ naming, producer: enrichedProducer }),
+      createEnrichStage({ naming, producer: enrichedProducer, codec }),
       createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
-      createAuditArchiveStage({ naming, dataDir: config.dataDir }),
+      createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
     ];
     for (const definition of definitions) {
       stages.push(await startStage(definition, { kafka, naming, deadLetterProducer }));

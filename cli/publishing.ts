@@ -8,6 +8,8 @@ import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/k
 import type { Naming } from '../core/naming.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createEventPublisher, type EventPublisher } from '../producers/event-publisher.js';
+import { openSchemaCodec } from '../schemas/codec.js';
+import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 
 export interface OpenPublisher extends EventPublisher {
   close(): Promise<void>;
@@ -22,7 +24,27 @@ export async function openPublisher(config: PanaceaConfig, naming: Naming): Prom
     await admin.disconnect();
   }
 
+  const registry = await openSchemaRegistry(config, kafka);
   const producer = createDurableProducer(kafka);
+  try {
+    const codec = await openSchemaCodec(registry);
+    await connectProducer(producer, config);
+    return {
+      ...createEventPublisher(producer, naming, codec),
+      close: async () => {
+        await Promise.allSettled([producer.disconnect(), registry.close()]);
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([producer.disconnect(), registry.close()]);
+    throw error;
+  }
+}
+
+async function connectProducer(
+  producer: ReturnType<typeof createDurableProducer>,
+  config: PanaceaConfig,
+): Promise<void> {
   try {
     await producer.connect();
   } catch (error) {
@@ -33,5 +55,4 @@ export async function openPublisher(config: PanaceaConfig, naming: Naming): Prom
       error,
     );
   }
-  return { ...createEventPublisher(producer, naming), close: () => producer.disconnect() };
 }

@@ -28,6 +28,11 @@ export interface PanaceaConfig {
    * `PANACEA_TOPIC_PREFIX`; default empty.
    */
   topicPrefix: string;
+  /**
+   * A Confluent-compatible schema registry to use instead of the embedded one (which keeps its
+   * subjects in a Kafka topic). `SCHEMA_REGISTRY_URL`; default unset.
+   */
+  schemaRegistryUrl: string | undefined;
 }
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
@@ -76,6 +81,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     throw invalid('PANACEA_TOPIC_PREFIX', topicPrefix, 'letters, digits, ".", "_" or "-"');
   }
 
+  const schemaRegistryText = nonEmpty(environment.SCHEMA_REGISTRY_URL);
+  const schemaRegistryUrl =
+    schemaRegistryText === undefined
+      ? undefined
+      : parseHttpUrl('SCHEMA_REGISTRY_URL', schemaRegistryText);
+
   return {
     kafkaBrokers,
     kafkaBrokersFromEnvironment: brokersText !== undefined,
@@ -84,6 +95,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     dataDir,
     namespace,
     topicPrefix,
+    schemaRegistryUrl,
   };
 }
 
@@ -99,14 +111,18 @@ function parseBrokers(text: string): string[] {
 }
 
 function parseElasticsearchUrl(text: string): string {
+  return parseHttpUrl('ELASTICSEARCH_URL', text);
+}
+
+function parseHttpUrl(variable: string, text: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw invalid('ELASTICSEARCH_URL', text, 'an http:// or https:// URL');
+    throw invalid(variable, text, 'an http:// or https:// URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid('ELASTICSEARCH_URL', text, 'an http:// or https:// URL');
+    throw invalid(variable, text, 'an http:// or https:// URL');
   }
   return text.replace(/\/+$/, '');
 }

@@ -16,6 +16,19 @@ export const ERROR_CATALOGUE = {
   ENCODE_FAILED: { retriable: false, summary: 'an event could not be encoded' },
   DECODE_FAILED: { retriable: false, summary: 'a record could not be decoded' },
   UNKNOWN_SCHEMA_ID: { retriable: false, summary: 'a record names a schema id nobody registered' },
+  SCHEMA_UNRESOLVABLE: {
+    retriable: false,
+    summary: "a record's writer schema cannot be read into this build's schema",
+  },
+  SCHEMA_INCOMPATIBLE: {
+    retriable: false,
+    summary: "a new schema version breaks its subject's compatibility mode",
+  },
+  SCHEMA_LINT_FAILED: { retriable: false, summary: "a schema breaks the project's schema rules" },
+  SCHEMA_REGISTRY_UNAVAILABLE: {
+    retriable: true,
+    summary: 'the schema registry could not be read or written',
+  },
   KIND_TOPIC_MISMATCH: {
     retriable: false,
     summary: 'an event arrived on the topic of another kind',

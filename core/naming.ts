@@ -18,6 +18,8 @@ export interface Naming {
   rawTopic(kind: EventKind): string;
   rawTopics(): string[];
   enrichedTopic(): string;
+  /** The compacted topic where the embedded schema registry keeps its subjects. */
+  schemaRegistryTopic(): string;
   deadLetterTopic(sourceTopic: string): string;
   consumerGroup(stage: string): string;
   dataStream(kind: EventKind): string;
@@ -32,6 +34,7 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     rawTopic: (kind) => prefix + RAW_TOPIC_BY_KIND[kind],
     rawTopics: () => EVENT_KINDS.map((kind) => prefix + RAW_TOPIC_BY_KIND[kind]),
     enrichedTopic: () => `${prefix}agent.events.enriched`,
+    schemaRegistryTopic: () => `${prefix}panacea.schemas`,
     // The source topic already carries the prefix.
     deadLetterTopic: (sourceTopic) => `${sourceTopic}.dlq`,
     consumerGroup: (stage) => `${prefix}panacea.${stage}`,

@@ -7,7 +7,7 @@ import type { Message, Producer } from 'kafkajs';
 
 import { sendDurably } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
-import { encodeEvent } from '../schemas/codec.js';
+import type { SchemaCodec } from '../schemas/codec.js';
 import type { AgentEvent } from '../schemas/event.js';
 
 /** An event as it goes to Kafka: its raw topic and the record. */
@@ -24,10 +24,14 @@ export interface EventPublisher {
   publishEncoded(events: readonly EncodedEvent[]): Promise<void>;
 }
 
-export function createEventPublisher(producer: Producer, naming: Naming): EventPublisher {
+export function createEventPublisher(
+  producer: Producer,
+  naming: Naming,
+  codec: SchemaCodec,
+): EventPublisher {
   const encode = (event: AgentEvent): EncodedEvent => ({
     topic: naming.rawTopic(event.kind),
-    message: { key: event.agent.id, value: encodeEvent(event), timestamp: String(Date.now()) },
+    message: { key: event.agent.id, value: codec.encode(event), timestamp: String(Date.now()) },
   });
 
   const publishEncoded = async (events: readonly EncodedEvent[]): Promise<void> => {

@@ -1,58 +1,71 @@
 /**
- * The schemas this build knows, each with the numeric id that travels in every record (Confluent
- * wire format). Ids are fixed here until a registry assigns them; an id never changes meaning.
+ * The schemas this build ships: every version of every kind, read from `schemas/avro/<kind>.v<N>.avsc`.
+ * The newest version of a kind is what this build writes and what it reads every record into;
+ * numeric ids are not here: a schema registry assigns them (see schemas/registry).
+ *
+ * Subjects follow the record name strategy: a schema's full name (`panacea.agent.ActivityEvent`) is
+ * its subject, so one subject holds every version of one kind whatever the topic prefix.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import avro from 'avsc';
 
 import { packageRoot } from '../core/package-root.js';
-import type { EventKind } from './event.js';
+import { EVENT_KINDS, type EventKind } from '../core/naming.js';
 
-export interface SchemaEntry {
-  id: number;
-  /** Record name strategy: the schema's full name is its subject. */
+export interface BuildSchema {
   subject: string;
+  /** The version in the file name; the registry's version number may differ on a shared cluster. */
   version: number;
   kind: EventKind;
   file: string;
+  /** The schema as written in the file. */
+  schema: avro.Schema;
   type: avro.Type;
 }
 
-const SCHEMA_FILES: ReadonlyArray<Omit<SchemaEntry, 'type' | 'subject'>> = [
-  { id: 1, version: 1, kind: 'activity', file: 'activity.v1.avsc' },
-  { id: 2, version: 1, kind: 'error', file: 'error.v1.avsc' },
-  { id: 3, version: 1, kind: 'audit', file: 'audit.v1.avsc' },
-  { id: 4, version: 1, kind: 'heartbeat', file: 'heartbeat.v1.avsc' },
-];
+const FILE_PATTERN = /^([a-z]+)\.v(\d+)\.avsc$/;
 
-let entries: SchemaEntry[] | undefined;
+let loaded: BuildSchema[] | undefined;
 
-function loadEntries(): SchemaEntry[] {
-  const directory = path.join(packageRoot(), 'schemas', 'avro');
-  return SCHEMA_FILES.map((entry) => {
-    const schema = JSON.parse(
-      readFileSync(path.join(directory, entry.file), 'utf8'),
-    ) as avro.Schema;
-    const type = avro.Type.forSchema(schema);
-    return { ...entry, subject: type.name ?? entry.file, type };
-  });
+export function schemaDirectory(): string {
+  return path.join(packageRoot(), 'schemas', 'avro');
 }
 
-export function schemaEntries(): SchemaEntry[] {
-  entries ??= loadEntries();
-  return entries;
+/** Every shipped schema, oldest version first within a kind. */
+export function buildSchemas(): BuildSchema[] {
+  loaded ??= loadBuildSchemas(schemaDirectory());
+  return loaded;
 }
 
-export function schemaById(id: number): SchemaEntry | undefined {
-  return schemaEntries().find((entry) => entry.id === id);
-}
-
-/** The newest schema for a kind: what producers of this build write. */
-export function writerSchemaFor(kind: EventKind): SchemaEntry {
-  const candidates = schemaEntries().filter((entry) => entry.kind === kind);
-  const newest = candidates.sort((left, right) => right.version - left.version)[0];
-  if (newest === undefined) throw new Error(`no schema for kind ${kind}`);
+/** The newest schema of a kind: what this build writes and reads into. */
+export function newestBuildSchema(kind: EventKind): BuildSchema {
+  const versions = buildSchemas().filter((entry) => entry.kind === kind);
+  const newest = versions[versions.length - 1];
+  if (newest === undefined) throw new Error(`this build ships no schema for kind ${kind}`);
   return newest;
+}
+
+export function loadBuildSchemas(directory: string): BuildSchema[] {
+  const entries: BuildSchema[] = [];
+  for (const file of readdirSync(directory)) {
+    const match = FILE_PATTERN.exec(file);
+    if (match === null) continue;
+    const kind = match[1] as EventKind;
+    if (!(EVENT_KINDS as readonly string[]).includes(kind)) continue;
+    const schema = JSON.parse(readFileSync(path.join(directory, file), 'utf8')) as avro.Schema;
+    const type = avro.Type.forSchema(schema);
+    entries.push({
+      subject: type.name ?? file,
+      version: Number(match[2]),
+      kind,
+      file,
+      schema,
+      type,
+    });
+  }
+  return entries.sort(
+    (left, right) => left.kind.localeCompare(right.kind) || left.version - right.version,
+  );
 }

@@ -1,14 +1,28 @@
 /**
  * Avro encoding of contract events in the Confluent wire format: one magic byte 0, the writer
- * schema's id as a 4-byte big-endian integer, then the Avro binary body. Decoding checks each of
- * those and turns any failure into a PanaceaError whose message says which part was wrong.
+ * schema's registry id as a 4-byte big-endian integer, then the Avro binary body.
+ *
+ * A codec is opened against a registry: it registers every schema version this build ships
+ * (oldest first, so a new cluster numbers them in order) and writes with the newest of each kind.
+ * Reading resolves the record's writer schema, fetched by id, into this build's newest schema of
+ * the same kind (Avro schema resolution): older records get the new fields' defaults, newer
+ * records lose the fields this build does not know. A writer schema that cannot be resolved is
+ * refused with SCHEMA_UNRESOLVABLE naming the field and the rule; nothing is ever decoded into the
+ * wrong fields.
  */
+import avro from 'avsc';
+
 import { messageOf, PanaceaError } from '../core/errors.js';
-import { schemaById, writerSchemaFor } from './catalog.js';
-import type { AgentEvent, EventKind } from './event.js';
+import { EVENT_KINDS, type EventKind } from '../core/naming.js';
+import { buildSchemas, newestBuildSchema, type BuildSchema } from './catalog.js';
+import type { AgentEvent } from './event.js';
+import { readProblems } from './registry/compatibility.js';
+import type { RegisteredSchema, SchemaRegistry } from './registry/schema-registry.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
+/** Ids remembered as unknown, so a stream of garbage ids does not ask the registry each time. */
+const MAX_REMEMBERED_UNKNOWN_IDS = 1_000;
 
 export interface DecodedRecord {
   schemaId: number;
@@ -17,29 +31,157 @@ export interface DecodedRecord {
   event: unknown;
 }
 
-export function encodeEvent(event: AgentEvent): Buffer {
-  const entry = writerSchemaFor(event.kind);
-  const { kind: _kind, ...fields } = event;
-  let body: Buffer;
-  try {
-    body = entry.type.toBuffer(fields);
-  } catch (error) {
-    const detail = messageOf(error);
-    throw new PanaceaError(
-      'ENCODE_FAILED',
-      `the event does not fit schema ${entry.subject}: ${detail}`,
-      {},
-      error,
-    );
-  }
+/** How one writer schema id is read: directly, or through a resolver, or not at all. */
+type Reader =
+  { kind: EventKind; label: string; read: (body: Buffer) => unknown } | { refusal: PanaceaError };
 
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt8(MAGIC_BYTE, 0);
-  header.writeUInt32BE(entry.id, 1);
-  return Buffer.concat([header, body]);
+export interface SchemaCodec {
+  /** The registry id each kind is written with. */
+  readonly writerIds: Readonly<Record<EventKind, number>>;
+  encode(event: AgentEvent): Buffer;
+  decode(buffer: Buffer | null): Promise<DecodedRecord>;
 }
 
-export function decodeEvent(buffer: Buffer | null): DecodedRecord {
+export async function openSchemaCodec(registry: SchemaRegistry): Promise<SchemaCodec> {
+  const writerIds = {} as Record<EventKind, number>;
+  for (const entry of buildSchemas()) {
+    const registered = await registry.register(entry.subject, entry.schema);
+    if (entry === newestBuildSchema(entry.kind)) writerIds[entry.kind] = registered.id;
+  }
+  return new RegistryCodec(registry, writerIds);
+}
+
+class RegistryCodec implements SchemaCodec {
+  private readonly readers = new Map<number, Reader>();
+  private readonly unknownIds = new Set<number>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    readonly writerIds: Readonly<Record<EventKind, number>>,
+  ) {
+    for (const kind of EVENT_KINDS) {
+      const { type, subject, version } = newestBuildSchema(kind);
+      this.readers.set(writerIds[kind], {
+        kind,
+        label: `${subject} v${version} (id ${writerIds[kind]})`,
+        read: (body) => type.fromBuffer(body),
+      });
+    }
+  }
+
+  encode(event: AgentEvent): Buffer {
+    const entry = newestBuildSchema(event.kind);
+    const { kind: _kind, ...fields } = event;
+    let body: Buffer;
+    try {
+      body = entry.type.toBuffer(fields);
+    } catch (error) {
+      throw new PanaceaError(
+        'ENCODE_FAILED',
+        `the event does not fit schema ${entry.subject}: ${messageOf(error)}`,
+        {},
+        error,
+      );
+    }
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt8(MAGIC_BYTE, 0);
+    header.writeUInt32BE(this.writerIds[event.kind], 1);
+    return Buffer.concat([header, body]);
+  }
+
+  async decode(buffer: Buffer | null): Promise<DecodedRecord> {
+    const schemaId = readHeader(buffer);
+    const reader = await this.readerFor(schemaId);
+    if ('refusal' in reader) throw reader.refusal;
+
+    let value: unknown;
+    try {
+      value = reader.read((buffer as Buffer).subarray(HEADER_BYTES));
+    } catch (error) {
+      throw new PanaceaError(
+        'DECODE_FAILED',
+        `the Avro body does not match its writer schema ${reader.label}: ${messageOf(error)}`,
+        {},
+        error,
+      );
+    }
+    const event = { kind: reader.kind, ...(withoutNulls(value) as Record<string, unknown>) };
+    return { schemaId, kind: reader.kind, event };
+  }
+
+  private async readerFor(schemaId: number): Promise<Reader> {
+    const known = this.readers.get(schemaId);
+    if (known !== undefined) return known;
+    if (this.unknownIds.has(schemaId)) return { refusal: unknownIdError(schemaId) };
+
+    const registered = await this.registry.schemaById(schemaId);
+    if (registered === undefined) {
+      if (this.unknownIds.size >= MAX_REMEMBERED_UNKNOWN_IDS) this.unknownIds.clear();
+      this.unknownIds.add(schemaId);
+      return { refusal: unknownIdError(schemaId) };
+    }
+    const reader = resolvingReader(registered);
+    this.readers.set(schemaId, reader);
+    return reader;
+  }
+}
+
+/** The reader of a writer schema this build did not write itself. */
+function resolvingReader(registered: RegisteredSchema): Reader {
+  const { id: schemaId, subject } = registered;
+  const writerSchema = JSON.parse(registered.schema) as avro.Schema;
+  let writerType: avro.Type;
+  try {
+    writerType = avro.Type.forSchema(writerSchema);
+  } catch (error) {
+    return {
+      refusal: new PanaceaError(
+        'SCHEMA_UNRESOLVABLE',
+        `writer schema id ${schemaId} is not a valid Avro schema: ${messageOf(error)}`,
+      ),
+    };
+  }
+  const target = buildSchemas().find(
+    (entry) => entry.subject === (writerType.name ?? subject) || entry.subject === subject,
+  );
+  if (target === undefined) {
+    return {
+      refusal: new PanaceaError(
+        'SCHEMA_UNRESOLVABLE',
+        `writer schema id ${schemaId} is ${writerType.name ?? subject}, which is not an event schema this build reads`,
+      ),
+    };
+  }
+  const readerEntry: BuildSchema = newestBuildSchema(target.kind);
+  const problems = readProblems(readerEntry.schema, writerSchema);
+  let resolver: avro.Resolver | undefined;
+  if (problems.length === 0) {
+    try {
+      resolver = readerEntry.type.createResolver(writerType);
+    } catch (error) {
+      problems.push({ path: readerEntry.subject, rule: messageOf(error) });
+    }
+  }
+  if (resolver === undefined) {
+    return {
+      refusal: new PanaceaError(
+        'SCHEMA_UNRESOLVABLE',
+        `a record written with schema id ${schemaId} cannot be read as ${readerEntry.file}: ${problems
+          .map((problem) => `${problem.path}: ${problem.rule}`)
+          .join('; ')}`,
+        { field: problems[0]?.path },
+      ),
+    };
+  }
+  const resolverOfWriter = resolver;
+  return {
+    kind: target.kind,
+    label: `${subject} v${registered.version} (id ${schemaId}, read as ${readerEntry.file})`,
+    read: (body) => readerEntry.type.fromBuffer(body, resolverOfWriter),
+  };
+}
+
+function readHeader(buffer: Buffer | null): number {
   if (buffer === null || buffer.length === 0) {
     throw new PanaceaError(
       'DECODE_FAILED',
@@ -53,31 +195,14 @@ export function decodeEvent(buffer: Buffer | null): DecodedRecord {
         `(first byte ${buffer.readUInt8(0)}, ${buffer.length} bytes): it was not written by an Avro producer of this contract`,
     );
   }
+  return buffer.readUInt32BE(1);
+}
 
-  const schemaId = buffer.readUInt32BE(1);
-  const entry = schemaById(schemaId);
-  if (entry === undefined) {
-    throw new PanaceaError(
-      'UNKNOWN_SCHEMA_ID',
-      `schema id ${schemaId} is not registered with this pipeline`,
-    );
-  }
-
-  let value: unknown;
-  try {
-    value = entry.type.fromBuffer(buffer.subarray(HEADER_BYTES));
-  } catch (error) {
-    const detail = messageOf(error);
-    throw new PanaceaError(
-      'DECODE_FAILED',
-      `the Avro body does not match schema ${entry.subject} v${entry.version} (id ${schemaId}): ${detail}`,
-      {},
-      error,
-    );
-  }
-
-  const event = { kind: entry.kind, ...(withoutNulls(value) as Record<string, unknown>) };
-  return { schemaId, kind: entry.kind, event };
+function unknownIdError(schemaId: number): PanaceaError {
+  return new PanaceaError(
+    'UNKNOWN_SCHEMA_ID',
+    `schema id ${schemaId} is not registered with this pipeline's schema registry`,
+  );
 }
 
 /** Avro writes absent optional fields as null; the contract leaves them out. */

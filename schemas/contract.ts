@@ -271,6 +271,7 @@ function readBody(
         'stack',
         'severity',
         'retryable',
+        'attributes',
       ]);
       if (body === undefined) return undefined;
       return dropUndefined({
@@ -279,6 +280,7 @@ function readBody(
         stack: reader.string(body.stack, 'error.stack', false, CONTRACT_LIMITS.stackChars),
         severity: reader.oneOf(body.severity, 'error.severity', ERROR_SEVERITIES),
         retryable: reader.boolean(body.retryable, 'error.retryable'),
+        attributes: readAttributes(reader, body.attributes, 'error.attributes'),
       });
     }
     case 'audit': {

@@ -44,6 +44,8 @@ export interface ErrorBody {
   stack?: string;
   severity: (typeof ERROR_SEVERITIES)[number];
   retryable?: boolean;
+  /** What the reporter knew around the error (request id, tool, input size…). */
+  attributes?: Record<string, AttributeValue>;
 }
 
 export interface AuditParty {

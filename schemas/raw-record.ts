@@ -5,15 +5,16 @@
  */
 import { PanaceaError } from '../core/errors.js';
 import type { EventKind } from '../core/naming.js';
-import { decodeEvent } from './codec.js';
+import type { SchemaCodec } from './codec.js';
 import { describeProblems, validateEvent } from './contract.js';
 import type { AgentEvent } from './event.js';
 
-export function readRawEvent(
+export async function readRawEvent(
+  codec: SchemaCodec,
   value: Buffer | null,
   expectedKind: EventKind | undefined,
-): AgentEvent {
-  const decoded = decodeEvent(value);
+): Promise<AgentEvent> {
+  const decoded = await codec.decode(value);
 
   const result = validateEvent(decoded.event);
   if (!result.ok) {

@@ -75,7 +75,13 @@ export const EVENT_MAPPINGS = {
             attributes: { type: 'flattened', ignore_above: 1024, depth_limit: 5 },
           },
         },
-        error: { properties: { severity: keyword, retryable: { type: 'boolean' } } },
+        error: {
+          properties: {
+            severity: keyword,
+            retryable: { type: 'boolean' },
+            attributes: { type: 'flattened', ignore_above: 1024, depth_limit: 5 },
+          },
+        },
         audit: {
           properties: {
             actor: { properties: { type: keyword, id: keyword } },

@@ -103,7 +103,7 @@ export function toEnrichedDocument(
       };
     }
     case 'error': {
-      const { type, message, stack, severity, retryable } = event.error;
+      const { type, message, stack, severity, retryable, attributes } = event.error;
       return {
         ...base,
         message,
@@ -119,7 +119,11 @@ export function toEnrichedDocument(
         log: { level: severity },
         panacea: {
           ...panacea,
-          error: { severity, ...(retryable === undefined ? {} : { retryable }) },
+          error: {
+            severity,
+            ...(retryable === undefined ? {} : { retryable }),
+            ...(attributes === undefined ? {} : { attributes }),
+          },
         },
       };
     }

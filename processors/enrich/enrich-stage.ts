@@ -18,6 +18,7 @@ import {
   type StageRecord,
 } from '../../core/stage-runner.js';
 import { toEnrichedDocument } from './ecs-document.js';
+import type { SchemaCodec } from '../../schemas/codec.js';
 import { readRawEvent } from '../../schemas/raw-record.js';
 
 export const ENRICH_STAGE = 'enrich';
@@ -26,10 +27,12 @@ export interface EnrichStageOptions {
   naming: Naming;
   /** A durable producer (acks from all in-sync replicas) for the enriched topic. */
   producer: Producer;
+  /** Reads raw records whatever schema version wrote them. */
+  codec: SchemaCodec;
 }
 
 export function createEnrichStage(options: EnrichStageOptions): StageDefinition {
-  const { naming, producer } = options;
+  const { naming, producer, codec } = options;
   const enrichedTopic = naming.enrichedTopic();
 
   return {
@@ -43,7 +46,11 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
 
       for (const record of records) {
         try {
-          const event = readRawEvent(record.value, kindOfRawTopic(naming, record.topic));
+          const event = await readRawEvent(
+            codec,
+            record.value,
+            kindOfRawTopic(naming, record.topic),
+          );
           const document = toEnrichedDocument(event, {
             ingestedAtMs,
             createdAtMs: record.timestampMs,
@@ -58,8 +65,10 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
           messages.push({ key: event.agent.id, value });
         } catch (error) {
           // Bad input is a PanaceaError with its reason; anything else is a bug of ours, and
-          // dead-lettering it as bad input would hide it while the stage kept committing.
-          if (!(error instanceof PanaceaError)) throw error;
+          // dead-lettering it as bad input would hide it while the stage kept committing. A
+          // retriable error (the schema registry out of reach) is not the record's fault either:
+          // the batch is tried again instead.
+          if (!(error instanceof PanaceaError) || error.retriable) throw error;
           deadLetters.push(deadLetterFor(record, error));
         }
       }

@@ -14,6 +14,8 @@ import {
   type StageDefinition,
   type StageRecord,
 } from '../../core/stage-runner.js';
+import { PanaceaError } from '../../core/errors.js';
+import type { SchemaCodec } from '../../schemas/codec.js';
 import { readRawEvent } from '../../schemas/raw-record.js';
 import { partitionDirectory, writeSegment, type ArchivedLine } from './segment-store.js';
 
@@ -24,6 +26,8 @@ export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 export interface AuditArchiveStageOptions {
   naming: Naming;
   dataDir: string;
+  /** Reads raw records whatever schema version wrote them. */
+  codec: SchemaCodec;
 }
 
 export function auditArchiveRoot(dataDir: string): string {
@@ -44,8 +48,11 @@ export function createAuditArchiveStage(options: AuditArchiveStageOptions): Stag
 
       for (const record of records) {
         try {
-          lines.push({ offset: record.offset, event: readRawEvent(record.value, 'audit') });
+          const event = await readRawEvent(options.codec, record.value, 'audit');
+          lines.push({ offset: record.offset, event });
         } catch (error) {
+          // Only the record's own faults are dead-lettered; a registry out of reach is retried.
+          if (!(error instanceof PanaceaError) || error.retriable) throw error;
           deadLetters.push(deadLetterFor(record, error));
         }
       }

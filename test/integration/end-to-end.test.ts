@@ -8,11 +8,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
-import { writerSchemaFor } from '../../schemas/catalog.js';
-import { encodeEvent } from '../../schemas/codec.js';
 import { validateEvent } from '../../schemas/contract.js';
 import type { AgentEvent } from '../../schemas/event.js';
-import { field, isolate, kafkaFor, readTopic, runPanacea, searchAll } from './harness.js';
+import {
+  field,
+  isolate,
+  kafkaFor,
+  openCodecFor,
+  readTopic,
+  runPanacea,
+  searchAll,
+} from './harness.js';
 
 const EVENTS_PER_KIND = 5;
 const BASE_MS = Date.parse('2026-11-30T12:00:00.000Z');
@@ -163,16 +169,18 @@ describe('events flow end to end', () => {
       event: AgentEvent;
     };
     const unknownSchema = Buffer.from([0, 0, 0, 3, 231, 1, 2, 3]);
+    const { codec, registry } = await openCodecFor(isolation);
+    await registry.close();
     await producer.send({
       topic: activityTopic,
       messages: [
         { key: 'bad', value: Buffer.from('{"plain":"json"}') },
         { key: 'bad', value: unknownSchema },
-        { key: 'bad', value: encodeEvent(errorEvent.event) },
+        { key: 'bad', value: codec.encode(errorEvent.event) },
         {
           key: 'bad',
           value: Buffer.concat([
-            Buffer.from([0, 0, 0, 0, writerSchemaFor('activity').id]),
+            Buffer.from([0, 0, 0, 0, codec.writerIds.activity]),
             Buffer.from([0xff]),
           ]),
         },

@@ -12,7 +12,11 @@ import path from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { inject } from 'vitest';
 
+import { loadConfig } from '../../core/config.js';
 import { packageRoot } from '../../core/package-root.js';
+import { openSchemaCodec, type SchemaCodec } from '../../schemas/codec.js';
+import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
+import type { SchemaRegistry } from '../../schemas/registry/schema-registry.js';
 
 export interface Isolation {
   kafkaBrokers: string;
@@ -95,6 +99,23 @@ export function kafkaFor(isolation: Isolation): Kafka {
     brokers: isolation.kafkaBrokers.split(','),
     logLevel: logLevel.NOTHING,
   });
+}
+
+/**
+ * The codec the isolated pipeline uses, on the embedded registry in its own topic, for tests that
+ * write raw records by hand. Close it when done.
+ */
+export async function openCodecFor(
+  isolation: Isolation,
+): Promise<{ codec: SchemaCodec; registry: SchemaRegistry }> {
+  const config = loadConfig(isolation.env);
+  const registry = await openSchemaRegistry(config, kafkaFor(isolation));
+  try {
+    return { codec: await openSchemaCodec(registry), registry };
+  } catch (error) {
+    await registry.close();
+    throw error;
+  }
 }
 
 export interface ReadRecord {

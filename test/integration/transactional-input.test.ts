@@ -4,10 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { encodeEvent } from '../../schemas/codec.js';
 import { validateEvent } from '../../schemas/contract.js';
 import type { AgentEvent } from '../../schemas/event.js';
-import { isolate, kafkaFor, runPanacea, searchAll } from './harness.js';
+import { isolate, kafkaFor, openCodecFor, runPanacea, searchAll } from './harness.js';
 
 describe('transactional producers', () => {
   it('stores their committed events and still reaches idle past the commit marker', async () => {
@@ -27,11 +26,13 @@ describe('transactional producers', () => {
       idempotent: true,
       maxInFlightRequests: 1,
     });
+    const { codec, registry } = await openCodecFor(isolation);
+    await registry.close();
     await producer.connect();
     const transaction = await producer.transaction();
     await transaction.send({
       topic: `${isolation.topicPrefix}agent.heartbeat`,
-      messages: [{ key: 'agent-txn', value: encodeEvent(result.event) }],
+      messages: [{ key: 'agent-txn', value: codec.encode(result.event) }],
     });
     await transaction.commit();
     await producer.disconnect();
