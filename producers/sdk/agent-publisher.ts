@@ -30,6 +30,7 @@ import type {
   EventKind,
   HeartbeatBody,
 } from '../../schemas/event.js';
+import { encodedBytesBeforeOpen, type EventEncoder } from './encoding.js';
 import { createKafkaLink, type KafkaLink } from './kafka-link.js';
 import { resolveOptions, type AgentPublisherOptions, type ResolvedOptions } from './options.js';
 import {
@@ -71,7 +72,8 @@ interface PendingEvent {
   sequence: number;
   event: AgentEvent;
   topic: string;
-  message: Message;
+  /** Undefined while no encoder is open (Kafka was away since start); `bytes` is exact anyway. */
+  message: Message | undefined;
   bytes: number;
   enqueuedAtMs: number;
   settled: boolean;
@@ -79,9 +81,14 @@ interface PendingEvent {
   reject: (error: PanaceaError) => void;
 }
 
-/** A flush waiting for every event up to `sequence` to settle. */
+/**
+ * A flush waiting for the events accepted before it (sequence up to `target`) to settle. It
+ * counts them down rather than watching the highest settled sequence: an event refused in the
+ * middle of a batch settles before the ones ahead of it.
+ */
 interface FlushWaiter {
-  sequence: number;
+  target: number;
+  remaining: number;
   resolve: () => void;
 }
 
@@ -97,6 +104,9 @@ export function createAgentPublisher(options: AgentPublisherOptions): AgentPubli
     {
       brokers: resolved.brokers,
       clientId: resolved.clientId,
+      topicPrefix: resolved.topicPrefix,
+      schemaRegistryUrl: resolved.schemaRegistryUrl,
+      encoder: resolved.encoder,
       compression: resolved.compression,
       createTopics: resolved.createTopics,
       fallbackMaxBatchBytes: resolved.maxBatchBytes,
@@ -129,6 +139,7 @@ class Publisher implements AgentPublisher {
   readonly #outbox: Outbox<PendingEvent>;
 
   #maxBatchBytes: number;
+  #encoder: EventEncoder | undefined;
   #connected = false;
   #closed = false;
   #stopped = false;
@@ -139,7 +150,7 @@ class Publisher implements AgentPublisher {
   #wakeUp: (() => void) | undefined;
 
   #lastSequence = 0;
-  #settledThrough = 0;
+  /** Events up to this sequence go without waiting for the linger: a flush asked for them. */
   #flushThrough = 0;
   #flushWaiters: FlushWaiter[] = [];
 
@@ -158,6 +169,7 @@ class Publisher implements AgentPublisher {
     });
     this.#outbox = new Outbox(options.maxBufferBytes);
     this.#maxBatchBytes = options.maxBatchBytes;
+    this.#encoder = options.encoder;
   }
 
   activity(body: ActivityBody, context?: EventContext): Promise<PublishReceipt> {
@@ -187,14 +199,19 @@ class Publisher implements AgentPublisher {
 
   async flush(options: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
     const timeoutMs = options.timeoutMs ?? this.#options.flushTimeoutMs;
-    const target = this.#lastSequence;
-    if (this.#settledThrough < target) {
-      this.#flushThrough = Math.max(this.#flushThrough, target);
+    // Every buffered event was accepted before this call, so all of them are waited for.
+    const waiter: FlushWaiter = {
+      target: this.#lastSequence,
+      remaining: this.#outbox.bufferedCount,
+      resolve: () => undefined,
+    };
+    if (waiter.remaining > 0) {
+      this.#flushThrough = Math.max(this.#flushThrough, waiter.target);
       this.#wake();
-      await this.#settledOrTimeout(target, timeoutMs);
+      await this.#settledOrTimeout(waiter, timeoutMs);
     }
 
-    const report = this.#report(this.#settledThrough >= target, this.#undelivered());
+    const report = this.#report(waiter.remaining === 0, this.#undelivered());
     if (!report.complete) {
       this.#logger.warn(
         { undeliveredEvents: report.undeliveredEvents, timeoutMs, reason: report.reason },
@@ -283,16 +300,15 @@ class Publisher implements AgentPublisher {
     }
 
     const event = checked.event;
-    let value: Buffer;
+    let message: Message | undefined;
+    let bytes: number;
     try {
-      value = this.#options.encoder.encode(event);
+      message = this.#encoder === undefined ? undefined : this.#recordOf(event, this.#encoder);
+      bytes = message === undefined ? this.#sizeBeforeEncoding(event) : messageBytes(message);
     } catch (error) {
       this.#refuse(kind, event.eventId, event, toPanaceaError(error, 'ENCODE_FAILED'), settlement);
       return;
     }
-    const topic = this.#naming.rawTopic(kind);
-    const message: Message = { key: event.agent.id, value, timestamp: String(Date.now()) };
-    const bytes = messageBytes(message);
 
     if (!fitsOneBatch({ bytes }, this.#maxBatchBytes)) {
       this.#refuse(kind, event.eventId, event, this.#tooLarge(event, bytes), settlement);
@@ -302,7 +318,7 @@ class Publisher implements AgentPublisher {
     const pending: PendingEvent = {
       sequence: this.#lastSequence + 1,
       event,
-      topic,
+      topic: this.#naming.rawTopic(kind),
       message,
       bytes,
       enqueuedAtMs: performance.now(),
@@ -321,6 +337,16 @@ class Publisher implements AgentPublisher {
     const batchReady =
       this.#outbox.queuedBytes + RECORD_BATCH_OVERHEAD_BYTES >= this.#maxBatchBytes;
     if (wasEmpty || batchReady) this.#wakeIfWaitingForWork();
+  }
+
+  #recordOf(event: AgentEvent, encoder: EventEncoder): Message {
+    const value = encoder.encode(event);
+    return { key: event.agent.id, value, timestamp: String(Date.now()) };
+  }
+
+  /** What `messageBytes` will count once the event is encoded. */
+  #sizeBeforeEncoding(event: AgentEvent): number {
+    return messageBytes({ key: event.agent.id, value: null }) + encodedBytesBeforeOpen(event);
   }
 
   /** The event as the contract reads it: the call's body and context, the publisher's agent. */
@@ -441,9 +467,10 @@ class Publisher implements AgentPublisher {
       if (!this.#connected) {
         this.#loopState = 'connecting';
         try {
-          const limit = await this.#link.connect();
+          const { limit, encoder } = await this.#link.connect();
           if (this.#stopped) break;
           this.#connected = true;
+          this.#encoder = encoder;
           this.#maxBatchBytes = limit.maxBatchBytes;
           this.#logger.info(
             {
@@ -516,12 +543,47 @@ class Publisher implements AgentPublisher {
         for (const entry of oversized) {
           this.#giveUp(entry, this.#tooLarge(entry.event, entry.bytes));
         }
-        return batch;
+        return this.#encodeBatch(batch);
       }
       this.#loopState = 'lingering';
       await this.#sleep(lingerLeftMs);
     }
     return undefined;
+  }
+
+  /**
+   * Encodes the events of a batch that were accepted before the encoder was open. One that
+   * cannot be encoded is refused and leaves the batch.
+   */
+  #encodeBatch(batch: PendingEvent[]): PendingEvent[] {
+    const encoder = this.#encoder;
+    if (encoder === undefined || batch.every((entry) => entry.message !== undefined)) return batch;
+
+    const encoded: PendingEvent[] = [];
+    for (const entry of batch) {
+      if (entry.message !== undefined) {
+        encoded.push(entry);
+        continue;
+      }
+      try {
+        entry.message = this.#recordOf(entry.event, encoder);
+      } catch (error) {
+        this.#outbox.settle([entry]);
+        this.#giveUp(entry, toPanaceaError(error, 'ENCODE_FAILED'));
+        continue;
+      }
+      const bytes = messageBytes(entry.message);
+      if (bytes !== entry.bytes) {
+        this.#logger.warn(
+          { counted: entry.bytes, encoded: bytes },
+          'an event counted before the encoder was open has another size encoded; count corrected',
+        );
+        this.#outbox.correctInFlight(bytes - entry.bytes);
+        entry.bytes = bytes;
+      }
+      encoded.push(entry);
+    }
+    return encoded;
   }
 
   #delivered(batch: PendingEvent[]): void {
@@ -531,7 +593,7 @@ class Publisher implements AgentPublisher {
       entry.settled = true;
       this.#published += 1;
       entry.resolve({ eventId: entry.event.eventId, kind: entry.event.kind, topic: entry.topic });
-      this.#markSettled(entry.sequence);
+      this.#countDownFlushes(entry.sequence);
     }
   }
 
@@ -593,25 +655,21 @@ class Publisher implements AgentPublisher {
     entry.settled = true;
     entry.reject(error);
     this.#countDrop(entry.event.kind, entry.event.eventId, entry.event, error);
-    this.#markSettled(entry.sequence);
+    this.#countDownFlushes(entry.sequence);
   }
 
-  #markSettled(sequence: number): void {
-    this.#settledThrough = Math.max(this.#settledThrough, sequence);
-    if (this.#flushWaiters.length === 0) return;
-    const waiting: FlushWaiter[] = [];
+  #countDownFlushes(sequence: number): void {
     for (const waiter of this.#flushWaiters) {
-      if (waiter.sequence <= this.#settledThrough) waiter.resolve();
-      else waiting.push(waiter);
+      if (sequence > waiter.target) continue;
+      waiter.remaining -= 1;
+      if (waiter.remaining === 0) waiter.resolve();
     }
-    this.#flushWaiters = waiting;
   }
 
-  async #settledOrTimeout(sequence: number, timeoutMs: number): Promise<void> {
+  async #settledOrTimeout(waiter: FlushWaiter, timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    let waiter: FlushWaiter | undefined;
     await new Promise<void>((resolve) => {
-      waiter = { sequence, resolve };
+      waiter.resolve = resolve;
       this.#flushWaiters.push(waiter);
       timer = setTimeout(resolve, timeoutMs);
     });

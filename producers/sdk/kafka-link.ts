@@ -1,26 +1,29 @@
 /**
  * The publisher's connection to Kafka: connect (create missing topics, read the record batch
- * limit the raw topics allow, start an idempotent producer) and send one batch with acks from
- * every in-sync replica. It neither retries nor waits: the publisher's delivery loop decides that.
+ * limit the raw topics allow, open the encoder against the schema registry, start an idempotent
+ * producer) and send one batch with acks from every in-sync replica. It neither retries nor
+ * waits: the publisher's delivery loop decides that.
  */
-import {
-  CompressionTypes,
-  ConfigResourceTypes,
-  type Admin,
-  type Kafka,
-  type Producer,
-} from 'kafkajs';
-import type { Message, TopicMessages } from 'kafkajs';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 
 import { createDurableProducer, createKafka } from '../../core/kafka.js';
 import type { Naming } from '../../core/naming.js';
 import { ensureTopics } from '../../infra/topics.js';
+import { openEventEncoder, type EventEncoder } from './encoding.js';
 import type { Compression } from './options.js';
+
+// kafkajs is CommonJS, and Node's ESM loader finds only some of its enums as named exports.
+const { CompressionTypes, ConfigResourceTypes } = kafkajs;
 
 /** What the link needs to know; a subset of the publisher's options. */
 export interface LinkSettings {
   brokers: string[];
   clientId: string;
+  topicPrefix: string;
+  schemaRegistryUrl: string | undefined;
+  /** An encoder the caller opened; when unset, one is opened at the first connect. */
+  encoder: EventEncoder | undefined;
   compression: Compression;
   createTopics: boolean;
   /** The record batch limit to use when the topics' own cannot be read. */
@@ -35,16 +38,21 @@ export interface BatchLimit {
   detail?: string;
 }
 
+export interface Connection {
+  limit: BatchLimit;
+  encoder: EventEncoder;
+}
+
 export interface KafkaLink {
-  /** Connects; resolves with the batch limit to use, or rejects with kafkajs's error. */
-  connect(): Promise<BatchLimit>;
+  /** Connects; resolves with the batch limit and the encoder, or rejects with the cause. */
+  connect(): Promise<Connection>;
   /** Sends records, in order, as one request with acks -1; rejects with kafkajs's error. */
-  send(records: ReadonlyArray<{ topic: string; message: Message }>): Promise<void>;
+  send(records: ReadonlyArray<{ topic: string; message: Message | undefined }>): Promise<void>;
   /** Closes every connection; never rejects. */
   disconnect(): Promise<void>;
 }
 
-const COMPRESSION_TYPES: Record<Compression, CompressionTypes> = {
+const COMPRESSION_TYPES: Record<Compression, kafkajs.CompressionTypes> = {
   gzip: CompressionTypes.GZIP,
   none: CompressionTypes.None,
 };
@@ -52,6 +60,7 @@ const COMPRESSION_TYPES: Record<Compression, CompressionTypes> = {
 export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLink {
   let kafka: Kafka | undefined;
   let producer: Producer | undefined;
+  let encoder = settings.encoder;
   const compression = COMPRESSION_TYPES[settings.compression];
 
   const disconnect = async (): Promise<void> => {
@@ -75,6 +84,8 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
         await admin.disconnect().catch(() => undefined);
       }
 
+      encoder ??= await openEventEncoder(kafka, settings);
+
       const connecting = createDurableProducer(kafka);
       try {
         await connecting.connect();
@@ -83,7 +94,7 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
         throw error;
       }
       producer = connecting;
-      return limit;
+      return { limit, encoder };
     },
 
     async send(records) {
@@ -92,6 +103,7 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
       // Records of one topic stay in their order; kafkajs keeps the order within a partition.
       const topicMessages: TopicMessages[] = [];
       for (const { topic, message } of records) {
+        if (message === undefined) throw new Error('a record was sent before it was encoded');
         const last = topicMessages.at(-1);
         if (last?.topic === topic) last.messages.push(message);
         else topicMessages.push({ topic, messages: [message] });

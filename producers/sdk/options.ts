@@ -8,7 +8,7 @@ import { MAX_RECORD_BYTES } from '../../core/kafka.js';
 import type { Logger } from '../../core/logger.js';
 import { describeValue } from '../../schemas/describe-value.js';
 import type { AgentEvent, AgentIdentity, EventKind } from '../../schemas/event.js';
-import { DEFAULT_ENCODER, type EventEncoder } from './encoding.js';
+import type { EventEncoder } from './encoding.js';
 
 export const COMPRESSIONS = ['gzip', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -63,7 +63,16 @@ export interface AgentPublisherOptions {
   onDrop?: (drop: DroppedEvent) => void;
   /** Where the publisher logs its own life (connects, retries, drops). Default the project's. */
   logger?: Logger;
-  /** Turns an event into a record value. Default the project's Avro codec (encoding.ts). */
+  /**
+   * A Confluent-compatible schema registry. Default: the embedded registry the pipeline keeps in
+   * the cluster's `<topicPrefix>panacea.schemas` topic, as `SCHEMA_REGISTRY_URL` for the pipeline.
+   */
+  schemaRegistryUrl?: string;
+  /**
+   * Turns an event into a record value. Default: the project's Avro codec, opened against the
+   * registry when the publisher first connects (encoding.ts). Give one already open to encode
+   * from the first call on.
+   */
   encoder?: EventEncoder;
 }
 
@@ -83,7 +92,8 @@ export interface ResolvedOptions {
   maxRetryBackoffMs: number;
   onDrop: ((drop: DroppedEvent) => void) | undefined;
   logger: Logger | undefined;
-  encoder: EventEncoder;
+  schemaRegistryUrl: string | undefined;
+  encoder: EventEncoder | undefined;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -126,7 +136,8 @@ export function resolveOptions(options: AgentPublisherOptions): ResolvedOptions 
     maxRetryBackoffMs: options.maxRetryBackoffMs ?? DEFAULT_OPTIONS.maxRetryBackoffMs,
     onDrop: options.onDrop,
     logger: options.logger,
-    encoder: options.encoder ?? DEFAULT_ENCODER,
+    schemaRegistryUrl: options.schemaRegistryUrl,
+    encoder: options.encoder,
   };
 
   if (!TOPIC_PREFIX_PATTERN.test(resolved.topicPrefix)) {
@@ -151,7 +162,13 @@ export function resolveOptions(options: AgentPublisherOptions): ResolvedOptions 
   if (resolved.onDrop !== undefined && typeof resolved.onDrop !== 'function') {
     throw invalid('onDrop', resolved.onDrop, 'a function');
   }
-  if (typeof resolved.encoder?.encode !== 'function') {
+  if (
+    resolved.schemaRegistryUrl !== undefined &&
+    !/^https?:\/\/\S+$/.test(resolved.schemaRegistryUrl)
+  ) {
+    throw invalid('schemaRegistryUrl', resolved.schemaRegistryUrl, 'an http:// or https:// URL');
+  }
+  if (resolved.encoder !== undefined && typeof resolved.encoder.encode !== 'function') {
     throw invalid('encoder', resolved.encoder, 'an object with an encode(event) method');
   }
   return resolved;

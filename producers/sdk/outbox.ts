@@ -114,6 +114,11 @@ export class Outbox<T extends Sized> {
     this.#inFlightCount -= batch.length;
   }
 
+  /** Adjusts the in-flight count when an entry's size changed after it was taken. */
+  correctInFlight(deltaBytes: number): void {
+    this.#inFlightBytes += deltaBytes;
+  }
+
   /**
    * Puts an in-flight batch back at the front, in its order, to be cut again (after a failed send,
    * so a changed batch limit applies to it too).

@@ -41,7 +41,10 @@ export async function runTask<T>(
       { action: name, status: 'failed', durationMs, ...withAttributes },
       finishedContext,
     );
-    void reporter.error({ ...describeThrown(thrown), severity: 'error' }, finishedContext);
+    void reporter.error(
+      { ...describeThrown(thrown), severity: 'error', ...withAttributes },
+      finishedContext,
+    );
     throw thrown;
   }
 
