@@ -199,19 +199,7 @@ class Publisher implements AgentPublisher {
 
   async flush(options: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
     const timeoutMs = options.timeoutMs ?? this.#options.flushTimeoutMs;
-    // Every buffered event was accepted before this call, so all of them are waited for.
-    const waiter: FlushWaiter = {
-      target: this.#lastSequence,
-      remaining: this.#outbox.bufferedCount,
-      resolve: () => undefined,
-    };
-    if (waiter.remaining > 0) {
-      this.#flushThrough = Math.max(this.#flushThrough, waiter.target);
-      this.#wake();
-      await this.#settledOrTimeout(waiter, timeoutMs);
-    }
-
-    const report = this.#report(waiter.remaining === 0, this.#undelivered());
+    const report = await this.#flushFor(timeoutMs);
     if (!report.complete) {
       this.#logger.warn(
         { undeliveredEvents: report.undeliveredEvents, timeoutMs, reason: report.reason },
@@ -677,9 +665,25 @@ class Publisher implements AgentPublisher {
     this.#flushWaiters = this.#flushWaiters.filter((item) => item !== waiter);
   }
 
+  /** Waits for every event accepted so far to settle, or for `timeoutMs`; logs nothing. */
+  async #flushFor(timeoutMs: number): Promise<DeliveryReport> {
+    // Every buffered event was accepted before this call, so all of them are waited for.
+    const waiter: FlushWaiter = {
+      target: this.#lastSequence,
+      remaining: this.#outbox.bufferedCount,
+      resolve: () => undefined,
+    };
+    if (waiter.remaining > 0) {
+      this.#flushThrough = Math.max(this.#flushThrough, waiter.target);
+      this.#wake();
+      await this.#settledOrTimeout(waiter, timeoutMs);
+    }
+    return this.#report(waiter.remaining === 0, this.#undelivered());
+  }
+
   async #closeOnce(timeoutMs: number): Promise<DeliveryReport> {
     this.#closed = true;
-    const flushed = await this.flush({ timeoutMs });
+    const flushed = await this.#flushFor(timeoutMs);
     if (flushed.complete) {
       await this.#stop();
       this.#logger.info({ published: this.#published, dropped: this.#dropped }, 'publisher closed');

@@ -9,7 +9,7 @@
 import type { ActivityBody, AttributeValue, ErrorBody } from '../../schemas/event.js';
 import { CONTRACT_LIMITS } from '../../schemas/contract.js';
 import { MIN_EPOCH_MS } from '../../schemas/timestamp.js';
-import { GENERATED_TEXT_LIMITS, truncateText, wellFormed } from './text.js';
+import { GENERATED_TEXT_LIMITS, truncateJson, truncateText, wellFormed } from './text.js';
 import type { EventContext } from './types.js';
 
 export type MappedLogLine =
@@ -49,11 +49,6 @@ const CORRELATION_FIELDS: Record<string, keyof EventContext> = {
 
 /** Nesting flattened into dotted keys; deeper objects become one JSON string. */
 const MAX_FLATTEN_DEPTH = 4;
-/**
- * UTF-8 bytes all attribute keys and values of one line may take, so that with the message and
- * stack the event stays under the contract's 256 KiB. What does not fit is left out and counted.
- */
-const ATTRIBUTE_BUDGET_BYTES = 96 * 1024;
 /** The attribute that counts attributes left out (too many, or over the byte budget). */
 export const DROPPED_ATTRIBUTES_KEY = 'log.attributes_dropped';
 
@@ -142,9 +137,9 @@ function errorEvent(
     kind: 'error',
     body: {
       type: truncateText(wellFormed(errorType), GENERATED_TEXT_LIMITS.shortTextChars),
-      message: truncateText(wellFormed(errorMessage), GENERATED_TEXT_LIMITS.messageChars),
+      message: truncateJson(wellFormed(errorMessage), GENERATED_TEXT_LIMITS.messageJsonBytes),
       ...(typeof stack === 'string' && stack !== ''
-        ? { stack: truncateText(wellFormed(stack), GENERATED_TEXT_LIMITS.stackChars) }
+        ? { stack: truncateJson(wellFormed(stack), GENERATED_TEXT_LIMITS.stackJsonBytes) }
         : {}),
       severity: level >= FATAL_LEVEL ? 'critical' : 'error',
       attributes: flattenAttributes({ ...extra, ...errFields, ...rest }),
@@ -157,14 +152,14 @@ function errorEvent(
  * Fields as contract attributes: nested objects become dotted keys (`req.method`), strings,
  * numbers and booleans stay as they are, arrays and objects nested deeper than
  * MAX_FLATTEN_DEPTH become JSON text, null is left out. Keys and values are cut to the contract's
- * limits; past 127 keys or the byte budget, the rest is left out and counted under
- * `log.attributes_dropped`.
+ * limits; past 127 keys or the JSON byte budget of GENERATED_TEXT_LIMITS, the rest is left out and
+ * counted under `log.attributes_dropped`.
  */
 export function flattenAttributes(fields: Record<string, unknown>): Record<string, AttributeValue> {
   const attributes: Record<string, AttributeValue> = {};
   let count = 0;
   let dropped = 0;
-  let budgetBytes = ATTRIBUTE_BUDGET_BYTES;
+  let budgetBytes: number = GENERATED_TEXT_LIMITS.attributesJsonBytes;
 
   const add = (key: string, value: AttributeValue): void => {
     const cleanKey = truncateText(wellFormed(key), CONTRACT_LIMITS.attributeKeyChars);
@@ -172,15 +167,18 @@ export function flattenAttributes(fields: Record<string, unknown>): Record<strin
       typeof value === 'string'
         ? truncateText(wellFormed(value), CONTRACT_LIMITS.attributeValueChars)
         : value;
+    // Key and value as JSON, with the colon and comma between entries.
     const bytes =
-      Buffer.byteLength(cleanKey) +
-      (typeof cleanValue === 'string' ? Buffer.byteLength(cleanValue) : 8);
+      Buffer.byteLength(JSON.stringify(cleanKey)) +
+      Buffer.byteLength(JSON.stringify(cleanValue)) +
+      2;
     // One key is kept free for the count of what was left out.
-    if (count >= CONTRACT_LIMITS.attributeCount - 1 || bytes > budgetBytes) {
+    const isNewKey = !(cleanKey in attributes);
+    if ((isNewKey && count >= CONTRACT_LIMITS.attributeCount - 1) || bytes > budgetBytes) {
       dropped += 1;
       return;
     }
-    if (!(cleanKey in attributes)) count += 1;
+    if (isNewKey) count += 1;
     attributes[cleanKey] = cleanValue;
     budgetBytes -= bytes;
   };

@@ -29,14 +29,35 @@ export function wellFormed(text: string): string {
   );
 }
 
-/** Limits for text the SDK takes from errors and log lines, within the contract's own. */
+/**
+ * At most `maxJsonBytes` when written as a JSON string (UTF-8, quotes and escapes counted: what
+ * the contract's whole-event limit measures), ending in "…" when cut.
+ */
+export function truncateJson(text: string, maxJsonBytes: number): string {
+  let jsonBytes = Buffer.byteLength(JSON.stringify(text));
+  if (jsonBytes <= maxJsonBytes) return text;
+  let chars = text.length;
+  // Each pass cuts in proportion to the excess, so a few passes fit any mix of characters.
+  while (jsonBytes > maxJsonBytes && chars > 1) {
+    chars = Math.max(1, Math.floor((chars * maxJsonBytes) / jsonBytes) - 1);
+    text = truncateText(text, chars);
+    jsonBytes = Buffer.byteLength(JSON.stringify(text));
+  }
+  return text;
+}
+
+/**
+ * Limits for text the SDK takes from errors and log lines. Short texts keep the contract's limit
+ * in characters; message, stack and the attributes of a log line share a budget in JSON bytes
+ * (16 + 64 + 96 KiB) that keeps the whole event under the contract's 256 KiB, whatever the
+ * characters.
+ */
 export const GENERATED_TEXT_LIMITS = {
   /** error.type and activity.action: the contract's short-text limit. */
   shortTextChars: 1_024,
-  /** error.message: a quarter of the contract's limit, so message and stack fit one event. */
-  messageChars: 16_384,
-  /** error.stack: a quarter of the contract's limit, for the same reason. */
-  stackChars: 65_536,
+  messageJsonBytes: 16 * 1024,
+  stackJsonBytes: 64 * 1024,
+  attributesJsonBytes: 96 * 1024,
 } as const;
 
 export interface ThrownDescription {
@@ -54,11 +75,11 @@ export function describeThrown(thrown: unknown): ThrownDescription {
   const message = wellFormed(messageOf(thrown)) || '(no message)';
   const stack =
     thrown instanceof Error && typeof thrown.stack === 'string' && thrown.stack !== ''
-      ? truncateText(wellFormed(thrown.stack), GENERATED_TEXT_LIMITS.stackChars)
+      ? truncateJson(wellFormed(thrown.stack), GENERATED_TEXT_LIMITS.stackJsonBytes)
       : undefined;
   return {
     type: truncateText(wellFormed(type), GENERATED_TEXT_LIMITS.shortTextChars),
-    message: truncateText(message, GENERATED_TEXT_LIMITS.messageChars),
+    message: truncateJson(message, GENERATED_TEXT_LIMITS.messageJsonBytes),
     ...(stack === undefined ? {} : { stack }),
   };
 }
