@@ -155,6 +155,7 @@ class Publisher implements AgentPublisher {
   #flushWaiters: FlushWaiter[] = [];
 
   #published = 0;
+  #batchesSent = 0;
   #dropped = 0;
   #droppedByCode: Partial<Record<ErrorCode, number>> = {};
   #refusedWhileFull = 0;
@@ -217,6 +218,7 @@ class Publisher implements AgentPublisher {
   stats(): PublisherStats {
     return {
       published: this.#published,
+      batchesSent: this.#batchesSent,
       bufferedEvents: this.#outbox.bufferedCount,
       bufferedBytes: this.#outbox.bufferedBytes,
       maxBufferBytes: this.#outbox.maxBufferBytes,
@@ -575,6 +577,7 @@ class Publisher implements AgentPublisher {
   }
 
   #delivered(batch: PendingEvent[]): void {
+    this.#batchesSent += 1;
     this.#outbox.settle(batch);
     for (const entry of batch) {
       if (entry.settled) continue;

@@ -52,6 +52,8 @@ export interface DeliveryReport {
 export interface PublisherStats {
   /** Events Kafka acknowledged. */
   published: number;
+  /** Record batches (produce requests) Kafka acknowledged. */
+  batchesSent: number;
   /** Events accepted and not yet acknowledged: queued and in flight. */
   bufferedEvents: number;
   /** Their encoded size as Kafka counts it; never above `maxBufferBytes`. */
