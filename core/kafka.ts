@@ -37,12 +37,24 @@ function logEntry({ namespace, level, log }: LogEntry): void {
   kafkaLogger[levelName ?? 'info']({ namespace, ...fields }, message);
 }
 
-export function createKafka(config: Pick<PanaceaConfig, 'kafkaBrokers'>, clientId: string): Kafka {
+export interface KafkaClientOptions {
+  /**
+   * kafkajs's own log lines: WARN by default (its INFO level is per-connection chatter). The agent
+   * SDK passes NOTHING: it logs each failed attempt itself, with kafkajs's error, and an agent
+   * whose broker is away should not get several kafkajs lines per retry on its stderr.
+   */
+  kafkajsLogLevel?: logLevel;
+}
+
+export function createKafka(
+  config: Pick<PanaceaConfig, 'kafkaBrokers'>,
+  clientId: string,
+  options: KafkaClientOptions = {},
+): Kafka {
   return new Kafka({
     clientId,
     brokers: config.kafkaBrokers,
-    // kafkajs's INFO level is per-connection chatter; warnings and errors are worth a line.
-    logLevel: logLevel.WARN,
+    logLevel: options.kafkajsLogLevel ?? logLevel.WARN,
     logCreator: () => logEntry,
     connectionTimeout: 5_000,
     // About 15 s of retries in all: enough for a broker that is starting, short enough for a person

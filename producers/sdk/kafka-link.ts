@@ -72,7 +72,9 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
   return {
     async connect() {
       await disconnect();
-      kafka ??= createKafka({ kafkaBrokers: settings.brokers }, settings.clientId);
+      kafka ??= createKafka({ kafkaBrokers: settings.brokers }, settings.clientId, {
+        kafkajsLogLevel: kafkajs.logLevel.NOTHING,
+      });
 
       const admin = kafka.admin();
       let limit: BatchLimit;
