@@ -10,26 +10,26 @@
  * pino runs it in a worker thread; the options are any of the agent publisher's that survive
  * being copied to a worker (everything but `onDrop`, `logger` and `encoder`). The mapping:
  *
- * | pino line                                   | event                                          |
- * | ------------------------------------------- | ---------------------------------------------- |
- * | level ≥ 50 (error, fatal)                   | error event; fatal → severity `critical`,      |
- * |                                             | error → `error`                                |
- * | `err.type` (else `err.name`)                | error.type; `log.<level>` when there is no err |
- * | `err.message` (else `msg`)                  | error.message                                  |
- * | `err.stack`                                 | error.stack                                    |
- * | `err`'s other fields (code, errno, …)       | error.attributes `err.code`, …                 |
- * | level < 50 (trace … warn)                   | activity event, status `succeeded`             |
- * | `action` field (else `msg`, else            | activity.action                                |
- * | `log.<level>`)                              |                                                |
- * | `durationMs` field (a number ≥ 0)           | activity.durationMs                            |
- * | `time` (epoch ms, epoch s or RFC 3339)      | timestamp                                      |
- * | `workflowId`, `taskId`, `traceId`/`trace_id`, | the envelope's correlation ids               |
- * | `spanId`/`span_id` (strings)                |                                                |
- * | the level's label                           | attribute `log.level`                          |
- * | `msg` when not used as action or message    | attribute `log.message`                        |
- * | every other field and binding (`pid`,       | attributes, nested objects as dotted keys,     |
- * | `hostname`, `req.method`, …)                | arrays and deep objects as JSON text, null     |
- * |                                             | left out, cut to the contract's limits         |
+ * | pino line                                 | event                                         |
+ * | ----------------------------------------- | --------------------------------------------- |
+ * | level ≥ 50 (error, fatal)                 | error event; fatal → severity `critical`,     |
+ * |                                           | error → `error`                               |
+ * | `err.type` (else `err.name`)              | error.type; `log.<level>` without an err      |
+ * | `err.message` (else `msg`)                | error.message                                 |
+ * | `err.stack`                               | error.stack                                   |
+ * | `err`'s other fields (code, errno, …)     | error.attributes `err.code`, …                |
+ * | level < 50 (trace … warn)                 | activity event, status `succeeded`            |
+ * | `action` field, else `msg`, else          | activity.action                               |
+ * | `log.<level>`                             |                                               |
+ * | `durationMs` field (a number ≥ 0)         | activity.durationMs                           |
+ * | `time` (epoch ms, epoch s or RFC 3339)    | timestamp                                     |
+ * | `workflowId`, `taskId`, `traceId` or      | the envelope's correlation ids                |
+ * | `trace_id`, `spanId` or `span_id`         |                                               |
+ * | the level's label                         | attribute `log.level`                         |
+ * | `msg` when not the action or the message  | attribute `log.message`                       |
+ * | every other field and binding (`pid`,     | attributes: nested objects as dotted keys,    |
+ * | `hostname`, `req.method`, …)              | arrays and deep objects as JSON text, null    |
+ * |                                           | left out, all cut to the contract's limits    |
  *
  * Custom `messageKey` and `errorKey` of the logger are honoured (pino sends them to the
  * transport). Each line gets a random event id. A line the contract still refuses, and lines
