@@ -149,7 +149,8 @@ function readFormat(value: string | undefined): Format {
 
   throw new PanaceaError(
     'USAGE',
-    `--format: expected one of ${FORMATS.join(', ')}, got ${value === undefined ? 'nothing' : `"${value}"`}`,
+    `--format: expected one of ${FORMATS.join(', ')}, got ` +
+      (value === undefined ? 'nothing' : `"${value}"`),
   );
 }
 

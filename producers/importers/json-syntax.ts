@@ -36,7 +36,7 @@ export interface JsonSyntaxScan {
   problem?: JsonSyntaxProblem;
   /** True when the text starts (after white space) with `{`. */
   rootIsObject: boolean;
-  /** The members of the top-level object whose value is complete, by name (a repeated name: last). */
+  /** The top-level object's members whose value is complete, by name (a repeated name: last). */
   members: Map<string, JsonSpan>;
   /**
    * The complete elements of the array that is the value of top-level member `elementsOf`, in

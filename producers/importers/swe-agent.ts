@@ -13,7 +13,7 @@
  * | `info.exit_status` any other text, including  | activity `swe.run` `failed` + error        |
  * | `submitted (exit_cost)` (stopped, then saved) | `swe-agent.RunFailed` naming the status    |
  * | `info.exit_status` null, empty or missing     | nothing more: the run had not finished     |
- * | each `trajectory[i]`                          | activity `swe.<command>`, `succeeded`, with |
+ * | each `trajectory[i]`                          | activity `swe.<command>` `succeeded`, with |
  * |                                               | `durationMs` = `execution_time` × 1000     |
  * | … observation rejecting an edit ("Your        | activity `failed` + error                  |
  * | proposed edit has introduced new syntax       | `swe-agent.EditRejected`                   |
@@ -51,13 +51,14 @@
  *   `llm.cost_usd` (`model_stats.instance_cost`), `llm.usage.prompt_tokens` (`tokens_sent`),
  *   `llm.usage.completion_tokens` (`tokens_received`), `llm.api_calls`, `swe.steps` (steps
  *   imported), `swe.command_time_ms`; with `partial`, `swe.import_partial: true` and, when known,
- *   `swe.steps_skipped`. `info.swe_agent_version` becomes `agent.version`. `replay_config` may be an
- *   object or JSON text of one (SWE-agent 1.x writes text).
+ *   `swe.steps_skipped`. `info.swe_agent_version` becomes `agent.version`. `replay_config` may be
+ *   an object or JSON text of one (SWE-agent 1.x writes text).
  * - Step attributes: `swe.step` (0-based index), `shell.command` (the action without surrounding
  *   white space, first 1024 characters; `shell.command_truncated: true` when cut),
  *   `swe.observation_bytes`, `swe.open_file` and `swe.working_dir` from `state` (an object, or
- *   JSON text of one as older versions write; `n/a` is left out). Thoughts, responses, observations,
- *   `history`, `messages`/`query` and `extra_info` are not copied.
+ *   JSON text of one as older versions write; `n/a` is left out). SWE-agent 1.x records `state`
+ *   after the step, older versions before it; the attributes carry it as recorded. Thoughts,
+ *   responses, observations, `history`, `messages`/`query` and `extra_info` are not copied.
  * - Texts over the contract's limits are cut, never refused: an attribute gets a `<key>_truncated:
  *   true` beside it; an error message keeps its start and ends with `… [cut N characters]`; a stack
  *   keeps its end (where the exception is) and starts with `[cut N characters] …`. Unpaired UTF-16

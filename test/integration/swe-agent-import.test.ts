@@ -64,7 +64,7 @@ function importRun(isolation: Isolation, file: string, ...options: string[]) {
 }
 
 describe('swe-agent import on the real pipeline', () => {
-  it('publishes both shipped runs to Kafka and stores them with their failures and outcome', async () => {
+  it('publishes both shipped runs to Kafka and stores their failures and outcome', async () => {
     const isolation = isolate('swe');
     const naming = createNaming({
       topicPrefix: isolation.topicPrefix,
@@ -165,7 +165,8 @@ describe('swe-agent import on the real pipeline', () => {
         'outcome) (reasons on stderr)\n',
     );
     expect(partial.stderr).toContain(
-      `skipped trajectory[5] onwards, info (the run's outcome): ${cutFile}: is not valid JSON at line 60 column 23`,
+      `skipped trajectory[5] onwards, info (the run's outcome): ${cutFile}: is not valid JSON ` +
+        'at line 60 column 23',
     );
     expect(await recordCounts(isolation)).toEqual({
       activity: 33,

@@ -76,7 +76,7 @@ describe('import command options', () => {
 
     expect(noOffset.code).toBe('USAGE');
     expect(noOffset.message).toMatch(
-      /^--start: "2025-01-20T20:30:00" is not an RFC 3339 date-time with an offset \(it has no offset/,
+      /^--start: "2025-01-20T20:30:00" is not an RFC 3339 date-time with an offset \(it has no/,
     );
     expect(notADate.message).toMatch(/^--start: "yesterday" is not an RFC 3339 date-time/);
   });
@@ -144,7 +144,8 @@ describe('import command reading a swe-agent file', () => {
     const error = await rejection(readSweAgentRun(file, { start: START }));
 
     expect(error.message).toBe(
-      `${file}: is not UTF-8 text at line 2 column 33: a byte sequence that is not UTF-8 starts there`,
+      `${file}: is not UTF-8 text at line 2 column 33: a byte sequence that is not UTF-8 ` +
+        'starts there',
     );
   });
 

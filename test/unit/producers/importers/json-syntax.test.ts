@@ -52,7 +52,8 @@ describe('json syntax scan on valid text', () => {
 describe('json syntax scan on broken text', () => {
   it('names line and column of a missing comma between two properties', () => {
     const text =
-      '{\n  "trajectory": [\n    {"action": "ls", "observation": ""},\n    {"action": "ls" "observation": ""}\n  ]\n}';
+      '{\n  "trajectory": [\n    {"action": "ls", "observation": ""},\n' +
+      '    {"action": "ls" "observation": ""}\n  ]\n}';
 
     const { problem } = scanJsonSyntax(text);
 
