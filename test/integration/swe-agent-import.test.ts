@@ -3,7 +3,7 @@
  * it, are on Kafka as the events the importer promises, and after the pipeline in Elasticsearch;
  * a broken file publishes nothing, and with --partial publishes exactly its complete steps.
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -177,7 +177,8 @@ describe('swe-agent import on the real pipeline', () => {
 
     // A cut file publishes nothing without --partial, and names where it ends.
     const fullText = readFileSync(requireDataset(SWE_AGENT_MARSHMALLOW_FILE), 'utf8');
-    const cutFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'panacea-swe-')), 'cut.traj');
+    const cutDirectory = mkdtempSync(path.join(os.tmpdir(), 'panacea-swe-'));
+    const cutFile = path.join(cutDirectory, 'cut.traj');
     writeFileSync(cutFile, fullText.slice(0, fullText.indexOf('"action": "open') + 10));
     const refused = await importRun(isolation, cutFile);
     expect(refused.exitCode).toBe(2);
@@ -216,5 +217,6 @@ describe('swe-agent import on the real pipeline', () => {
     await importRun(isolation, requireDataset(SWE_AGENT_PYDICOM_FILE));
     expect((await runPanacea(['run', '--until-idle'], isolation.env)).exitCode).toBe(0);
     expect(await searchAll(isolation)).toHaveLength(38);
+    rmSync(cutDirectory, { recursive: true, force: true });
   });
 });

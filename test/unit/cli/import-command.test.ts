@@ -3,11 +3,11 @@
  * SWE-agent file (bytes that are not UTF-8, the hint towards --partial) and what it prints for a
  * partial import.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import {
   describeSkippedPart,
@@ -41,8 +41,15 @@ async function rejection(promise: Promise<unknown>): Promise<PanaceaError> {
   throw error;
 }
 
+const temporaryDirectories: string[] = [];
+afterAll(() => {
+  for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
+});
+
 function writeTemporary(name: string, content: string | Buffer): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'panacea-import-')), name);
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'panacea-import-'));
+  temporaryDirectories.push(directory);
+  const file = path.join(directory, name);
   writeFileSync(file, content);
   return file;
 }
