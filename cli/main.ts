@@ -12,6 +12,9 @@ const USAGE = `usage:
   panacea produce --file FILE|-                 publish NDJSON contract events
   panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
                                                  publish a real agent session
+  panacea import --format swe-agent FILE --start RFC3339 [--agent-id ID] [--partial]
+                                                 publish a SWE-agent run (.traj); --partial
+                                                 keeps the valid steps before a bad one (exit 1)
   panacea schemas check [FILE...] | list | mode SUBJECT [MODE] | register FILE [--subject NAME]
                                                  lint, list and evolve the event schemas
   panacea run [--until-idle]                     run the pipeline
