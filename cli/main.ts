@@ -12,11 +12,16 @@ const USAGE = `usage:
   panacea produce --file FILE|-                 publish NDJSON contract events
   panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
                                                  publish a real agent session
+  panacea import --format swe-agent FILE --start RFC3339 [--agent-id ID] [--partial]
+                                                 publish a SWE-agent run (.traj); --partial
+                                                 keeps the valid steps before a bad one (exit 1)
+  panacea schemas check [FILE...] | list | mode SUBJECT [MODE] | register FILE [--subject NAME]
+                                                 lint, list and evolve the event schemas
   panacea run [--until-idle]                     run the pipeline
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
 
 environment: KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_DATA_DIR, PANACEA_NAMESPACE,
-             PANACEA_TOPIC_PREFIX, LOG_LEVEL (see README)`;
+             PANACEA_TOPIC_PREFIX, SCHEMA_REGISTRY_URL, LOG_LEVEL (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
 
@@ -25,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stack: async () => stackCommand,
   produce: async () => (await import('./commands/produce.js')).produceCommand,
   import: async () => (await import('./commands/import.js')).importCommand,
+  schemas: async () => (await import('./commands/schemas.js')).schemasCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };

@@ -41,9 +41,13 @@ export function buildSchemas(): BuildSchema[] {
 
 /** The newest schema of a kind: what this build writes and reads into. */
 export function newestBuildSchema(kind: EventKind): BuildSchema {
-  const versions = buildSchemas().filter((entry) => entry.kind === kind);
-  const newest = versions[versions.length - 1];
-  if (newest === undefined) throw new Error(`this build ships no schema for kind ${kind}`);
+  return newestOf(buildSchemas(), kind);
+}
+
+/** The newest version of a kind in a set of schemas sorted as `buildSchemas()` sorts them. */
+export function newestOf(schemas: readonly BuildSchema[], kind: EventKind): BuildSchema {
+  const newest = schemas.filter((entry) => entry.kind === kind).at(-1);
+  if (newest === undefined) throw new Error(`no schema for kind ${kind} in this set`);
   return newest;
 }
 

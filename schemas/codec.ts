@@ -14,7 +14,7 @@ import avro from 'avsc';
 
 import { messageOf, PanaceaError } from '../core/errors.js';
 import { EVENT_KINDS, type EventKind } from '../core/naming.js';
-import { buildSchemas, newestBuildSchema, type BuildSchema } from './catalog.js';
+import { buildSchemas, newestOf, type BuildSchema } from './catalog.js';
 import type { AgentEvent } from './event.js';
 import { readProblems } from './registry/compatibility.js';
 import type { RegisteredSchema, SchemaRegistry } from './registry/schema-registry.js';
@@ -42,13 +42,20 @@ export interface SchemaCodec {
   decode(buffer: Buffer | null): Promise<DecodedRecord>;
 }
 
-export async function openSchemaCodec(registry: SchemaRegistry): Promise<SchemaCodec> {
+/**
+ * Registers `schemas` (by default the ones this build ships) and returns a codec that writes and
+ * reads with the newest of each kind. Tests pass an older set to play a build of the past.
+ */
+export async function openSchemaCodec(
+  registry: SchemaRegistry,
+  schemas: readonly BuildSchema[] = buildSchemas(),
+): Promise<SchemaCodec> {
   const writerIds = {} as Record<EventKind, number>;
-  for (const entry of buildSchemas()) {
+  for (const entry of schemas) {
     const registered = await registry.register(entry.subject, entry.schema);
-    if (entry === newestBuildSchema(entry.kind)) writerIds[entry.kind] = registered.id;
+    if (entry === newestOf(schemas, entry.kind)) writerIds[entry.kind] = registered.id;
   }
-  return new RegistryCodec(registry, writerIds);
+  return new RegistryCodec(registry, schemas, writerIds);
 }
 
 class RegistryCodec implements SchemaCodec {
@@ -57,10 +64,11 @@ class RegistryCodec implements SchemaCodec {
 
   constructor(
     private readonly registry: SchemaRegistry,
+    private readonly schemas: readonly BuildSchema[],
     readonly writerIds: Readonly<Record<EventKind, number>>,
   ) {
     for (const kind of EVENT_KINDS) {
-      const { type, subject, version } = newestBuildSchema(kind);
+      const { type, subject, version } = newestOf(schemas, kind);
       this.readers.set(writerIds[kind], {
         kind,
         label: `${subject} v${version} (id ${writerIds[kind]})`,
@@ -70,7 +78,7 @@ class RegistryCodec implements SchemaCodec {
   }
 
   encode(event: AgentEvent): Buffer {
-    const entry = newestBuildSchema(event.kind);
+    const entry = newestOf(this.schemas, event.kind);
     const { kind: _kind, ...fields } = event;
     let body: Buffer;
     try {
@@ -120,14 +128,14 @@ class RegistryCodec implements SchemaCodec {
       this.unknownIds.add(schemaId);
       return { refusal: unknownIdError(schemaId) };
     }
-    const reader = resolvingReader(registered);
+    const reader = resolvingReader(registered, this.schemas);
     this.readers.set(schemaId, reader);
     return reader;
   }
 }
 
 /** The reader of a writer schema this build did not write itself. */
-function resolvingReader(registered: RegisteredSchema): Reader {
+function resolvingReader(registered: RegisteredSchema, schemas: readonly BuildSchema[]): Reader {
   const { id: schemaId, subject } = registered;
   const writerSchema = JSON.parse(registered.schema) as avro.Schema;
   let writerType: avro.Type;
@@ -141,7 +149,7 @@ function resolvingReader(registered: RegisteredSchema): Reader {
       ),
     };
   }
-  const target = buildSchemas().find(
+  const target = schemas.find(
     (entry) => entry.subject === (writerType.name ?? subject) || entry.subject === subject,
   );
   if (target === undefined) {
@@ -152,7 +160,7 @@ function resolvingReader(registered: RegisteredSchema): Reader {
       ),
     };
   }
-  const readerEntry: BuildSchema = newestBuildSchema(target.kind);
+  const readerEntry = newestOf(schemas, target.kind);
   const problems = readProblems(readerEntry.schema, writerSchema);
   let resolver: avro.Resolver | undefined;
   if (problems.length === 0) {

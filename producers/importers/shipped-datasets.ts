@@ -10,6 +10,10 @@ import { PanaceaError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-root.js';
 
 export const OPENHANDS_SESSION_FILE = 'agent-traces/openhands-basic_gui_mode.json';
+/** A replayed SWE-agent 1.x run: durations, one rejected edit, zero model cost. */
+export const SWE_AGENT_MARSHMALLOW_FILE = 'agent-traces/marshmallow-code__marshmallow-1867.traj';
+/** A GPT-4 SWE-agent run without durations: a traceback, three rejected edits, model costs. */
+export const SWE_AGENT_PYDICOM_FILE = 'agent-traces/pydicom__pydicom-1458.traj';
 
 export function datasetsDirectory(environment = process.env): string {
   return (

@@ -38,17 +38,6 @@ export function lintSchema(schema: unknown, previousVersion?: unknown): LintProb
   const problems: LintProblem[] = [];
   const rootPath =
     isObject(schema) && typeof schema.name === 'string' ? shortName(schema.name) : '';
-  try {
-    avro.Type.forSchema(schema as avro.Schema);
-  } catch (error) {
-    problems.push({
-      rule: 'invalid-schema',
-      path: rootPath,
-      message: `Avro cannot parse the schema: ${(error as Error).message}`,
-    });
-    return problems;
-  }
-
   const previousFields = new Map<string, Set<string>>();
   if (previousVersion !== undefined) collectRecordFields(previousVersion, previousFields);
   walkType(schema, rootPath, {
@@ -56,6 +45,20 @@ export function lintSchema(schema: unknown, previousVersion?: unknown): LintProb
     previousFields,
     isLaterVersion: previousVersion !== undefined,
   });
+
+  // Avro's own parse comes last: where it fails for a reason a rule above already names (avsc
+  // refuses some union defaults itself), that rule's message says more.
+  try {
+    avro.Type.forSchema(schema as avro.Schema);
+  } catch (error) {
+    if (problems.length === 0) {
+      problems.push({
+        rule: 'invalid-schema',
+        path: rootPath,
+        message: `Avro cannot parse the schema: ${(error as Error).message}`,
+      });
+    }
+  }
   return problems;
 }
 
