@@ -76,7 +76,11 @@ describe('sdk with its broker down', () => {
     };
     const logger = componentLogger('test-sdk-outage');
     const brokers = (await stackUp(options, logger)).kafkaBrokers;
-    const ownKafka = { ...isolation, kafkaBrokers: brokers.join(',') };
+    const ownKafka = {
+      ...isolation,
+      kafkaBrokers: brokers.join(','),
+      env: { ...isolation.env, KAFKA_BROKERS: brokers.join(',') },
+    };
     const publisherOptions = {
       brokers,
       topicPrefix: isolation.topicPrefix,

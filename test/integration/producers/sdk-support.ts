@@ -4,39 +4,21 @@
  * watch for unhandled rejections.
  */
 import { pino } from 'pino';
-import { Kafka, logLevel } from 'kafkajs';
 
-import { DEFAULT_NAMESPACE } from '../../../core/config.js';
-import { openSchemaCodec } from '../../../schemas/codec.js';
-import { openSchemaRegistry } from '../../../schemas/registry/open-registry.js';
-import { readTopic, type Isolation } from '../harness.js';
+import { openCodecFor, readTopic, type Isolation } from '../harness.js';
 
 /** Publishers under test log only errors: their retries are expected here. */
 export const quietLogger = pino({ level: process.env.SDK_TEST_LOG_LEVEL ?? 'error' });
 
-/** The event ids of the first `count` records of a raw topic (or all there are after 30 s). */
+/** The event ids of the first `count` records of a raw topic (or all there are after 60 s). */
 export async function eventIdsOnTopic(
   isolation: Isolation,
   topic: string,
   count: number,
 ): Promise<string[]> {
   const records = await readTopic(isolation, topic, count, 60_000);
-  const kafka = new Kafka({
-    clientId: 'panacea-test-decoder',
-    brokers: isolation.kafkaBrokers.split(','),
-    logLevel: logLevel.NOTHING,
-  });
-  const registry = await openSchemaRegistry(
-    {
-      kafkaBrokers: isolation.kafkaBrokers.split(','),
-      topicPrefix: isolation.topicPrefix,
-      namespace: DEFAULT_NAMESPACE,
-      schemaRegistryUrl: undefined,
-    },
-    kafka,
-  );
+  const { codec, registry } = await openCodecFor(isolation);
   try {
-    const codec = await openSchemaCodec(registry);
     const ids: string[] = [];
     for (const record of records) {
       const decoded = await codec.decode(record.value);
