@@ -68,7 +68,7 @@ const PRODUCER_STATE_ERROR_TYPES = new Set([
 
 /** One accepted event on its way to Kafka. */
 interface PendingEvent {
-  /** Order of acceptance; events settle in this order. */
+  /** Order of acceptance; events are sent in this order. */
   sequence: number;
   event: AgentEvent;
   topic: string;
