@@ -1,7 +1,8 @@
 /**
  * The HTTP schema registry client, and the pipeline with `SCHEMA_REGISTRY_URL` set, against a real
  * Confluent-compatible registry: Apicurio Registry 2.4.2.Final, built from Maven Central once per
- * cache and started for this file on a free port with in-memory storage.
+ * cache and started for this file on a free port with in-memory storage; and the launcher's
+ * refusals when something it needs is missing.
  *
  * The tests share that one server and its subjects, so they run in order: the last one changes
  * the error subject's mode and versions, as a later build of the pipeline would.
@@ -65,9 +66,13 @@ afterAll(async () => {
   rmSync(serverDirectory, { recursive: true, force: true });
 });
 
-function registryUrl(): string {
+function running(): RunningApicurio {
   if (apicurio === undefined) throw new Error('Apicurio did not start; see beforeAll');
-  return apicurio.schemaRegistryUrl;
+  return apicurio;
+}
+
+function registryUrl(): string {
+  return running().schemaRegistryUrl;
 }
 
 function isolateOnApicurio(label: string): Isolation {
@@ -235,7 +240,7 @@ describe('HTTP schema registry on Apicurio Registry 2.4.2.Final', () => {
     expect(invalid.context).toMatchObject({ subject: 'test.http.Broken', status: 422 });
 
     // The server's root instead of its Confluent-compatible API: a configuration mistake.
-    const misconfigured = openHttpRegistry({ url: (apicurio as RunningApicurio).url });
+    const misconfigured = openHttpRegistry({ url: running().url });
     const unreachable = await rejectedPanaceaError(misconfigured.subjects());
     expect(unreachable.code).toBe('SCHEMA_REGISTRY_UNAVAILABLE');
     expect(unreachable.context.status).toBe(404);
@@ -426,5 +431,39 @@ describe('HTTP schema registry on Apicurio Registry 2.4.2.Final', () => {
     expect(deadLetter?.headers[DEAD_LETTER_HEADERS.reason]).toContain(
       'ErrorEvent.error.message: the type changed from long to string',
     );
+  });
+});
+
+describe('Apicurio launcher', () => {
+  it('names Maven as what is missing when it must build and no mvn is on PATH', async () => {
+    const emptyCache = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-apicurio-cache-'));
+    const pathBefore = process.env.PATH;
+    process.env.PATH = emptyCache;
+    try {
+      const refused = await rejectedPanaceaError(
+        ensureApicurioBuilt(emptyCache, componentLogger('test-apicurio')),
+      );
+      expect(refused.code).toBe('STACK_UNAVAILABLE');
+      expect(refused.message).toContain('no `mvn` on PATH');
+    } finally {
+      process.env.PATH = pathBefore;
+      rmSync(emptyCache, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a port that is taken instead of starting a second server', async () => {
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-apicurio-port-'));
+    try {
+      const logger = componentLogger('test-apicurio');
+      const build = await ensureApicurioBuilt(defaultCacheDir(), logger);
+      const port = Number(new URL(running().url).port);
+      const refused = await rejectedPanaceaError(
+        launchApicurio({ build, port, directory }, logger),
+      );
+      expect(refused.code).toBe('STACK_UNAVAILABLE');
+      expect(refused.message).toContain(`port ${port} on 127.0.0.1 is taken`);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
