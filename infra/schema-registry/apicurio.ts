@@ -15,16 +15,14 @@
 import {
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
-  openSync,
-  closeSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +44,10 @@ import {
 export const APICURIO_VERSION = '2.4.2.Final';
 /** Where an Apicurio 2.x server serves the Confluent Schema Registry API. */
 export const APICURIO_CCOMPAT_PATH = '/apis/ccompat/v7';
-/** Quarkus 2.16, which Apicurio 2.4 runs on, needs Java 11+; the project's servers use 17+. */
+/**
+ * Quarkus 2.16, which Apicurio 2.4 runs on, needs Java 11+; the project's servers use 17+. Built
+ * and run here with OpenJDK 17 and with Temurin 25 (the newest one, which findJava prefers).
+ */
 const APICURIO_MIN_JAVA = 17;
 const RUNNER_JAR = `apicurio-registry-panacea-${APICURIO_VERSION}-runner.jar`;
 /** The runner jar's name is on the server's command line and nowhere else: it tells a pid is ours. */
@@ -145,7 +146,8 @@ export async function launchApicurio(
     args: [
       `-Xmx${launch.heapMb ?? DEFAULT_HEAP_MB}m`,
       `-Djava.io.tmpdir=${temporaryDirectory}`,
-      // Loopback only: the registry has no authentication.
+      // Loopback only: the registry has no authentication. (Its transaction manager's recovery
+      // listener, on a port of its own choosing, binds to loopback by itself.)
       '-Dquarkus.http.host=127.0.0.1',
       `-Dquarkus.http.port=${launch.port}`,
       '-jar',
@@ -164,9 +166,16 @@ export async function launchApicurio(
     logFile,
     startMs: 0,
   };
+  // For a person cleaning up after a crashed test run: which pid, and how to recognise it.
+  const record = {
+    pid,
+    url,
+    commandMarker: COMMAND_MARKER,
+    startedAt: new Date(startedAtMs).toISOString(),
+  };
   writeFileSync(
     path.join(launch.directory, 'apicurio.json'),
-    `${JSON.stringify({ pid, url, commandMarker: COMMAND_MARKER, startedAt: new Date(startedAtMs).toISOString() }, null, 2)}\n`,
+    `${JSON.stringify(record, null, 2)}\n`,
   );
 
   const outcome = await waitUntil(() => apicurioAnswers(running.schemaRegistryUrl), {
@@ -241,8 +250,8 @@ function buildAt(home: string, java: JavaRuntime): ApicurioBuild {
 }
 
 /**
- * The three Maven steps: install our stand-in extension module into the build's private local
- * repository, then let Quarkus build the registry, then move the result into the cache.
+ * The build: install our stand-in extension module into the build's private local repository,
+ * let Quarkus build the registry (Maven, twice), then move the result into the cache.
  */
 async function buildInto(home: string, java: JavaRuntime, logger: Logger): Promise<void> {
   const workspace = `${home}-build`;
@@ -285,10 +294,13 @@ async function buildInto(home: string, java: JavaRuntime, logger: Logger): Promi
   mkdirSync(staging);
   renameSync(path.join(target, RUNNER_JAR), path.join(staging, RUNNER_JAR));
   renameSync(path.join(target, 'lib'), path.join(staging, 'lib'));
-  writeFileSync(
-    path.join(staging, 'build.json'),
-    `${JSON.stringify({ version: APICURIO_VERSION, builtAt: new Date().toISOString(), buildMs, javaVersion: java.majorVersion }, null, 2)}\n`,
-  );
+  const record = {
+    version: APICURIO_VERSION,
+    builtAt: new Date().toISOString(),
+    buildMs,
+    javaVersion: java.majorVersion,
+  };
+  writeFileSync(path.join(staging, 'build.json'), `${JSON.stringify(record, null, 2)}\n`);
   // Renamed into place last, so a half-built directory is never taken for a cached one.
   rmSync(home, { recursive: true, force: true });
   renameSync(staging, home);
@@ -315,16 +327,10 @@ async function acquireBuildLock(
   const deadline = Date.now() + BUILD_WAIT_TIMEOUT_MS;
   let waitLogged = false;
   while (true) {
-    try {
-      const descriptor = openSync(lockFile, 'wx');
-      writeSync(descriptor, String(process.pid));
-      closeSync(descriptor);
-      return 'acquired';
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    if (tryCreateLock(lockFile)) return 'acquired';
 
-    const holder = Number(readFileSync(lockFile, 'utf8').trim());
+    const holder = lockHolder(lockFile);
+    if (holder === undefined) continue; // released between the two calls: try again
     if (!Number.isInteger(holder) || holder <= 0 || !isProcessAlive(holder)) {
       logger.warn({ lockFile, holder }, 'taking over the lock of an Apicurio build that is gone');
       rmSync(lockFile, { force: true });
@@ -342,6 +348,35 @@ async function acquireBuildLock(
       waitLogged = true;
     }
     await sleep(BUILD_LOCK_POLL_MS);
+  }
+}
+
+/**
+ * Creates the lock file with our pid in it, in one step: the pid is written to a file of our own
+ * first and then hard-linked to the lock's name, which fails when the lock exists. A lock never
+ * exists empty, so no reader takes a lock being written for an abandoned one.
+ */
+function tryCreateLock(lockFile: string): boolean {
+  const ownFile = `${lockFile}.${process.pid}`;
+  writeFileSync(ownFile, String(process.pid));
+  try {
+    linkSync(ownFile, lockFile);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(ownFile, { force: true });
+  }
+}
+
+/** The pid in the lock file, or undefined when there is no lock file any more. */
+function lockHolder(lockFile: string): number | undefined {
+  try {
+    return Number(readFileSync(lockFile, 'utf8').trim());
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 
