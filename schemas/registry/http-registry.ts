@@ -206,16 +206,19 @@ class HttpSchemaRegistry implements SchemaRegistry {
     const response = await this.request('GET', `/config/${encodeURIComponent(subject)}`);
     if (response.status === 404) return undefined;
     this.expectOk(response, `read the compatibility of ${subject}`);
-    return (
-      levelOf(response.body) ??
-      this.throwMalformed(`the compatibility of ${subject}`, response.body)
-    );
+    return this.levelIn(response, `the compatibility of ${subject}`);
   }
 
   private async globalLevel(): Promise<CompatibilityMode> {
     const response = await this.request('GET', '/config');
     this.expectOk(response, 'read the global compatibility level');
-    return levelOf(response.body) ?? this.throwMalformed('the global compatibility', response.body);
+    return this.levelIn(response, 'the global compatibility');
+  }
+
+  private levelIn(response: ResponseOf, what: string): CompatibilityMode {
+    const level = levelOf(response.body);
+    if (level === undefined) throw this.malformed(what, response.body);
+    return level;
   }
 
   /** The subject's version numbers; none for a subject the registry does not know (404). */
@@ -316,10 +319,6 @@ class HttpSchemaRegistry implements SchemaRegistry {
       `the schema registry at ${this.baseUrl} answered ${what} with an unexpected body: ${JSON.stringify(body)?.slice(0, 200)}`,
       { url: this.baseUrl },
     );
-  }
-
-  private throwMalformed(what: string, body: unknown): never {
-    throw this.malformed(what, body);
   }
 }
 
