@@ -25,6 +25,10 @@ export const ERROR_CATALOGUE = {
     summary: "a new schema version breaks its subject's compatibility mode",
   },
   SCHEMA_LINT_FAILED: { retriable: false, summary: "a schema breaks the project's schema rules" },
+  SCHEMA_INVALID: {
+    retriable: false,
+    summary: 'the schema registry refused a schema as not valid',
+  },
   SCHEMA_REGISTRY_UNAVAILABLE: {
     retriable: true,
     summary: 'the schema registry could not be read or written',

@@ -137,12 +137,21 @@ function readCachedClasspath(classpathFile: string): string[] | undefined {
   return jars.length > 0 && jars.every((jar) => existsSync(jar)) ? jars : undefined;
 }
 
-async function runMaven(directory: string, goals: string[]): Promise<void> {
+/**
+ * Runs Maven quietly in `directory`; a failure becomes STACK_START_FAILED with Maven's last lines.
+ * `javaHome` picks the JDK Maven builds with (default: whatever `mvn` finds itself).
+ */
+export async function runMaven(
+  directory: string,
+  args: string[],
+  javaHome?: string,
+): Promise<void> {
   try {
-    await execFileAsync('mvn', ['-B', '-q', ...goals], {
+    await execFileAsync('mvn', ['-B', '-q', ...args], {
       cwd: directory,
       timeout: MAVEN_TIMEOUT_MS,
       maxBuffer: 16 * 1024 * 1024,
+      ...(javaHome === undefined ? {} : { env: { ...process.env, JAVA_HOME: javaHome } }),
     });
   } catch (error) {
     const output = error as { stdout?: string; stderr?: string };

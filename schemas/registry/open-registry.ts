@@ -17,7 +17,10 @@ export async function openSchemaRegistry(
   kafka: Kafka,
 ): Promise<SchemaRegistry> {
   if (config.schemaRegistryUrl !== undefined) {
-    return openHttpRegistry({ url: config.schemaRegistryUrl });
+    return openHttpRegistry({
+      url: config.schemaRegistryUrl,
+      logger: componentLogger('schema-registry'),
+    });
   }
   return openKafkaRegistry({
     kafka,

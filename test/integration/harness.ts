@@ -27,7 +27,12 @@ export interface Isolation {
   env: NodeJS.ProcessEnv;
 }
 
-export function isolate(label: string): Isolation {
+export interface IsolationOptions {
+  /** A Confluent-compatible registry for this pipeline; by default the embedded one in Kafka. */
+  schemaRegistryUrl?: string;
+}
+
+export function isolate(label: string, options: IsolationOptions = {}): Isolation {
   const suffix = randomBytes(4).toString('hex');
   const kafkaBrokers = inject('kafkaBrokers');
   const elasticsearchUrl = inject('elasticsearchUrl');
@@ -48,6 +53,9 @@ export function isolate(label: string): Isolation {
       PANACEA_NAMESPACE: namespace,
       PANACEA_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
+      // Unset unless asked for: a SCHEMA_REGISTRY_URL in the shell that runs the tests would
+      // otherwise move every test off the embedded registry without saying so.
+      SCHEMA_REGISTRY_URL: options.schemaRegistryUrl,
     },
   };
 }
@@ -102,8 +110,8 @@ export function kafkaFor(isolation: Isolation): Kafka {
 }
 
 /**
- * The codec the isolated pipeline uses, on the embedded registry in its own topic, for tests that
- * write raw records by hand. Close it when done.
+ * The codec the isolated pipeline uses (on the embedded registry in its own topic, or on the
+ * isolation's `SCHEMA_REGISTRY_URL`), for tests that write raw records by hand. Close it when done.
  */
 export async function openCodecFor(
   isolation: Isolation,
