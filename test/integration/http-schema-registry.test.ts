@@ -15,7 +15,6 @@ import type avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { loadConfig } from '../../core/config.js';
-import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming, EVENT_KINDS } from '../../core/naming.js';
 import {
@@ -26,10 +25,7 @@ import {
 } from '../../infra/schema-registry/apicurio.js';
 import { freePort } from '../../infra/stack/jvm-servers.js';
 import { defaultCacheDir } from '../../infra/stack/stack.js';
-import { ensureTopics } from '../../infra/topics.js';
 import { buildSchemas, newestOf } from '../../schemas/catalog.js';
-import { validateEvent } from '../../schemas/contract.js';
-import type { AgentEvent } from '../../schemas/event.js';
 import { openHttpRegistry } from '../../schemas/registry/http-registry.js';
 import { schemaText } from '../../schemas/registry/schema-registry.js';
 import { rejectedPanaceaError } from '../unit/fixtures/panacea-error.js';
@@ -43,11 +39,11 @@ import {
   searchAll,
   type Isolation,
 } from './harness.js';
+import { expectNewerRecordsResolvedOrDeadLettered } from './newer-records.js';
 
 /** A first build downloads about 220 MB from Maven Central and runs Quarkus's build. */
 const FIRST_BUILD_TIMEOUT_MS = 10 * 60_000;
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
-const ERROR_V2 = buildSchemas().find((entry) => entry.file === 'error.v2.avsc');
 
 const serverDirectory = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-apicurio-'));
 let apicurio: RunningApicurio | undefined;
@@ -124,16 +120,6 @@ async function listed(
     }
   }
   return subjects;
-}
-
-/** The error.v2 schema with one field changed, as a later build might write it. */
-function laterErrorSchema(change: (body: Array<Record<string, unknown>>) => void): avro.Schema {
-  const schema = structuredClone(ERROR_V2?.schema) as { fields: Array<Record<string, unknown>> };
-  const body = schema.fields.find((entry) => entry.name === 'error') as {
-    type: { fields: Array<Record<string, unknown>> };
-  };
-  change(body.type.fields);
-  return schema as unknown as avro.Schema;
 }
 
 describe('HTTP schema registry on Apicurio Registry 2.4.2.Final', () => {
@@ -361,76 +347,7 @@ describe('HTTP schema registry on Apicurio Registry 2.4.2.Final', () => {
   });
 
   it('resolves a newer compatible record, dead-letters an unresolvable one with the reason', async () => {
-    const isolation = isolateOnApicurio('http-evolve');
-    const { codec, registry } = await openCodecFor(isolation);
-    const subject = ERROR_V2?.subject as string;
-    // A later build adds a field: this build reads the record and leaves the field out. The
-    // subject is BACKWARD on the server, so this also passes Apicurio's own check.
-    const withOwner = laterErrorSchema((fields) =>
-      fields.push({ name: 'owner', type: ['null', 'string'], default: null }),
-    );
-    const compatible = await registry.register(subject, withOwner);
-    // Another later build changed a field's type with compatibility switched off.
-    await registry.setCompatibility(subject, 'NONE');
-    const numericMessage = laterErrorSchema((fields) => {
-      for (const entry of fields) if (entry.name === 'message') entry.type = 'long';
-    });
-    const unresolvable = await registry.register(subject, numericMessage);
-    await registry.close();
-
-    const event = validateEvent({
-      kind: 'error',
-      eventId: 'http-later-1',
-      timestamp: '2026-12-04T18:00:00.123Z',
-      agent: { id: 'agent-later' },
-      error: { type: 'Timeout', message: 'slow tool', severity: 'error', attributes: { n: 1 } },
-    }) as { ok: true; event: AgentEvent };
-    const { kind: _kind, ...fields } = event.event as AgentEvent & { error: object };
-    const frame = (id: number, body: Buffer): Buffer => {
-      const header = Buffer.from([0, 0, 0, 0, 0]);
-      header.writeUInt32BE(id, 1);
-      return Buffer.concat([header, body]);
-    };
-    const avsc = await import('avsc');
-    const compatibleBody = avsc.default.Type.forSchema(withOwner).toBuffer({
-      ...fields,
-      error: { ...fields.error, owner: 'team-a' },
-    });
-    const unresolvableBody = avsc.default.Type.forSchema(numericMessage).toBuffer({
-      ...fields,
-      eventId: 'http-later-2',
-      error: { ...fields.error, message: 42 },
-    });
-    const errorTopic = `${isolation.topicPrefix}agent.errors`;
-    const admin = kafkaFor(isolation).admin();
-    await admin.connect();
-    await ensureTopics(admin, createNaming(loadConfig(isolation.env)));
-    await admin.disconnect();
-    const producer = kafkaFor(isolation).producer();
-    await producer.connect();
-    await producer.send({
-      topic: errorTopic,
-      messages: [
-        { key: 'agent-later', value: frame(compatible.id, compatibleBody) },
-        { key: 'agent-later', value: frame(unresolvable.id, unresolvableBody) },
-        { key: 'agent-later', value: codec.encode(event.event) },
-      ],
-    });
-    await producer.disconnect();
-
-    const run = await runPanacea(['run', '--until-idle'], isolation.env);
-    expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain('enrich: 3 records, 1 dead-lettered (SCHEMA_UNRESOLVABLE 1)');
-
-    const hits = await searchAll(isolation, 'error');
-    expect(hits.map((hit) => hit._id)).toEqual(['http-later-1']);
-    expect(field(hits[0]!, '@timestamp')).toBe('2026-12-04T18:00:00.123Z');
-    expect(field(hits[0]!, 'panacea.error.attributes')).toEqual({ n: 1 });
-    const [deadLetter] = await readTopic(isolation, `${errorTopic}.dlq`, 1);
-    expect(deadLetter?.headers[DEAD_LETTER_HEADERS.reasonCode]).toBe('SCHEMA_UNRESOLVABLE');
-    expect(deadLetter?.headers[DEAD_LETTER_HEADERS.reason]).toContain(
-      'ErrorEvent.error.message: the type changed from long to string',
-    );
+    await expectNewerRecordsResolvedOrDeadLettered(isolateOnApicurio('http-evolve'), 'http-later');
   });
 });
 

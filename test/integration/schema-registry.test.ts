@@ -6,28 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import type avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 
-import { loadConfig } from '../../core/config.js';
-import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
-import { createNaming } from '../../core/naming.js';
-import { ensureTopics } from '../../infra/topics.js';
-import { buildSchemas } from '../../schemas/catalog.js';
-import { validateEvent } from '../../schemas/contract.js';
-import type { AgentEvent } from '../../schemas/event.js';
-import {
-  field,
-  isolate,
-  kafkaFor,
-  openCodecFor,
-  readTopic,
-  runPanacea,
-  searchAll,
-  type Isolation,
-} from './harness.js';
-
-const ERROR_V2 = buildSchemas().find((entry) => entry.file === 'error.v2.avsc');
+import { isolate, openCodecFor, runPanacea, type Isolation } from './harness.js';
+import { expectNewerRecordsResolvedOrDeadLettered } from './newer-records.js';
 
 function racerSchema(fieldName: string): object {
   return {
@@ -52,16 +34,6 @@ async function listedIds(isolation: Isolation): Promise<string[]> {
   const result = await runPanacea(['schemas', 'list'], isolation.env);
   expect(result.exitCode).toBe(0);
   return result.stdout.split('\n').filter((line) => line.includes('version'));
-}
-
-/** The error.v2 schema with one field changed, as a later build might write it. */
-function laterErrorSchema(change: (body: Array<Record<string, unknown>>) => void): avro.Schema {
-  const schema = structuredClone(ERROR_V2?.schema) as { fields: Array<Record<string, unknown>> };
-  const body = schema.fields.find((entry) => entry.name === 'error') as {
-    type: { fields: Array<Record<string, unknown>> };
-  };
-  change(body.type.fields);
-  return schema as unknown as avro.Schema;
 }
 
 describe('embedded schema registry', () => {
@@ -127,74 +99,6 @@ describe('embedded schema registry', () => {
   });
 
   it('resolves a newer compatible record, dead-letters an unresolvable one with the reason', async () => {
-    const isolation = isolate('registry-evolve');
-    const { codec, registry } = await openCodecFor(isolation);
-    const subject = ERROR_V2?.subject as string;
-    // A later build adds a field: this build reads the record and leaves the field out.
-    const withOwner = laterErrorSchema((fields) =>
-      fields.push({ name: 'owner', type: ['null', 'string'], default: null }),
-    );
-    const compatible = await registry.register(subject, withOwner);
-    // Another later build changed a field's type with compatibility switched off.
-    await registry.setCompatibility(subject, 'NONE');
-    const numericMessage = laterErrorSchema((fields) => {
-      for (const entry of fields) if (entry.name === 'message') entry.type = 'long';
-    });
-    const unresolvable = await registry.register(subject, numericMessage);
-    await registry.close();
-
-    const event = validateEvent({
-      kind: 'error',
-      eventId: 'err-later-1',
-      timestamp: '2026-12-04T18:00:00.123Z',
-      agent: { id: 'agent-later' },
-      error: { type: 'Timeout', message: 'slow tool', severity: 'error', attributes: { n: 1 } },
-    }) as { ok: true; event: AgentEvent };
-    const { kind: _kind, ...fields } = event.event as AgentEvent & { error: object };
-    const frame = (id: number, body: Buffer): Buffer => {
-      const header = Buffer.from([0, 0, 0, 0, 0]);
-      header.writeUInt32BE(id, 1);
-      return Buffer.concat([header, body]);
-    };
-    const avsc = await import('avsc');
-    const compatibleBody = avsc.default.Type.forSchema(withOwner).toBuffer({
-      ...fields,
-      error: { ...fields.error, owner: 'team-a' },
-    });
-    const unresolvableBody = avsc.default.Type.forSchema(numericMessage).toBuffer({
-      ...fields,
-      eventId: 'err-later-2',
-      error: { ...fields.error, message: 42 },
-    });
-    const errorTopic = `${isolation.topicPrefix}agent.errors`;
-    const admin = kafkaFor(isolation).admin();
-    await admin.connect();
-    await ensureTopics(admin, createNaming(loadConfig(isolation.env)));
-    await admin.disconnect();
-    const producer = kafkaFor(isolation).producer();
-    await producer.connect();
-    await producer.send({
-      topic: errorTopic,
-      messages: [
-        { key: 'agent-later', value: frame(compatible.id, compatibleBody) },
-        { key: 'agent-later', value: frame(unresolvable.id, unresolvableBody) },
-        { key: 'agent-later', value: codec.encode(event.event) },
-      ],
-    });
-    await producer.disconnect();
-
-    const run = await runPanacea(['run', '--until-idle'], isolation.env);
-    expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain('enrich: 3 records, 1 dead-lettered (SCHEMA_UNRESOLVABLE 1)');
-
-    const hits = await searchAll(isolation, 'error');
-    expect(hits.map((hit) => hit._id)).toEqual(['err-later-1']);
-    expect(field(hits[0]!, '@timestamp')).toBe('2026-12-04T18:00:00.123Z');
-    expect(field(hits[0]!, 'panacea.error.attributes')).toEqual({ n: 1 });
-    const [deadLetter] = await readTopic(isolation, `${errorTopic}.dlq`, 1);
-    expect(deadLetter?.headers[DEAD_LETTER_HEADERS.reasonCode]).toBe('SCHEMA_UNRESOLVABLE');
-    expect(deadLetter?.headers[DEAD_LETTER_HEADERS.reason]).toContain(
-      'ErrorEvent.error.message: the type changed from long to string',
-    );
+    await expectNewerRecordsResolvedOrDeadLettered(isolate('registry-evolve'), 'err-later');
   });
 });
