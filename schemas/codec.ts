@@ -17,7 +17,11 @@ import { EVENT_KINDS, type EventKind } from '../core/naming.js';
 import { buildSchemas, newestOf, type BuildSchema } from './catalog.js';
 import type { AgentEvent } from './event.js';
 import { readProblems } from './registry/compatibility.js';
-import type { RegisteredSchema, SchemaRegistry } from './registry/schema-registry.js';
+import {
+  readSchemaText,
+  type RegisteredSchema,
+  type SchemaRegistry,
+} from './registry/schema-registry.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
@@ -33,7 +37,14 @@ export interface DecodedRecord {
 
 /** How one writer schema id is read: directly, or through a resolver, or not at all. */
 type Reader =
-  { kind: EventKind; label: string; read: (body: Buffer) => unknown } | { refusal: PanaceaError };
+  | {
+      kind: EventKind;
+      label: string;
+      read: (body: Buffer) => unknown;
+      /** The writer's own type, to check a body's text bytes (see `assertStrictUtf8`). */
+      writerType: avro.Type;
+    }
+  | { refusal: PanaceaError };
 
 export interface SchemaCodec {
   /** The registry id each kind is written with. */
@@ -73,6 +84,7 @@ class RegistryCodec implements SchemaCodec {
         kind,
         label: `${subject} v${version} (id ${writerIds[kind]})`,
         read: (body) => type.fromBuffer(body),
+        writerType: type,
       });
     }
   }
@@ -102,9 +114,10 @@ class RegistryCodec implements SchemaCodec {
     const reader = await this.readerFor(schemaId);
     if ('refusal' in reader) throw reader.refusal;
 
+    const body = (buffer as Buffer).subarray(HEADER_BYTES);
     let value: unknown;
     try {
-      value = reader.read((buffer as Buffer).subarray(HEADER_BYTES));
+      value = reader.read(body);
     } catch (error) {
       throw new PanaceaError(
         'DECODE_FAILED',
@@ -113,6 +126,8 @@ class RegistryCodec implements SchemaCodec {
         error,
       );
     }
+    if (containsReplacementCharacter(value))
+      assertStrictUtf8(body, reader.writerType, reader.label);
     const event = { kind: reader.kind, ...(withoutNulls(value) as Record<string, unknown>) };
     return { schemaId, kind: reader.kind, event };
   }
@@ -137,7 +152,16 @@ class RegistryCodec implements SchemaCodec {
 /** The reader of a writer schema this build did not write itself. */
 function resolvingReader(registered: RegisteredSchema, schemas: readonly BuildSchema[]): Reader {
   const { id: schemaId, subject } = registered;
-  const writerSchema = JSON.parse(registered.schema) as avro.Schema;
+  const read = readSchemaText(registered.schema);
+  if ('problem' in read) {
+    return {
+      refusal: new PanaceaError(
+        'SCHEMA_UNRESOLVABLE',
+        `writer schema id ${schemaId} is unreadable: ${read.problem}`,
+      ),
+    };
+  }
+  const writerSchema = read.schema;
   let writerType: avro.Type;
   try {
     writerType = avro.Type.forSchema(writerSchema);
@@ -186,6 +210,7 @@ function resolvingReader(registered: RegisteredSchema, schemas: readonly BuildSc
     kind: target.kind,
     label: `${subject} v${registered.version} (id ${schemaId}, read as ${readerEntry.file})`,
     read: (body) => readerEntry.type.fromBuffer(body, resolverOfWriter),
+    writerType,
   };
 }
 
@@ -221,4 +246,31 @@ function withoutNulls(value: unknown): unknown {
     if (entry !== null) result[key] = withoutNulls(entry);
   }
   return result;
+}
+
+/**
+ * Avro libraries decode invalid UTF-8 leniently, as U+FFFD; the contract refuses such text rather
+ * than store a replacement. Only a value that shows U+FFFD can hide one, so only then is the body
+ * read again with the writer's type and written back: a string that was valid UTF-8 (even one
+ * holding a real U+FFFD) gives the same bytes, a repaired one does not.
+ */
+function assertStrictUtf8(body: Buffer, writerType: avro.Type, label: string): void {
+  let same = false;
+  try {
+    same = writerType.toBuffer(writerType.fromBuffer(body)).equals(body);
+  } catch {
+    same = false;
+  }
+  if (!same) {
+    throw new PanaceaError(
+      'DECODE_FAILED',
+      `a text field of the record is not valid UTF-8 (writer schema ${label}); it would be stored as U+FFFD`,
+    );
+  }
+}
+
+function containsReplacementCharacter(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\uFFFD');
+  if (value === null || typeof value !== 'object') return false;
+  return Object.values(value).some(containsReplacementCharacter);
 }

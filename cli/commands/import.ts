@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import { createNaming } from '../../core/naming.js';
-import { positionAt } from '../../producers/importers/json-syntax.js';
+import { positionAt } from '../../core/json-syntax.js';
 import { importOpenHandsSession } from '../../producers/importers/openhands.js';
 import { importSweAgentTrajectory, type SkippedPart } from '../../producers/importers/swe-agent.js';
 import type { AgentEvent } from '../../schemas/event.js';

@@ -25,7 +25,8 @@ import {
   type SchemaVersionInput,
 } from '../../schemas/registry/schema-check.js';
 import { lintSchema } from '../../schemas/registry/schema-lint.js';
-import type { SchemaRegistry } from '../../schemas/registry/schema-registry.js';
+import { readSchemaText, type SchemaRegistry } from '../../schemas/registry/schema-registry.js';
+import { scanJsonSyntax } from '../../core/json-syntax.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
 
 const VERSION_IN_FILE_NAME = /\.v(\d+)\.avsc$/;
@@ -86,10 +87,11 @@ async function listCommand(registry: SchemaRegistry): Promise<number> {
 
 async function modeCommand(registry: SchemaRegistry, args: string[]): Promise<number> {
   const { positionals } = parseCommandArgs(args, {}, true);
-  const [subject, mode] = positionals;
-  if (subject === undefined || positionals.length > 2) {
+  const [subjectArgument, mode] = positionals;
+  if (subjectArgument === undefined || positionals.length > 2) {
     throw new PanaceaError('USAGE', 'schemas mode: expected SUBJECT and an optional MODE');
   }
+  const subject = checkedSubject(subjectArgument, 'SUBJECT');
   if (mode === undefined) {
     say(`${subject}: ${await registry.compatibility(subject)}`);
     return EXIT_OK;
@@ -112,12 +114,14 @@ async function registerCommand(registry: SchemaRegistry, args: string[]): Promis
     throw new PanaceaError('USAGE', 'schemas register: expected exactly one FILE');
   }
   const input = readSchemaFile(file, 1);
-  const subject = values.subject ?? input.subject;
+  const subject = checkedSubject(values.subject ?? input.subject, '--subject');
   const versions = await registry.versions(subject);
   const previous = versions.at(-1);
+  // An unreadable previous version is left to the compatibility check, which names it.
+  const previousRead = previous === undefined ? undefined : readSchemaText(previous.schema);
   const problems = lintSchema(
     input.schema,
-    previous === undefined ? undefined : JSON.parse(previous.schema),
+    previousRead === undefined || 'problem' in previousRead ? undefined : previousRead.schema,
   );
   if (problems.length > 0) {
     throw new PanaceaError(
@@ -143,25 +147,50 @@ async function withRegistry(
   }
 }
 
-/** One .avsc file; its version comes from a `.vN.avsc` name, else from its position. */
+/** Subject names are shown one per line and used in URLs: printable, 1–255 characters. */
+function checkedSubject(subject: string, option: string): string {
+  if (subject.length === 0 || subject.length > 255 || /\p{Cc}/u.test(subject)) {
+    throw new PanaceaError(
+      'USAGE',
+      `${option}: a subject is 1 to 255 printable characters, got ${JSON.stringify(subject.slice(0, 60))}`,
+    );
+  }
+  return subject;
+}
+
+/**
+ * One .avsc file; its version comes from a `.vN.avsc` name, else from its position. A schema
+ * without a name (a primitive, a union) takes its subject from the file name without the version.
+ */
 function readSchemaFile(file: string, fallbackVersion: number): SchemaVersionInput {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? messageOf(error);
+    throw new PanaceaError('FILE_UNREADABLE', `${file}: cannot read it (${code})`, { file }, error);
+  }
+  // Editors on some systems start a file with a byte order mark; it is not part of the JSON.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let schema: unknown;
   try {
-    schema = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new PanaceaError(
-      code === undefined ? 'INVALID_JSON' : 'FILE_UNREADABLE',
-      `${file}: ${code ?? messageOf(error)}`,
-      { file },
-      error,
-    );
+    schema = JSON.parse(text);
+  } catch {
+    const problem = scanJsonSyntax(text).problem;
+    const where =
+      problem === undefined
+        ? ''
+        : ` at line ${problem.line} column ${problem.column}: ${problem.reason}`;
+    throw new PanaceaError('INVALID_JSON', `${file}: not valid JSON${where}`, {
+      file,
+      ...(problem === undefined ? {} : { line: problem.line }),
+    });
   }
   const match = VERSION_IN_FILE_NAME.exec(file);
   const name =
     typeof schema === 'object' && schema !== null && 'name' in schema
       ? String((schema as { name: unknown }).name)
-      : path.basename(file);
+      : path.basename(file).replace(/(\.v\d+)?\.avsc$/, '');
   const namespace =
     typeof schema === 'object' && schema !== null && 'namespace' in schema
       ? String((schema as { namespace: unknown }).namespace)

@@ -84,6 +84,7 @@
 import { createHash } from 'node:crypto';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
+import { positionAt, scanJsonSyntax, type JsonSyntaxScan } from '../../core/json-syntax.js';
 import { CONTRACT_LIMITS, describeProblems, validateEvent } from '../../schemas/contract.js';
 import { describeValue } from '../../schemas/describe-value.js';
 import type {
@@ -93,7 +94,7 @@ import type {
   AttributeValue,
   ErrorBody,
 } from '../../schemas/event.js';
-import { positionAt, scanJsonSyntax, type JsonSyntaxScan } from './json-syntax.js';
+import { MAX_EPOCH_MS } from '../../schemas/timestamp.js';
 
 export interface SweAgentImportOptions {
   /** Name shown in errors, usually the file path. */
@@ -657,9 +658,10 @@ function layOutEvents(
     if (failure !== undefined) events.push(buildStepError(step, failure, clockMs(), context));
   }
 
+  if (outcome?.exitStatus !== undefined) clockUs += STEP_GAP_US;
+  assertRunFitsTimeRange(clockMs(), steps.length, context);
   if (outcome?.exitStatus === undefined) return events;
 
-  clockUs += STEP_GAP_US;
   const endMs = clockMs();
   const exitStatus = outcome.exitStatus;
   const autosubmitted = AUTOSUBMITTED_PATTERN.test(exitStatus);
@@ -677,6 +679,16 @@ function layOutEvents(
   events.push(buildRunActivity(context, succeeded ? 'succeeded' : 'failed', endMs, endAttributes));
   if (!succeeded) events.push(buildRunError(exitStatus, endMs, context));
   return events;
+}
+
+/** The anchor is the caller's: a run laid out from it past the contract's last instant names it. */
+function assertRunFitsTimeRange(lastMs: number, stepCount: number, context: RunContext): void {
+  if (lastMs <= MAX_EPOCH_MS) return;
+  throw new PanaceaError(
+    'IMPORT_INVALID',
+    `--start ${new Date(context.startMs).toISOString()}: the run's ${stepCount} steps laid out from it would end at epoch ms ${lastMs}, after 9999-12-31T23:59:59.999Z, the latest time an event may carry; give an earlier --start`,
+    { field: 'start' },
+  );
 }
 
 function buildPartialAttributes(skipped: readonly SkippedPart[]): Attributes {

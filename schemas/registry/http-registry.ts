@@ -30,6 +30,7 @@ import {
 } from './compatibility.js';
 import {
   assertCompatible,
+  readSchemaText,
   schemaText,
   type RegisteredSchema,
   type SchemaRegistry,
@@ -135,7 +136,7 @@ class HttpSchemaRegistry implements SchemaRegistry {
       id,
       subject: typeof first?.subject === 'string' ? first.subject : '',
       version: typeof first?.version === 'number' ? first.version : 0,
-      schema: schemaText(schema),
+      schema: comparableText(schema),
     };
     this.byId.set(id, entry);
     return entry;
@@ -256,7 +257,7 @@ class HttpSchemaRegistry implements SchemaRegistry {
       id: value.id,
       subject,
       version: value.version,
-      schema: schemaText(value.schema),
+      schema: comparableText(value.schema),
     };
     this.byId.set(entry.id, entry);
     return entry;
@@ -282,7 +283,17 @@ class HttpSchemaRegistry implements SchemaRegistry {
         error,
       );
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new PanaceaError(
+        'SCHEMA_REGISTRY_UNAVAILABLE',
+        `the schema registry at ${this.baseUrl} stopped answering ${method} ${path} mid-body: ${messageOf(error)}`,
+        { url: this.baseUrl },
+        error,
+      );
+    }
     let parsed: unknown = text;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
@@ -341,4 +352,13 @@ function errorMessageOf(body: unknown): string {
   return typeof body === 'string'
     ? body.slice(0, 300)
     : (JSON.stringify(body)?.slice(0, 300) ?? '');
+}
+
+/**
+ * A schema text from the server in the form this client compares; text that is not a schema is
+ * kept as it came, for the codec to refuse with the reason.
+ */
+function comparableText(text: string): string {
+  const read = readSchemaText(text);
+  return 'problem' in read ? text : read.text;
 }

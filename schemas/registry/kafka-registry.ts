@@ -16,7 +16,7 @@ import type avro from 'avsc';
 import type { Logger } from 'pino';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { connectKafkaAdmin, createDurableProducer } from '../../core/kafka.js';
+import { connectKafkaAdmin, createDurableProducer, MAX_RECORD_BYTES } from '../../core/kafka.js';
 import type { CompatibilityMode } from './compatibility.js';
 import {
   parseRegistryRecord,
@@ -200,11 +200,20 @@ class KafkaSchemaRegistry implements SchemaRegistry {
   private async write(record: RegistryRecord): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw this.closedError();
+    const value = JSON.stringify(record);
+    const valueBytes = Buffer.byteLength(value);
+    if (valueBytes > MAX_RECORD_BYTES) {
+      throw new PanaceaError(
+        'SCHEMA_INVALID',
+        `the schema of ${record.subject} is ${valueBytes} bytes as a registry record, over the ${MAX_RECORD_BYTES}-byte limit of the registry topic`,
+        { subject: record.subject },
+      );
+    }
     try {
       await producer.send({
         topic: this.options.topic,
         acks: -1,
-        messages: [{ key: registryRecordKey(record), value: JSON.stringify(record) }],
+        messages: [{ key: registryRecordKey(record), value }],
       });
     } catch (error) {
       throw new PanaceaError(

@@ -16,7 +16,7 @@ import {
   DEFAULT_COMPATIBILITY_MODE,
   type CompatibilityMode,
 } from './compatibility.js';
-import type { RegisteredSchema } from './schema-registry.js';
+import { MAX_SCHEMA_ID, readSchemaText, type RegisteredSchema } from './schema-registry.js';
 
 export type RegistryRecord =
   | { kind: 'schema'; subject: string; version: number; id: number; schema: string }
@@ -34,6 +34,9 @@ export class RegistryLog {
       this.modeBySubject.set(record.subject, record.compatibility);
       return true;
     }
+    // Whatever wrote to the topic, an entry that is not an Avro schema, or an id outside the wire
+    // format, is never accepted: every reader would trip over it later.
+    if (!isSchemaId(record.id) || 'problem' in readSchemaText(record.schema)) return false;
     const versions = this.bySubject.get(record.subject) ?? [];
     const nextVersion = (versions.at(-1)?.version ?? 0) + 1;
     const idOwner = this.byId.get(record.id);
@@ -58,10 +61,16 @@ export class RegistryLog {
     return true;
   }
 
-  /** The proposal that would register `schema` now: same id for the same text, else a new one. */
+  /**
+   * The proposal that would register `schema` now: same id for the same text, else a new one.
+   * Throws once the ids are used up, which no real registry reaches.
+   */
   propose(subject: string, schema: string): Extract<RegistryRecord, { kind: 'schema' }> {
     const versions = this.bySubject.get(subject) ?? [];
     const maxId = Math.max(0, ...this.byId.keys());
+    if (!this.idByText.has(schema) && maxId >= MAX_SCHEMA_ID) {
+      throw new Error(`every schema id up to ${MAX_SCHEMA_ID} is taken`);
+    }
     return {
       kind: 'schema',
       subject,
@@ -127,4 +136,8 @@ export function parseRegistryRecord(value: Buffer | null): RegistryRecord | unde
     return record as RegistryRecord;
   }
   return undefined;
+}
+
+function isSchemaId(id: number): boolean {
+  return Number.isInteger(id) && id >= 1 && id <= MAX_SCHEMA_ID;
 }

@@ -32,6 +32,17 @@ export function checkSchemaVersions(inputs: readonly SchemaVersionInput[]): Sche
 
   for (const versions of bySubject.values()) {
     versions.sort((left, right) => left.version - right.version);
+    for (const [index, input] of versions.entries()) {
+      const twin = versions[index - 1];
+      if (twin?.version === input.version) {
+        findings.push({
+          source: input.source,
+          rule: 'duplicate-version',
+          path: input.subject,
+          message: `version ${input.version} of ${input.subject} is also given by ${twin.source}`,
+        });
+      }
+    }
     versions.forEach((input, index) => {
       const previous = versions[index - 1];
       for (const problem of lintSchema(input.schema, previous?.schema)) {

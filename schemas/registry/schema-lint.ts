@@ -38,20 +38,32 @@ export function lintSchema(schema: unknown, previousVersion?: unknown): LintProb
   const problems: LintProblem[] = [];
   const rootPath =
     isObject(schema) && typeof schema.name === 'string' ? shortName(schema.name) : '';
+  // The rules below recurse; Avro schemas nest a few levels, so deeper input is refused first.
+  if (nestingDepth(schema) > MAX_NESTING_DEPTH) {
+    return [
+      {
+        rule: 'invalid-schema',
+        path: rootPath,
+        message: `the schema nests deeper than ${MAX_NESTING_DEPTH} levels`,
+      },
+    ];
+  }
   const previousFields = new Map<string, Set<string>>();
-  if (previousVersion !== undefined) collectRecordFields(previousVersion, previousFields);
+  if (previousVersion !== undefined && nestingDepth(previousVersion) <= MAX_NESTING_DEPTH) {
+    collectRecordFields(previousVersion, previousFields);
+  }
   walkType(schema, rootPath, {
     problems,
     previousFields,
     isLaterVersion: previousVersion !== undefined,
   });
 
-  // Avro's own parse comes last: where it fails for a reason a rule above already names (avsc
-  // refuses some union defaults itself), that rule's message says more.
+  // Avro's own parse comes last: where it fails for a union default (avsc refuses some itself),
+  // the rule above already says more.
   try {
     avro.Type.forSchema(schema as avro.Schema);
   } catch (error) {
-    if (problems.length === 0) {
+    if (!problems.some((problem) => problem.rule === 'union-default')) {
       problems.push({
         rule: 'invalid-schema',
         path: rootPath,
@@ -108,7 +120,7 @@ function walkType(schema: unknown, path: string, context: LintContext): void {
 
 function walkRecord(record: JsonObject, path: string, context: LintContext): void {
   const previous = context.previousFields.get(shortName(String(record.name)));
-  for (const field of (record.fields as JsonObject[] | undefined) ?? []) {
+  for (const field of fieldsOf(record)) {
     const fieldPath = `${path}.${String(field.name)}`;
 
     if ('logicalType' in field) {
@@ -166,7 +178,7 @@ function collectRecordFields(schema: unknown, into: Map<string, Set<string>>): v
     return;
   }
   if (schema.type === 'record' || schema.type === 'error') {
-    const fields = (schema.fields as JsonObject[] | undefined) ?? [];
+    const fields = fieldsOf(schema);
     into.set(shortName(String(schema.name)), new Set(fields.map((field) => String(field.name))));
     for (const field of fields) collectRecordFields(field.type, into);
   } else if (schema.type === 'array') {
@@ -188,4 +200,26 @@ function shortName(name: string): string {
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const MAX_NESTING_DEPTH = 200;
+
+/** A record's fields that are objects; anything else there is for Avro's parse to report. */
+function fieldsOf(record: JsonObject): JsonObject[] {
+  return Array.isArray(record.fields) ? record.fields.filter(isObject) : [];
+}
+
+/** How deep JSON nests, counted without recursion so any input can be measured. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (pending.length > 0) {
+    const { value: current, depth } = pending.pop() as { value: unknown; depth: number };
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_NESTING_DEPTH) return deepest;
+    if (typeof current === 'object' && current !== null) {
+      for (const child of Object.values(current)) pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return deepest;
 }

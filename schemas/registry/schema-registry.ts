@@ -7,9 +7,9 @@
  * compacted Kafka topic and needs no other server, and a client of a Confluent-compatible registry
  * (http-registry.ts), used when `SCHEMA_REGISTRY_URL` is set.
  */
-import type avro from 'avsc';
+import avro from 'avsc';
 
-import { PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import {
   compatibilityProblems,
   type CompatibilityMode,
@@ -43,9 +43,33 @@ export interface SchemaRegistry {
   close(): Promise<void>;
 }
 
+/** Registry ids fit the wire format's 4 bytes and Confluent's signed 32-bit ids. */
+export const MAX_SCHEMA_ID = 2 ** 31 - 1;
+
 /** One form of a schema's text, so the same schema written with other spacing is the same. */
-export function schemaText(schema: avro.Schema | string): string {
-  return JSON.stringify(typeof schema === 'string' ? JSON.parse(schema) : schema);
+export function schemaText(schema: avro.Schema): string {
+  return JSON.stringify(schema);
+}
+
+/**
+ * The same form of schema text that came from elsewhere (a registry's answer or topic), or the
+ * reason it is not an Avro schema at all: such text must never reach a decoder.
+ */
+export function readSchemaText(
+  text: string,
+): { text: string; schema: avro.Schema } | { problem: string } {
+  let schema: avro.Schema;
+  try {
+    schema = JSON.parse(text) as avro.Schema;
+  } catch (error) {
+    return { problem: `the schema text is not JSON (${messageOf(error)})` };
+  }
+  try {
+    avro.Type.forSchema(schema);
+  } catch (error) {
+    return { problem: `the schema is not valid Avro (${messageOf(error)})` };
+  }
+  return { text: JSON.stringify(schema), schema };
 }
 
 /**
@@ -61,10 +85,17 @@ export function assertCompatible(
   const problems = compatibilityProblems(
     mode,
     candidate,
-    existing.map((entry) => ({
-      version: entry.version,
-      schema: JSON.parse(entry.schema) as avro.Schema,
-    })),
+    existing.map((entry) => {
+      const read = readSchemaText(entry.schema);
+      if ('problem' in read) {
+        throw new PanaceaError(
+          'SCHEMA_INCOMPATIBLE',
+          `subject ${subject} cannot be checked: its version ${entry.version} (id ${entry.id}) is unreadable: ${read.problem}`,
+          { subject },
+        );
+      }
+      return { version: entry.version, schema: read.schema };
+    }),
   );
   if (problems.length > 0) throw incompatibleSchemaError(subject, problems);
 }

@@ -107,3 +107,18 @@ describe('registry log', () => {
     ).toBeUndefined();
   });
 });
+
+describe('registry log against bad records', () => {
+  it.each([
+    ['schema text that is not JSON', { schema: 'not json', id: 9 }],
+    ['JSON that is not an Avro schema', { schema: '{"type":"nothing"}', id: 9 }],
+    ['id 0', { schema: SCHEMA_A, id: 0 }],
+    ['an id past 2^31 - 1', { schema: SCHEMA_A, id: 2 ** 31 }],
+    ['an id of 1e300', { schema: SCHEMA_A, id: 1e300 }],
+  ])('never accepts %s, and later proposals still get id 1', (_label, bad) => {
+    const log = replay([{ kind: 'schema', subject: 'junk', version: 1, ...bad }]);
+
+    expect(log.subjects()).toEqual([]);
+    expect(log.propose('a', SCHEMA_A).id).toBe(1);
+  });
+});

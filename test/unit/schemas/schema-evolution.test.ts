@@ -150,3 +150,54 @@ describe('schema evolution', () => {
     expect(new Date(read.timestamp).toISOString()).toBe('2026-12-04T18:30:05.123Z');
   });
 });
+
+describe('records whose writer schema the registry cannot give', () => {
+  it('refuses a record whose registered schema text is not a schema, as SCHEMA_UNRESOLVABLE', async () => {
+    const v2Codec = await openSchemaCodec(registry);
+    const broken: SchemaRegistry = {
+      ...registry,
+      schemaById: async (id) => ({ id, subject: 'junk', version: 1, schema: 'not json' }),
+    };
+    const codec = await openSchemaCodec(broken);
+    const body = v2Codec.encode(errorEventWithAttributes()).subarray(5);
+
+    const error = await rejectedPanaceaError(
+      codec.decode(Buffer.concat([Buffer.from([0, 0, 0, 0, 99]), body])),
+    );
+
+    expect(error.code).toBe('SCHEMA_UNRESOLVABLE');
+    expect(error.message).toContain('schema id 99 is unreadable: the schema text is not JSON');
+  });
+
+  it('registers a primitive schema', async () => {
+    const registered = await registry.register('plain', 'string');
+
+    expect(registered).toMatchObject({ version: 1, schema: '"string"' });
+  });
+});
+
+describe('text that is not UTF-8 on the wire', () => {
+  it('refuses it as DECODE_FAILED instead of reading U+FFFD', async () => {
+    const codec = await openSchemaCodec(registry);
+    const event = errorEventWithAttributes();
+    const record = codec.encode({ ...event, error: { ...event.error, type: 'ABCD' } });
+    const position = record.indexOf(Buffer.from('ABCD'));
+    record[position] = 0xff;
+    record[position + 1] = 0xfe;
+
+    const error = await rejectedPanaceaError(codec.decode(record));
+
+    expect(error.code).toBe('DECODE_FAILED');
+    expect(error.message).toContain('not valid UTF-8');
+  });
+
+  it('reads a real U+FFFD written as valid UTF-8', async () => {
+    const codec = await openSchemaCodec(registry);
+    const event = errorEventWithAttributes();
+    const withReplacement = { ...event, error: { ...event.error, message: 'broken \uFFFD text' } };
+
+    const read = (await codec.decode(codec.encode(withReplacement))).event as ErrorEvent;
+
+    expect(read.error.message).toBe('broken \uFFFD text');
+  });
+});

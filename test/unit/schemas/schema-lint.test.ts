@@ -111,3 +111,52 @@ describe('schema lint', () => {
     expect(findings[0]?.message).toContain('from string to int');
   });
 });
+
+describe('schema lint against malformed input', () => {
+  it.each([[null], [5], ['abc'], [{ x: 1 }], [[null, 3]]])(
+    'reports fields of %j as an invalid schema instead of failing',
+    (fields) => {
+      const problems = lintSchema({ type: 'record', name: 'Odd', fields });
+
+      expect(problems).toEqual([expect.objectContaining({ rule: 'invalid-schema', path: 'Odd' })]);
+    },
+  );
+
+  it('refuses a schema nested deeper than it can check, without overflowing the stack', () => {
+    let schema: unknown = 'string';
+    for (let level = 0; level < 20_000; level++) schema = { type: 'array', items: schema };
+
+    expect(lintSchema(schema)).toEqual([
+      expect.objectContaining({
+        rule: 'invalid-schema',
+        message: expect.stringContaining('deeper'),
+      }),
+    ]);
+  });
+
+  it("reports Avro's own refusal beside the rule that also fired", () => {
+    const problems = lintSchema(
+      record([{ name: 'state', type: { type: 'enum', name: 'State', symbols: 'abc' } }]),
+    );
+
+    expect(problems.map((problem) => problem.rule).sort()).toEqual([
+      'enum-default',
+      'invalid-schema',
+    ]);
+  });
+
+  it('lints a primitive schema', () => {
+    expect(lintSchema('string')).toEqual([]);
+  });
+
+  it('finds two files giving the same version of one subject', () => {
+    const findings = checkSchemaVersions([
+      { source: 'a.v1.avsc', subject: 's', version: 1, schema: 'string' },
+      { source: 'b.v1.avsc', subject: 's', version: 1, schema: 'string' },
+    ]);
+
+    expect(findings).toEqual([
+      expect.objectContaining({ rule: 'duplicate-version', source: 'b.v1.avsc' }),
+    ]);
+  });
+});

@@ -807,3 +807,16 @@ describe('swe-agent importer with partial', () => {
     expect(partial.events).toEqual(importMarshmallow().events);
   });
 });
+
+describe('swe-agent importer anchor time', () => {
+  it('refuses a --start so late that the run would end past the last accepted instant, naming it', () => {
+    const error = thrownPanaceaError(() =>
+      importMarshmallow({ start: new Date('9999-12-31T23:59:59.000Z') }),
+    );
+
+    expect(error.code).toBe('IMPORT_INVALID');
+    expect(error.context.field).toBe('start');
+    expect(error.message).toContain('--start 9999-12-31T23:59:59.000Z');
+    expect(error.message).toContain('give an earlier --start');
+  });
+});

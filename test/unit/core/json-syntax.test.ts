@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { positionAt, scanJsonSyntax } from '../../../../producers/importers/json-syntax.js';
+import { positionAt, scanJsonSyntax } from '../../../core/json-syntax.js';
 
 const spanText = (text: string, span: { start: number; end: number } | undefined): string =>
   span === undefined ? '(none)' : text.slice(span.start, span.end);
