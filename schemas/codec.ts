@@ -255,13 +255,7 @@ function withoutNulls(value: unknown): unknown {
  * holding a real U+FFFD) gives the same bytes, a repaired one does not.
  */
 function assertStrictUtf8(body: Buffer, writerType: avro.Type, label: string): void {
-  let same = false;
-  try {
-    same = writerType.toBuffer(writerType.fromBuffer(body)).equals(body);
-  } catch {
-    same = false;
-  }
-  if (!same) {
+  if (!writesBackTheSame(body, writerType)) {
     throw new PanaceaError(
       'DECODE_FAILED',
       `a text field of the record is not valid UTF-8 (writer schema ${label}); it would be stored as U+FFFD`,
@@ -273,4 +267,12 @@ function containsReplacementCharacter(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\uFFFD');
   if (value === null || typeof value !== 'object') return false;
   return Object.values(value).some(containsReplacementCharacter);
+}
+
+function writesBackTheSame(body: Buffer, writerType: avro.Type): boolean {
+  try {
+    return writerType.toBuffer(writerType.fromBuffer(body)).equals(body);
+  } catch {
+    return false;
+  }
 }
