@@ -8,7 +8,7 @@
  */
 import type { ActivityBody, AttributeValue, ErrorBody } from '../../schemas/event.js';
 import { CONTRACT_LIMITS } from '../../schemas/contract.js';
-import { MIN_EPOCH_MS } from '../../schemas/timestamp.js';
+import { MIN_EPOCH_MS, normaliseTimestamp } from '../../schemas/timestamp.js';
 import { GENERATED_TEXT_LIMITS, truncateJson, truncateText, wellFormed } from './text.js';
 import type { EventContext } from './types.js';
 
@@ -63,6 +63,9 @@ export function eventFromLogLine(
     typeof messageValue === 'string' && messageValue !== '' ? messageValue : undefined;
 
   const context: EventContext = timestampOf(time);
+  // A `time` of the caller's own (pino keeps the last of two equal keys) that is no time at all:
+  // the line keeps the moment it is read, and the value is kept as an attribute.
+  if (time !== undefined && context.timestamp === undefined) rest['log.time'] = time;
   for (const [field, key] of Object.entries(CORRELATION_FIELDS)) {
     const value = rest[field];
     if (typeof value === 'string' && value !== '' && value.length <= CONTRACT_LIMITS.idChars) {
@@ -87,7 +90,7 @@ function activityEvent(
       ? actionField
       : (message ?? `log.${levelLabel}`);
   // The action was an explicit field: the message is kept as an attribute, not lost.
-  const extra: Record<string, unknown> = { 'log.level': levelLabel };
+  const extra: Record<string, AttributeValue> = { 'log.level': levelLabel };
   if (action !== message && message !== undefined) extra['log.message'] = message;
   if (typeof actionField !== 'string' && actionField !== undefined) rest.action = actionField;
 
@@ -106,7 +109,7 @@ function activityEvent(
       action: truncateText(wellFormed(action), GENERATED_TEXT_LIMITS.shortTextChars),
       status: 'succeeded',
       ...(durationMs === undefined ? {} : { durationMs }),
-      attributes: flattenAttributes({ ...extra, ...rest }),
+      attributes: flattenAttributes(rest, extra),
     },
     context,
   };
@@ -126,12 +129,16 @@ function errorEvent(
 
   const errorType = firstText(type, name) ?? `log.${levelLabel}`;
   const errorMessage = firstText(errMessage, message) ?? '(no message)';
-  const extra: Record<string, unknown> = { 'log.level': levelLabel };
+  const extra: Record<string, AttributeValue> = { 'log.level': levelLabel };
   if (message !== undefined && message !== errorMessage) extra['log.message'] = message;
-  // An `err` that is not an object (a string someone logged) is kept as an attribute.
-  if (errValue !== undefined && err === undefined) extra[format.errorKey] = errValue;
-  // The error's own fields (code, errno, syscall…) stay with it, under the error key.
-  const errFields = Object.keys(errExtra).length === 0 ? {} : { [format.errorKey]: errExtra };
+  // The error's own fields (code, errno, syscall…) stay with it, under the error key; an `err`
+  // that is not an object (a string someone logged) is kept there as it is.
+  const errFields =
+    errValue !== undefined && err === undefined
+      ? { [format.errorKey]: errValue }
+      : Object.keys(errExtra).length === 0
+        ? {}
+        : { [format.errorKey]: errExtra };
 
   return {
     kind: 'error',
@@ -142,7 +149,7 @@ function errorEvent(
         ? { stack: truncateJson(wellFormed(stack), GENERATED_TEXT_LIMITS.stackJsonBytes) }
         : {}),
       severity: level >= FATAL_LEVEL ? 'critical' : 'error',
-      attributes: flattenAttributes({ ...extra, ...errFields, ...rest }),
+      attributes: flattenAttributes({ ...errFields, ...rest }, extra),
     },
     context,
   };
@@ -153,9 +160,14 @@ function errorEvent(
  * numbers and booleans stay as they are, arrays and objects nested deeper than
  * MAX_FLATTEN_DEPTH become JSON text, null is left out. Keys and values are cut to the contract's
  * limits; past 127 keys or the JSON byte budget of GENERATED_TEXT_LIMITS, the rest is left out and
- * counted under `log.attributes_dropped`.
+ * counted under `log.attributes_dropped`. Attributes the mapping sets itself (`reserved`, like
+ * `log.level`) come first and win: a field of the line that flattens to the same key is kept
+ * under `field.<key>` instead.
  */
-export function flattenAttributes(fields: Record<string, unknown>): Record<string, AttributeValue> {
+export function flattenAttributes(
+  fields: Record<string, unknown>,
+  reserved: Record<string, AttributeValue> = {},
+): Record<string, AttributeValue> {
   const attributes: Record<string, AttributeValue> = {};
   let count = 0;
   let dropped = 0;
@@ -183,11 +195,13 @@ export function flattenAttributes(fields: Record<string, unknown>): Record<strin
     budgetBytes -= bytes;
   };
 
+  const addField = (key: string, value: AttributeValue): void =>
+    add(key in reserved ? `field.${key}` : key, value);
   const visit = (prefix: string, value: unknown, depth: number): void => {
     if (value === null || value === undefined) return;
-    if (typeof value === 'string' || typeof value === 'boolean') return add(prefix, value);
+    if (typeof value === 'string' || typeof value === 'boolean') return addField(prefix, value);
     if (typeof value === 'number') {
-      return Number.isFinite(value) ? add(prefix, value) : add(prefix, String(value));
+      return Number.isFinite(value) ? addField(prefix, value) : addField(prefix, String(value));
     }
     if (isObject(value) && depth < MAX_FLATTEN_DEPTH) {
       for (const [key, entry] of Object.entries(value)) {
@@ -195,9 +209,10 @@ export function flattenAttributes(fields: Record<string, unknown>): Record<strin
       }
       return;
     }
-    add(prefix, jsonText(value));
+    addField(prefix, jsonText(value));
   };
 
+  for (const [key, value] of Object.entries(reserved)) add(key, value);
   for (const [key, value] of Object.entries(fields)) visit(safeKey(key), value, 1);
   if (dropped > 0) attributes[DROPPED_ATTRIBUTES_KEY] = dropped;
   return attributes;
@@ -219,11 +234,12 @@ function safeKey(key: string): string {
  * RFC 3339 text with `isoTime`. A number below the contract's floor for milliseconds is seconds.
  */
 function timestampOf(time: unknown): EventContext {
-  if (typeof time === 'number' && Number.isInteger(time)) {
-    return { timestamp: time < MIN_EPOCH_MS ? time * 1000 : time };
-  }
-  if (typeof time === 'string' && time !== '') return { timestamp: time };
-  return {};
+  const candidate =
+    typeof time === 'number' && Number.isInteger(time) && time > 0 && time < MIN_EPOCH_MS
+      ? time * 1000
+      : time;
+  const normalised = normaliseTimestamp(candidate);
+  return normalised.ok ? { timestamp: normalised.epochMs } : {};
 }
 
 function firstText(...values: unknown[]): string | undefined {

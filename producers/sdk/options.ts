@@ -6,8 +6,10 @@
 import { PanaceaError } from '../../core/errors.js';
 import { MAX_RECORD_BYTES } from '../../core/kafka.js';
 import type { Logger } from '../../core/logger.js';
+import { validateEvent } from '../../schemas/contract.js';
 import { describeValue } from '../../schemas/describe-value.js';
 import type { AgentEvent, AgentIdentity, EventKind } from '../../schemas/event.js';
+import { MIN_EPOCH_MS } from '../../schemas/timestamp.js';
 import type { EventEncoder } from './encoding.js';
 
 export const COMPRESSIONS = ['gzip', 'none'] as const;
@@ -140,7 +142,10 @@ export function resolveOptions(options: AgentPublisherOptions): ResolvedOptions 
     encoder: options.encoder,
   };
 
-  if (!TOPIC_PREFIX_PATTERN.test(resolved.topicPrefix)) {
+  if (
+    typeof resolved.topicPrefix !== 'string' ||
+    !TOPIC_PREFIX_PATTERN.test(resolved.topicPrefix)
+  ) {
     throw invalid('topicPrefix', resolved.topicPrefix, 'letters, digits, ".", "_" or "-"');
   }
   if (typeof resolved.clientId !== 'string' || resolved.clientId === '') {
@@ -168,8 +173,21 @@ export function resolveOptions(options: AgentPublisherOptions): ResolvedOptions 
   ) {
     throw invalid('schemaRegistryUrl', resolved.schemaRegistryUrl, 'an http:// or https:// URL');
   }
-  if (resolved.encoder !== undefined && typeof resolved.encoder.encode !== 'function') {
+  if (
+    resolved.encoder !== undefined &&
+    (typeof resolved.encoder !== 'object' ||
+      resolved.encoder === null ||
+      typeof resolved.encoder.encode !== 'function')
+  ) {
     throw invalid('encoder', resolved.encoder, 'an object with an encode(event) method');
+  }
+  if (
+    resolved.logger !== undefined &&
+    (typeof resolved.logger !== 'object' ||
+      resolved.logger === null ||
+      typeof (resolved.logger as { child?: unknown }).child !== 'function')
+  ) {
+    throw invalid('logger', resolved.logger, 'a pino logger');
   }
   return resolved;
 }
@@ -185,7 +203,8 @@ function readBrokers(value: unknown): string[] {
     throw invalid('brokers', value, 'host:port addresses, as an array or comma-separated');
   }
   for (const broker of brokers) {
-    if (typeof broker !== 'string' || !BROKER_PATTERN.test(broker)) {
+    const port = typeof broker === 'string' ? Number(broker.slice(broker.lastIndexOf(':') + 1)) : 0;
+    if (typeof broker !== 'string' || !BROKER_PATTERN.test(broker) || port < 1 || port > 65_535) {
       throw invalid('brokers', broker, 'a host:port address such as 127.0.0.1:9092');
     }
   }
@@ -203,6 +222,24 @@ function readAgent(value: unknown): AgentIdentity {
   for (const key of ['name', 'type', 'version'] as const) {
     if (agent[key] !== undefined && typeof agent[key] !== 'string') {
       throw invalid(`agent.${key}`, agent[key], 'a string');
+    }
+  }
+  // The identity goes into every event: one the contract refuses would make every call fail, so
+  // it is refused here, once, with the contract's own reason.
+  const probe = validateEvent({
+    kind: 'heartbeat',
+    timestamp: MIN_EPOCH_MS,
+    agent,
+    heartbeat: { status: 'active' },
+  });
+  if (!probe.ok) {
+    const problem = probe.problems.find((entry) => entry.field.startsWith('agent'));
+    if (problem !== undefined) {
+      throw new PanaceaError(
+        'CONFIG_INVALID',
+        `agent publisher option ${problem.field}: ${problem.reason}`,
+        { field: problem.field },
+      );
     }
   }
   // A copy, so a caller changing its object later does not change events already published.

@@ -71,6 +71,16 @@ export interface ThrownDescription {
  * a custom class), then `name`, then the JavaScript type for thrown non-objects (`string`).
  */
 export function describeThrown(thrown: unknown): ThrownDescription {
+  try {
+    return describeThrownValue(thrown);
+  } catch (error) {
+    // A thrown value whose getters or conversions throw (a Proxy, an object without a prototype)
+    // is still reported; the task rethrows it unchanged either way.
+    return { type: 'unknown', message: `(the thrown value cannot be read: ${messageOf(error)})` };
+  }
+}
+
+function describeThrownValue(thrown: unknown): ThrownDescription {
   const type = typeOfThrown(thrown);
   const message = wellFormed(messageOf(thrown)) || '(no message)';
   const stack =

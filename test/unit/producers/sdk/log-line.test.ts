@@ -227,4 +227,24 @@ describe('pino log line mapping', () => {
     });
     contractEvent({ ...mapped, context: { timestamp: TIME_MS } });
   });
+
+  it('keeps a line whose own time field is no time: read now, the value kept as an attribute', () => {
+    for (const time of ['yesterday', 5.5, -3, { at: 1 }]) {
+      const mapped = eventFromLogLine({ level: 30, msg: 'tick', time });
+
+      expect(mapped.context.timestamp).toBeUndefined();
+      expect(
+        contractEvent({ ...mapped, context: { ...mapped.context, timestamp: TIME_MS } }),
+      ).toBeTruthy();
+      expect(JSON.stringify(mapped.body)).toContain('log.time');
+    }
+  });
+
+  it('does not let a field of the line replace the level the mapping records', () => {
+    const mapped = eventFromLogLine({ ...BASE, level: 40, msg: 'slow', log: { level: 'fake' } });
+
+    const attributes = (mapped.body as { attributes: Record<string, unknown> }).attributes;
+    expect(attributes['log.level']).toBe('warn');
+    expect(attributes['field.log.level']).toBe('fake');
+  });
 });

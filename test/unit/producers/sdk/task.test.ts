@@ -124,4 +124,20 @@ describe('task helper', () => {
 
     expect(await runTask(reporter, 'sum', () => 1 + 2)).toBe(3);
   });
+
+  it('rethrows a value that cannot even be turned into text, unchanged, and still reports it', async () => {
+    const { reporter, reported } = recordingReporter();
+    const unreadable = Object.create(null) as object;
+
+    await expect(
+      runTask(reporter, 'step', () => {
+        throw unreadable;
+      }),
+    ).rejects.toBe(unreadable);
+
+    const error = reported.find((entry) => entry.kind === 'error');
+    expect(error?.body).toMatchObject({ type: 'unknown' });
+    expect(error?.body.message).toContain('cannot be read');
+    expect(reported.map((entry) => `${entry.kind}`)).toEqual(['activity', 'activity', 'error']);
+  });
 });
