@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { PanaceaError } from '../../../../core/errors.js';
 import { createAgentPublisherWithLink } from '../../../../producers/sdk/agent-publisher.js';
-import type { EventEncoder } from '../../../../producers/sdk/encoding.js';
+import type { EventEncoder, WriterIds } from '../../../../producers/sdk/encoding.js';
 import type { KafkaLink } from '../../../../producers/sdk/kafka-link.js';
 import type { DroppedEvent } from '../../../../producers/sdk/options.js';
 import { batchBytes } from '../../../../producers/sdk/outbox.js';
@@ -17,8 +17,11 @@ import { openSchemaCodec } from '../../../../schemas/codec.js';
 import { createMemoryRegistry } from '../../../../schemas/registry/memory-registry.js';
 
 let encoder: EventEncoder;
+let writerIds: WriterIds;
 beforeAll(async () => {
-  encoder = await openSchemaCodec(createMemoryRegistry());
+  const codec = await openSchemaCodec(createMemoryRegistry());
+  encoder = codec;
+  writerIds = codec.writerIds;
 });
 
 const unhandled: unknown[] = [];
@@ -65,7 +68,7 @@ function recordingLink(maxBatchBytes: number): KafkaLink & { batches: SentRecord
   const link = {
     batches: [] as SentRecord[][],
     async connect() {
-      return { limit: { maxBatchBytes, source: 'topic config' as const }, encoder };
+      return { limit: { maxBatchBytes, source: 'topic config' as const }, writerIds };
     },
     async send(records: ReadonlyArray<{ topic: string; message: unknown; bytes?: number }>) {
       link.batches.push(
