@@ -4,7 +4,9 @@
  *
  * A batch crosses as one ArrayBuffer of keys and values back to back plus one Int32Array of
  * lengths, both transferred (moved, not copied) with the message: cloning a thousand records as
- * objects would cost the publishing thread more than encoding them did.
+ * objects would cost the publishing thread more than encoding them did. A key that every record
+ * shares (the publisher's agent id) crosses once and is one Buffer again on the other side, as
+ * it was on this one.
  */
 import type { Message, TopicMessages } from 'kafkajs';
 
@@ -27,8 +29,12 @@ export type FromWorker =
   | { type: 'failed'; requestId: number; error: SerializedError };
 
 export interface PackedBatch {
-  /** Every record's key, then its value, record after record. */
+  /**
+   * Every record's key, then its value, record after record; or, when `keyShared`, the one key
+   * first and then the values.
+   */
   bytes: ArrayBuffer;
+  keyShared: boolean;
   /** Per record the key's length, then the value's; -1 for null. */
   lengths: Int32Array;
   /** Runs of consecutive records of one topic, in order: the topic and how many records. */
@@ -43,8 +49,11 @@ export function packRecords(
   const lengths = new Int32Array(records.length * 2);
   const topics: string[] = [];
   const runLengths: number[] = [];
-  const parts: Array<Buffer | null> = [];
-  let totalBytes = 0;
+  const firstKey = records[0]?.message?.key;
+  const keyShared =
+    Buffer.isBuffer(firstKey) && records.every((record) => record.message?.key === firstKey);
+  const parts: Array<Buffer | null> = keyShared ? [firstKey] : [];
+  let totalBytes = keyShared ? firstKey.length : 0;
 
   for (let index = 0; index < records.length; index += 1) {
     const { topic, message } = records[index] as (typeof records)[number];
@@ -53,8 +62,12 @@ export function packRecords(
     const value = bytesOf(message.value);
     lengths[index * 2] = key === null ? -1 : key.length;
     lengths[index * 2 + 1] = value === null ? -1 : value.length;
-    totalBytes += (key?.length ?? 0) + (value?.length ?? 0);
-    parts.push(key, value);
+    if (!keyShared) {
+      totalBytes += key?.length ?? 0;
+      parts.push(key);
+    }
+    totalBytes += value?.length ?? 0;
+    parts.push(value);
 
     const lastRun = runLengths.length - 1;
     if (topics[lastRun] === topic) runLengths[lastRun] = (runLengths[lastRun] ?? 0) + 1;
@@ -72,7 +85,7 @@ export function packRecords(
     offset += part.length;
   }
   return {
-    batch: { bytes: bytes.buffer, lengths, topics, runLengths },
+    batch: { bytes: bytes.buffer, keyShared, lengths, topics, runLengths },
     transfer: [bytes.buffer, lengths.buffer as ArrayBuffer],
   };
 }
@@ -88,12 +101,13 @@ export function unpackRecords(batch: PackedBatch): TopicMessages[] {
     offset += length;
     return view;
   };
+  const sharedKey = batch.keyShared ? take(batch.lengths[0] ?? -1) : undefined;
 
   for (let run = 0; run < batch.topics.length; run += 1) {
     const messages: Message[] = [];
     const count = batch.runLengths[run] ?? 0;
     for (let index = 0; index < count; index += 1) {
-      const key = take(batch.lengths[record * 2] ?? -1);
+      const key = sharedKey ?? take(batch.lengths[record * 2] ?? -1);
       const value = take(batch.lengths[record * 2 + 1] ?? -1);
       messages.push({ key, value });
       record += 1;
