@@ -40,7 +40,9 @@ port.on('message', (request: ToWorker) => {
   // A disconnect does not wait behind sends that kafkajs may still be retrying: close gave up on
   // them, and disconnecting is what ends their retries.
   if (request.type === 'disconnect') {
-    void link.disconnect().then(() => reply({ type: 'disconnected', requestId: request.requestId }));
+    void link
+      .disconnect()
+      .then(() => reply({ type: 'disconnected', requestId: request.requestId }));
     return;
   }
   queue = queue.then(() => serve(request));

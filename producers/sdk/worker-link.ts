@@ -5,8 +5,8 @@
  * all of the bookkeeping (the buffer bound, batching, promises); the worker does kafkajs's share.
  *
  * The worker starts at the first connect, not at construction. It holds the process open while it
- * runs, as a connected Kafka client does; `disconnect` (which `close()` calls) unrefs and
- * terminates it. Should it die (an uncaught error, an exit), whatever it was asked and had not
+ * runs, as a connected Kafka client does; `disconnect` (which `close()` calls) terminates it, so
+ * nothing of it holds the process after close. Should it die (an uncaught error, an exit), whatever it was asked and had not
  * answered fails with PUBLISHER_WORKER_FAILED, the failure is logged and counted, and the next
  * connect starts a new one: the agent goes on, and the publisher sends the batches again.
  */
@@ -147,7 +147,11 @@ export function createWorkerLink(settings: LinkSettings, options: WorkerLinkOpti
       const { batch, transfer } = packRecords(records);
       const sentIn = generation;
       try {
-        await ask(running, { type: 'send', requestId: nextRequestId++, generation: sentIn, batch }, transfer);
+        await ask(
+          running,
+          { type: 'send', requestId: nextRequestId++, generation: sentIn, batch },
+          transfer,
+        );
       } catch (error) {
         // Sends made from now on come after the publisher saw this failure: they go out.
         if (sentIn === generation) generation += 1;
@@ -161,14 +165,13 @@ export function createWorkerLink(settings: LinkSettings, options: WorkerLinkOpti
       running = undefined;
       state.stopping = true;
       // Closing the producer inside gives the broker a clean goodbye; a worker that does not
-      // answer in time is terminated all the same.
-      state.worker.unref();
+      // answer in time is terminated all the same. The worker stays referenced until it is
+      // terminated: an agent awaiting close must not see its process exit in the middle of it.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         ask(state, { type: 'disconnect', requestId: nextRequestId++ }).catch(() => undefined),
         new Promise((resolve) => {
           timer = setTimeout(resolve, WORKER_DISCONNECT_GRACE_MS);
-          timer.unref();
         }),
       ]);
       clearTimeout(timer);
