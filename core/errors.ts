@@ -50,6 +50,10 @@ export const ERROR_CATALOGUE = {
     summary: 'the publisher refused an event because its buffer is full',
   },
   PUBLISHER_CLOSED: { retriable: false, summary: 'the publisher was closed' },
+  PUBLISHER_WORKER_FAILED: {
+    retriable: true,
+    summary: "the publisher's Kafka worker thread stopped or could not start",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -46,10 +46,14 @@ type Reader =
     }
   | { refusal: PanaceaError };
 
-export interface SchemaCodec {
+/** The writing half of a codec: needs the writer ids, not the registry they came from. */
+export interface SchemaWriter {
   /** The registry id each kind is written with. */
   readonly writerIds: Readonly<Record<EventKind, number>>;
   encode(event: AgentEvent): Buffer;
+}
+
+export interface SchemaCodec extends SchemaWriter {
   decode(buffer: Buffer | null): Promise<DecodedRecord>;
 }
 
@@ -69,15 +73,76 @@ export async function openSchemaCodec(
   return new RegistryCodec(registry, schemas, writerIds);
 }
 
+/** What writing one kind needs, looked up once rather than per event. */
+interface KindWriter {
+  type: avro.Type;
+  subject: string;
+  header: Buffer;
+}
+
+/** Bytes the writer's scratch buffer starts with; it doubles for a larger event and stays so. */
+const INITIAL_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * A writer for ids a registry gave out earlier (in another thread, say): encodes exactly as the
+ * codec opened there would, without a registry of its own.
+ */
+export function createSchemaWriter(
+  writerIds: Readonly<Record<EventKind, number>>,
+  schemas: readonly BuildSchema[] = buildSchemas(),
+): SchemaWriter {
+  const writers = {} as Record<EventKind, KindWriter>;
+  for (const kind of EVENT_KINDS) {
+    const { type, subject } = newestOf(schemas, kind);
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt8(MAGIC_BYTE, 0);
+    header.writeUInt32BE(writerIds[kind], 1);
+    writers[kind] = { type, subject, header };
+  }
+  let scratch = Buffer.allocUnsafe(INITIAL_SCRATCH_BYTES);
+
+  const encode = (event: AgentEvent): Buffer => {
+    const writer = writers[event.kind];
+    if (writer === undefined) {
+      throw new PanaceaError('ENCODE_FAILED', `no schema for event kind ${String(event.kind)}`);
+    }
+    // The body is written behind the header in one scratch buffer and copied out once: the
+    // event goes in as it is (Avro records write their own fields and pass over `kind`), with
+    // no copy of the event, no second buffer and no concatenation per event.
+    let end: number;
+    try {
+      end = writer.type.encode(event, scratch, HEADER_BYTES);
+      if (end < 0) {
+        scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+        end = writer.type.encode(event, scratch, HEADER_BYTES);
+      }
+    } catch (error) {
+      throw new PanaceaError(
+        'ENCODE_FAILED',
+        `the event does not fit schema ${writer.subject}: ${messageOf(error)}`,
+        {},
+        error,
+      );
+    }
+    const record = Buffer.allocUnsafe(end);
+    writer.header.copy(record, 0);
+    scratch.copy(record, HEADER_BYTES, HEADER_BYTES, end);
+    return record;
+  };
+  return { writerIds, encode };
+}
+
 class RegistryCodec implements SchemaCodec {
   private readonly readers = new Map<number, Reader>();
   private readonly unknownIds = new Set<number>();
+  private readonly writer: SchemaWriter;
 
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly schemas: readonly BuildSchema[],
     readonly writerIds: Readonly<Record<EventKind, number>>,
   ) {
+    this.writer = createSchemaWriter(writerIds, schemas);
     for (const kind of EVENT_KINDS) {
       const { type, subject, version } = newestOf(schemas, kind);
       this.readers.set(writerIds[kind], {
@@ -90,23 +155,7 @@ class RegistryCodec implements SchemaCodec {
   }
 
   encode(event: AgentEvent): Buffer {
-    const entry = newestOf(this.schemas, event.kind);
-    const { kind: _kind, ...fields } = event;
-    let body: Buffer;
-    try {
-      body = entry.type.toBuffer(fields);
-    } catch (error) {
-      throw new PanaceaError(
-        'ENCODE_FAILED',
-        `the event does not fit schema ${entry.subject}: ${messageOf(error)}`,
-        {},
-        error,
-      );
-    }
-    const header = Buffer.alloc(HEADER_BYTES);
-    header.writeUInt8(MAGIC_BYTE, 0);
-    header.writeUInt32BE(this.writerIds[event.kind], 1);
-    return Buffer.concat([header, body]);
+    return this.writer.encode(event);
   }
 
   async decode(buffer: Buffer | null): Promise<DecodedRecord> {

@@ -3,7 +3,8 @@
  * event at once and puts the record in a bounded outbox; one delivery loop connects (lazily, on
  * the first event, retrying with backoff), cuts batches under Kafka's record batch limit after at
  * most `lingerMs`, and sends them in order with an idempotent producer, acks from every in-sync
- * replica. When Kafka is away the outbox fills up to `maxBufferBytes` and further events are
+ * replica. The producer runs in a worker thread (worker-link.ts): kafkajs's work on one batch
+ * overlaps with the agent's calls making the next. When Kafka is away the outbox fills up to `maxBufferBytes` and further events are
  * refused (PUBLISHER_BUFFER_FULL): the agent keeps running, its memory stays bounded, and every
  * refused event is counted and handed to `onDrop`.
  *
@@ -30,8 +31,8 @@ import type {
   EventKind,
   HeartbeatBody,
 } from '../../schemas/event.js';
-import { encodedBytesBeforeOpen, type EventEncoder } from './encoding.js';
-import { createKafkaLink, type KafkaLink } from './kafka-link.js';
+import { encodedBytesBeforeOpen, encoderFor, type EventEncoder } from './encoding.js';
+import type { KafkaLink } from './kafka-link.js';
 import { resolveOptions, type AgentPublisherOptions, type ResolvedOptions } from './options.js';
 import {
   backoffMs,
@@ -48,11 +49,18 @@ import type {
   PublishReceipt,
   PublisherStats,
 } from './types.js';
+import { createWorkerLink } from './worker-link.js';
 
 /** Event ids listed in a delivery report; the count is always complete. */
 const REPORTED_EVENT_IDS = 100;
 /** How long `close` waits for a send still in flight after giving up on its events. */
 const IN_FLIGHT_GRACE_MS = 2_000;
+/**
+ * Batches handed to the link and not yet acknowledged: one the worker is sending and one waiting
+ * behind it, so the worker goes on to the next request without waiting for this thread (busy
+ * with the agent's calls) to hear of the last one. More would only hold more memory.
+ */
+const MAX_SENDS_IN_FLIGHT = 2;
 /** kafkajs error types that say a batch is too big for the broker, not that the broker is away. */
 const SIZE_ERROR_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 /**
@@ -92,6 +100,19 @@ interface FlushWaiter {
   resolve: () => void;
 }
 
+/** A batch handed to the link. */
+interface Send {
+  batch: PendingEvent[];
+  /** Close gave up on its events (they are settled) while it was in flight. */
+  abandoned: boolean;
+}
+
+/** A batch whose send failed, or was refused behind one that failed, to be cut again. */
+interface FailedSend {
+  batch: PendingEvent[];
+  error: unknown;
+}
+
 interface Settlement {
   resolve: (receipt: PublishReceipt) => void;
   reject: (error: PanaceaError) => void;
@@ -100,20 +121,21 @@ interface Settlement {
 export function createAgentPublisher(options: AgentPublisherOptions): AgentPublisher {
   const resolved = resolveOptions(options);
   const naming = createNaming({ topicPrefix: resolved.topicPrefix, namespace: DEFAULT_NAMESPACE });
-  const link = createKafkaLink(
-    {
-      brokers: resolved.brokers,
-      clientId: resolved.clientId,
-      topicPrefix: resolved.topicPrefix,
-      schemaRegistryUrl: resolved.schemaRegistryUrl,
-      encoder: resolved.encoder,
-      compression: resolved.compression,
-      createTopics: resolved.createTopics,
-      fallbackMaxBatchBytes: resolved.maxBatchBytes,
-    },
-    naming,
-  );
-  return new Publisher(resolved, naming, link);
+  const linkOf = (logger: Logger): KafkaLink =>
+    createWorkerLink(
+      {
+        brokers: resolved.brokers,
+        clientId: resolved.clientId,
+        topicPrefix: resolved.topicPrefix,
+        schemaRegistryUrl: resolved.schemaRegistryUrl,
+        needsWriterIds: resolved.encoder === undefined,
+        compression: resolved.compression,
+        createTopics: resolved.createTopics,
+        fallbackMaxBatchBytes: resolved.maxBatchBytes,
+      },
+      { logger },
+    );
+  return new Publisher(resolved, naming, linkOf);
 }
 
 /**
@@ -126,7 +148,7 @@ export function createAgentPublisherWithLink(
 ): AgentPublisher {
   const resolved = resolveOptions(options);
   const naming = createNaming({ topicPrefix: resolved.topicPrefix, namespace: DEFAULT_NAMESPACE });
-  return new Publisher(resolved, naming, link);
+  return new Publisher(resolved, naming, () => link);
 }
 
 type LoopState = 'idle' | 'lingering' | 'connecting' | 'sending' | 'backing-off' | 'stopped';
@@ -147,7 +169,12 @@ class Publisher implements AgentPublisher {
   #closing: Promise<DeliveryReport> | undefined;
   #loop: Promise<void> | undefined;
   #loopState: LoopState = 'idle';
-  #inFlight: PendingEvent[] = [];
+  /** Batches handed to the link, oldest first; the link answers them in this order. */
+  #sends: Send[] = [];
+  /** Failed batches, oldest first, given back once every send behind them has answered. */
+  #failedSends: FailedSend[] = [];
+  /** Failed connects or sends since the last success. */
+  #failures = 0;
   #wakeUp: (() => void) | undefined;
 
   #lastSequence = 0;
@@ -162,13 +189,13 @@ class Publisher implements AgentPublisher {
   #refusedWhileFull = 0;
   #lastError: PanaceaError | undefined;
 
-  constructor(options: ResolvedOptions, naming: Naming, link: KafkaLink) {
+  constructor(options: ResolvedOptions, naming: Naming, linkOf: (logger: Logger) => KafkaLink) {
     this.#options = options;
     this.#naming = naming;
-    this.#link = link;
     this.#logger = (options.logger ?? componentLogger('agent-publisher')).child({
       agentId: options.agent.id,
     });
+    this.#link = linkOf(this.#logger);
     this.#outbox = new Outbox(options.maxBufferBytes);
     this.#maxBatchBytes = options.maxBatchBytes;
     this.#encoder = options.encoder;
@@ -228,6 +255,7 @@ class Publisher implements AgentPublisher {
       dropped: this.#dropped,
       droppedByCode: { ...this.#droppedByCode },
       connected: this.#connected,
+      workerFailures: this.#link.workerFailures ?? 0,
     };
   }
 
@@ -463,64 +491,105 @@ class Publisher implements AgentPublisher {
   }
 
   async #deliver(): Promise<void> {
-    let failures = 0;
     while (!this.#stopped) {
+      if (this.#failedSends.length > 0) {
+        // The sends behind a failed one come back unsent (or fail too); only once all have
+        // answered can their batches go back to the outbox in their order.
+        if (this.#sends.length > 0) {
+          this.#loopState = 'sending';
+          await this.#sleep(undefined);
+          continue;
+        }
+        this.#failures += 1;
+        const error = this.#recoverFailedSends();
+        await this.#backOff(this.#failures, error, 'send to Kafka failed; retrying');
+        continue;
+      }
+
       if (!this.#connected) {
         this.#loopState = 'connecting';
         try {
-          const { limit, encoder } = await this.#link.connect();
-          if (this.#stopped) break;
-          this.#connected = true;
-          this.#encoder = encoder;
-          this.#maxBatchBytes = limit.maxBatchBytes;
-          this.#logger.info(
-            {
-              brokers: this.#options.brokers,
-              maxBatchBytes: limit.maxBatchBytes,
-              maxBatchBytesFrom: limit.source,
-              ...(limit.detail === undefined ? {} : { detail: limit.detail }),
-              compression: this.#options.compression,
-              attempt: failures + 1,
-            },
-            'connected to Kafka',
-          );
-          failures = 0;
+          await this.#connect();
         } catch (error) {
-          failures += 1;
-          await this.#backOff(failures, error, 'cannot connect to Kafka; retrying');
-          continue;
+          this.#failures += 1;
+          await this.#backOff(this.#failures, error, 'cannot connect to Kafka; retrying');
         }
+        continue;
+      }
+
+      if (this.#sends.length >= MAX_SENDS_IN_FLIGHT) {
+        this.#loopState = 'sending';
+        await this.#sleep(undefined);
+        continue;
       }
 
       const batch = await this.#nextBatch();
       if (batch === undefined || batch.length === 0) continue;
-
-      this.#loopState = 'sending';
-      this.#inFlight = batch;
-      let sendError: unknown;
-      let sent = false;
-      try {
-        await this.#link.send(batch);
-        sent = true;
-      } catch (error) {
-        sendError = error;
-      }
-      // Close gave up on this batch while it was in flight: its events are settled already.
-      if (this.#inFlight !== batch) break;
-      this.#inFlight = [];
-
-      if (sent) {
-        if (failures > 0)
-          this.#logger.info({ attempt: failures + 1 }, 'Kafka accepts records again');
-        failures = 0;
-        this.#delivered(batch);
-      } else {
-        failures += 1;
-        this.#sendFailed(batch, sendError);
-        await this.#backOff(failures, sendError, 'send to Kafka failed; retrying');
-      }
+      this.#startSend(batch);
     }
     this.#loopState = 'stopped';
+  }
+
+  async #connect(): Promise<void> {
+    const { limit, writerIds } = await this.#link.connect();
+    if (this.#stopped) return;
+    if (writerIds !== undefined) this.#encoder ??= encoderFor(writerIds);
+    if (this.#encoder === undefined) {
+      throw new Error('the link connected without the writer ids the publisher needs to encode');
+    }
+    this.#connected = true;
+    this.#maxBatchBytes = limit.maxBatchBytes;
+    this.#logger.info(
+      {
+        brokers: this.#options.brokers,
+        maxBatchBytes: limit.maxBatchBytes,
+        maxBatchBytesFrom: limit.source,
+        ...(limit.detail === undefined ? {} : { detail: limit.detail }),
+        compression: this.#options.compression,
+        attempt: this.#failures + 1,
+      },
+      'connected to Kafka',
+    );
+    this.#failures = 0;
+  }
+
+  /** Hands a batch to the link without waiting: its answer settles it whenever it comes. */
+  #startSend(batch: PendingEvent[]): void {
+    const send: Send = { batch, abandoned: false };
+    this.#sends.push(send);
+    let sending: Promise<void>;
+    try {
+      sending = this.#link.send(batch);
+    } catch (error) {
+      sending = Promise.reject(error);
+    }
+    sending
+      .then(
+        () => this.#sendAnswered(send, undefined, true),
+        (error: unknown) => this.#sendAnswered(send, error, false),
+      )
+      .catch((error: unknown) => {
+        // Only a fault of ours gets here; logged rather than an unhandled rejection.
+        this.#logger.error({ err: error }, 'settling a sent batch failed');
+      });
+  }
+
+  #sendAnswered(send: Send, error: unknown, sent: boolean): void {
+    const index = this.#sends.indexOf(send);
+    if (index >= 0) this.#sends.splice(index, 1);
+    if (send.abandoned) return;
+
+    if (sent) {
+      if (this.#failures > 0) {
+        this.#logger.info({ attempt: this.#failures + 1 }, 'Kafka accepts records again');
+      }
+      this.#failures = 0;
+      this.#delivered(send.batch);
+      if (this.#loopState === 'sending') this.#wake();
+      return;
+    }
+    this.#failedSends.push({ batch: send.batch, error });
+    this.#wake();
   }
 
   /**
@@ -529,6 +598,8 @@ class Publisher implements AgentPublisher {
    */
   async #nextBatch(): Promise<PendingEvent[] | undefined> {
     while (!this.#stopped) {
+      // A failed batch goes back to the front first; nothing may be cut ahead of it.
+      if (this.#failedSends.length > 0) return undefined;
       const oldest = this.#outbox.peek();
       if (oldest === undefined) {
         this.#loopState = 'idle';
@@ -599,20 +670,30 @@ class Publisher implements AgentPublisher {
     }
   }
 
-  #sendFailed(batch: PendingEvent[], error: unknown): void {
+  /**
+   * Puts every failed batch back at the front of the outbox, in order, and returns the error of
+   * the first (the ones behind it were refused because of it).
+   */
+  #recoverFailedSends(): unknown {
+    const [first, ...behind] = this.#failedSends;
+    this.#failedSends = [];
+    if (first === undefined) return undefined;
+    const { batch, error } = first;
+    const later = behind.flatMap((failed) => failed.batch);
     this.#lastError = toPanaceaError(error, 'KAFKA_UNAVAILABLE');
     if (!isSizeError(error)) {
-      this.#outbox.giveBack(batch);
-      return;
+      this.#outbox.giveBack([...batch, ...later]);
+      return error;
     }
 
     // The broker counts differently from us (another limit than the one read at connect):
     // a lone record is refused for good, a batch is cut again under half its size.
-    const [first] = batch;
-    if (batch.length === 1 && first !== undefined) {
+    const [lone] = batch;
+    if (batch.length === 1 && lone !== undefined) {
       this.#outbox.settle(batch);
-      this.#giveUp(first, this.#tooLarge(first.event, first.bytes));
-      return;
+      this.#giveUp(lone, this.#tooLarge(lone.event, lone.bytes));
+      this.#outbox.giveBack(later);
+      return error;
     }
     this.#maxBatchBytes = Math.max(
       RECORD_BATCH_OVERHEAD_BYTES + 1,
@@ -622,11 +703,16 @@ class Publisher implements AgentPublisher {
       { maxBatchBytes: this.#maxBatchBytes, err: error },
       'Kafka refused a batch as too large; sending smaller batches',
     );
-    this.#outbox.giveBack(batch);
+    this.#outbox.giveBack([...batch, ...later]);
+    return error;
   }
 
   async #backOff(attempt: number, error: unknown, message: string): Promise<void> {
-    if (kafkaErrorTypes(error).some((type) => PRODUCER_STATE_ERROR_TYPES.has(type))) {
+    // A broker that forgot the producer, or a worker thread that died, needs a new producer.
+    if (
+      kafkaErrorTypes(error).some((type) => PRODUCER_STATE_ERROR_TYPES.has(type)) ||
+      (error instanceof PanaceaError && error.code === 'PUBLISHER_WORKER_FAILED')
+    ) {
       this.#connected = false;
     }
     this.#lastError = toPanaceaError(error, 'KAFKA_UNAVAILABLE');
@@ -708,8 +794,7 @@ class Publisher implements AgentPublisher {
     const report = this.#report(false, this.#undelivered());
     const reason =
       this.#lastError?.reason ?? 'KAFKA_UNAVAILABLE: Kafka did not acknowledge the events in time';
-    const inFlight = this.#inFlight;
-    this.#inFlight = [];
+    const inFlight = this.#takeInFlight();
     this.#outbox.settle(inFlight);
     for (const entry of [...inFlight, ...this.#outbox.takeAllQueued()]) {
       const error = new PanaceaError(
@@ -753,9 +838,28 @@ class Publisher implements AgentPublisher {
     if (!ended) void loop.then(() => this.#link.disconnect());
   }
 
+  /**
+   * Every event handed to the link and not yet settled, oldest first; the sends still out are
+   * abandoned, so their answers, whenever they come, change nothing.
+   */
+  #takeInFlight(): PendingEvent[] {
+    const inFlight = [
+      ...this.#failedSends.flatMap((failed) => failed.batch),
+      ...this.#sends.flatMap((send) => send.batch),
+    ];
+    for (const send of this.#sends) send.abandoned = true;
+    this.#sends = [];
+    this.#failedSends = [];
+    return inFlight;
+  }
+
   /** What is accepted and not settled: counted whole, listed up to REPORTED_EVENT_IDS. */
   #undelivered(): Undelivered {
-    const listed = [...this.#inFlight, ...this.#outbox.peekQueued(REPORTED_EVENT_IDS)];
+    const listed = [
+      ...this.#failedSends.flatMap((failed) => failed.batch.slice(0, REPORTED_EVENT_IDS)),
+      ...this.#sends.flatMap((send) => send.batch.slice(0, REPORTED_EVENT_IDS)),
+      ...this.#outbox.peekQueued(REPORTED_EVENT_IDS),
+    ];
     return {
       events: this.#outbox.bufferedCount,
       bytes: this.#outbox.bufferedBytes,

@@ -3,17 +3,17 @@
  * SDK calls `encoder.encode(event)` and never imports a codec.
  *
  * The encoder is the project's schema codec (Avro in the Confluent wire format, schema ids from
- * the registry). Opening it needs the registry, which needs Kafka (or SCHEMA_REGISTRY_URL), so
- * the publisher opens it when it connects; the codec's `encode` is synchronous and uses only the
- * writer ids it learned while opening, so the registry is closed again right away and an agent
- * keeps no registry reader running.
+ * the registry). Opening it needs the registry, which needs Kafka (or SCHEMA_REGISTRY_URL), so it
+ * happens when the publisher connects, in the Kafka worker thread: the worker registers the
+ * schemas, closes the registry again (an agent keeps no registry reader running) and hands the
+ * writer ids to the publisher's thread, which encodes with them (`encoderFor`) at each call.
  */
 import type { Kafka } from 'kafkajs';
 
 import { DEFAULT_NAMESPACE } from '../../core/config.js';
 import { newestBuildSchema } from '../../schemas/catalog.js';
-import { openSchemaCodec } from '../../schemas/codec.js';
-import type { AgentEvent } from '../../schemas/event.js';
+import { createSchemaWriter, openSchemaCodec } from '../../schemas/codec.js';
+import type { AgentEvent, EventKind } from '../../schemas/event.js';
 import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
 
 export interface EventEncoder {
@@ -28,11 +28,11 @@ export interface EncoderSettings {
   schemaRegistryUrl: string | undefined;
 }
 
-/** Registers this build's schemas (where not yet there) and returns an encoder for them. */
-export async function openEventEncoder(
-  kafka: Kafka,
-  settings: EncoderSettings,
-): Promise<EventEncoder> {
+/** The registry id each kind is written with; plain numbers, so they can cross to a thread. */
+export type WriterIds = Readonly<Record<EventKind, number>>;
+
+/** Registers this build's schemas (where not yet there) and returns the ids to write with. */
+export async function openWriterIds(kafka: Kafka, settings: EncoderSettings): Promise<WriterIds> {
   const registry = await openSchemaRegistry(
     {
       kafkaBrokers: settings.brokers,
@@ -43,10 +43,23 @@ export async function openEventEncoder(
     kafka,
   );
   try {
-    return await openSchemaCodec(registry);
+    return (await openSchemaCodec(registry)).writerIds;
   } finally {
     await registry.close();
   }
+}
+
+/** Registers this build's schemas (where not yet there) and returns an encoder for them. */
+export async function openEventEncoder(
+  kafka: Kafka,
+  settings: EncoderSettings,
+): Promise<EventEncoder> {
+  return encoderFor(await openWriterIds(kafka, settings));
+}
+
+/** An encoder for writer ids a registry gave out, in this thread or another. */
+export function encoderFor(writerIds: WriterIds): EventEncoder {
+  return createSchemaWriter(writerIds);
 }
 
 /** The codec's header: magic byte and 4-byte schema id (Confluent wire format). */

@@ -1,8 +1,12 @@
 /**
  * The publisher's connection to Kafka: connect (create missing topics, read the record batch
- * limit the raw topics allow, open the encoder against the schema registry, start an idempotent
+ * limit the raw topics allow, learn the schema writer ids from the registry, start an idempotent
  * producer) and send one batch with acks from every in-sync replica. It neither retries nor
  * waits: the publisher's delivery loop decides that.
+ *
+ * `KafkaLink` is what the publisher talks to. `createKafkaLink` is the kafkajs side of it, which
+ * runs in the publisher's worker thread (kafka-worker.ts); worker-link.ts is the link the
+ * publisher holds, which forwards to that thread.
  */
 import kafkajs from 'kafkajs';
 import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
@@ -10,7 +14,7 @@ import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { createDurableProducer, createKafka } from '../../core/kafka.js';
 import type { Naming } from '../../core/naming.js';
 import { ensureTopics } from '../../infra/topics.js';
-import { openEventEncoder, type EventEncoder } from './encoding.js';
+import { openWriterIds, type WriterIds } from './encoding.js';
 import type { Compression } from './options.js';
 
 // kafkajs is CommonJS, and Node's ESM loader finds only some of its enums as named exports.
@@ -22,8 +26,11 @@ export interface LinkSettings {
   clientId: string;
   topicPrefix: string;
   schemaRegistryUrl: string | undefined;
-  /** An encoder the caller opened; when unset, one is opened at the first connect. */
-  encoder: EventEncoder | undefined;
+  /**
+   * Whether to learn the writer ids from the registry at the first connect; false when the
+   * caller encodes with an encoder of its own.
+   */
+  needsWriterIds: boolean;
   compression: Compression;
   createTopics: boolean;
   /** The record batch limit to use when the topics' own cannot be read. */
@@ -40,16 +47,23 @@ export interface BatchLimit {
 
 export interface Connection {
   limit: BatchLimit;
-  encoder: EventEncoder;
+  /** The ids to encode with; undefined when the settings asked for none. */
+  writerIds: WriterIds | undefined;
 }
 
 export interface KafkaLink {
-  /** Connects; resolves with the batch limit and the encoder, or rejects with the cause. */
+  /** Connects; resolves with the batch limit and the writer ids, or rejects with the cause. */
   connect(): Promise<Connection>;
-  /** Sends records, in order, as one request with acks -1; rejects with kafkajs's error. */
+  /**
+   * Sends records, in order, as one request with acks -1; rejects with kafkajs's error. Calls may
+   * overlap: batches go out one at a time in call order, and once one fails, those called before
+   * its failure was reported fail too without being sent, so none overtakes it.
+   */
   send(records: ReadonlyArray<{ topic: string; message: Message | undefined }>): Promise<void>;
   /** Closes every connection; never rejects. */
   disconnect(): Promise<void>;
+  /** Times the link's worker thread stopped without being asked to; none for a link without. */
+  readonly workerFailures?: number;
 }
 
 const COMPRESSION_TYPES: Record<Compression, kafkajs.CompressionTypes> = {
@@ -57,10 +71,20 @@ const COMPRESSION_TYPES: Record<Compression, kafkajs.CompressionTypes> = {
   none: CompressionTypes.None,
 };
 
-export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLink {
+/** The kafkajs side of the link, which also sends records already grouped by topic. */
+export interface KafkaClientLink extends KafkaLink {
+  /** Sends one request with acks -1; records of one topic in their order. */
+  sendTopicMessages(topicMessages: TopicMessages[]): Promise<void>;
+}
+
+/**
+ * The link on kafkajs, in the calling thread. Its sends must not overlap: the worker thread calls
+ * them one at a time, which is what gives `KafkaLink.send` its order.
+ */
+export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaClientLink {
   let kafka: Kafka | undefined;
   let producer: Producer | undefined;
-  let encoder = settings.encoder;
+  let writerIds: WriterIds | undefined;
   const compression = COMPRESSION_TYPES[settings.compression];
 
   const disconnect = async (): Promise<void> => {
@@ -86,7 +110,7 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
         await admin.disconnect().catch(() => undefined);
       }
 
-      encoder ??= await openEventEncoder(kafka, settings);
+      if (settings.needsWriterIds) writerIds ??= await openWriterIds(kafka, settings);
 
       const connecting = createDurableProducer(kafka);
       try {
@@ -96,12 +120,10 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
         throw error;
       }
       producer = connecting;
-      return { limit, encoder };
+      return { limit, writerIds };
     },
 
     async send(records) {
-      if (producer === undefined) throw new Error('the producer is not connected');
-
       // Records of one topic stay in their order; kafkajs keeps the order within a partition.
       const topicMessages: TopicMessages[] = [];
       for (const { topic, message } of records) {
@@ -110,6 +132,11 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaLi
         if (last?.topic === topic) last.messages.push(message);
         else topicMessages.push({ topic, messages: [message] });
       }
+      await this.sendTopicMessages(topicMessages);
+    },
+
+    async sendTopicMessages(topicMessages) {
+      if (producer === undefined) throw new Error('the producer is not connected');
       await producer.sendBatch({ acks: -1, compression, topicMessages });
     },
 

@@ -66,6 +66,11 @@ export interface PublisherStats {
   droppedByCode: Partial<Record<ErrorCode, number>>;
   /** Whether the producer is connected (it connects on the first event, and retries). */
   connected: boolean;
+  /**
+   * Times the publisher's Kafka worker thread stopped on its own (each logged as an error, with
+   * PUBLISHER_WORKER_FAILED). The publisher starts a new one and sends the batches it had again.
+   */
+  workerFailures: number;
 }
 
 export interface AgentPublisher {

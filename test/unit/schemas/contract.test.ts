@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CONTRACT_LIMITS,
   describeProblems,
+  jsonBytesAtMost,
   validateEvent,
   type ContractProblem,
 } from '../../../schemas/contract.js';
@@ -550,6 +551,39 @@ describe('event contract', () => {
 
     it('keeps an eventId the producer sent', () => {
       expect(accept({ ...MINIMAL_ACTIVITY, eventId: 'evt-0001' }).eventId).toBe('evt-0001');
+    });
+  });
+
+  describe('size bound', () => {
+    const VALUES: Array<[string, unknown]> = [
+      ['ASCII text', { a: 'plain text', n: 12 }],
+      ['control characters, escaped as \\u00XX', { k: '\u0001\u0002\u001f'.repeat(40) }],
+      ['quotes and backslashes', { '"key"': '\\"'.repeat(30) }],
+      ['three-byte characters', { text: '中文'.repeat(50) }],
+      ['surrogate pairs', { emoji: '😀'.repeat(50) }],
+      ['a lone surrogate, escaped', { bad: '\ud800x'.repeat(10) }],
+      ['long numbers', { small: -0.0000012345678901234567, big: -1.7976931348623157e308 }],
+      ['nested objects, arrays, booleans and nulls', { o: { p: [1, true, null, 'x'] }, u: null }],
+      ['an undefined field, which JSON leaves out', { gone: undefined, kept: 1 }],
+      ['a valid event', FULL_INPUTS.error],
+    ];
+
+    it.each(VALUES)('is never below the JSON size of %s', (_name, value) => {
+      expect(jsonBytesAtMost(value)).toBeGreaterThanOrEqual(
+        Buffer.byteLength(JSON.stringify(value)),
+      );
+    });
+
+    it('sends values that are not plain data to the exact measure', () => {
+      expect(jsonBytesAtMost({ when: new Date(0) })).toBe(Number.POSITIVE_INFINITY);
+      expect(jsonBytesAtMost({ toJSON: () => 'x'.repeat(10) })).toBe(Number.POSITIVE_INFINITY);
+    });
+
+    it('accepts an event whose bound is over the limit once it is measured exactly', () => {
+      // 60 000 ASCII characters: bounded by 360 002 bytes, written as about 60 000.
+      const event = accept(withError({ message: 'a'.repeat(60_000) }));
+      expect(event.kind).toBe('error');
+      expect(jsonBytesAtMost(event)).toBeGreaterThan(CONTRACT_LIMITS.eventBytes);
     });
   });
 });

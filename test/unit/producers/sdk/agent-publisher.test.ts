@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { PanaceaError } from '../../../../core/errors.js';
 import { createAgentPublisherWithLink } from '../../../../producers/sdk/agent-publisher.js';
-import type { EventEncoder } from '../../../../producers/sdk/encoding.js';
+import type { EventEncoder, WriterIds } from '../../../../producers/sdk/encoding.js';
 import type { KafkaLink } from '../../../../producers/sdk/kafka-link.js';
 import type { DroppedEvent } from '../../../../producers/sdk/options.js';
 import { batchBytes } from '../../../../producers/sdk/outbox.js';
@@ -17,8 +17,11 @@ import { openSchemaCodec } from '../../../../schemas/codec.js';
 import { createMemoryRegistry } from '../../../../schemas/registry/memory-registry.js';
 
 let encoder: EventEncoder;
+let writerIds: WriterIds;
 beforeAll(async () => {
-  encoder = await openSchemaCodec(createMemoryRegistry());
+  const codec = await openSchemaCodec(createMemoryRegistry());
+  encoder = codec;
+  writerIds = codec.writerIds;
 });
 
 const unhandled: unknown[] = [];
@@ -65,7 +68,7 @@ function recordingLink(maxBatchBytes: number): KafkaLink & { batches: SentRecord
   const link = {
     batches: [] as SentRecord[][],
     async connect() {
-      return { limit: { maxBatchBytes, source: 'topic config' as const }, encoder };
+      return { limit: { maxBatchBytes, source: 'topic config' as const }, writerIds };
     },
     async send(records: ReadonlyArray<{ topic: string; message: unknown; bytes?: number }>) {
       link.batches.push(
@@ -287,6 +290,45 @@ describe('agent publisher batching', () => {
       connected: true,
     });
     expect(await publisher.close()).toMatchObject({ complete: true, published: 300 });
+  });
+
+  it('keeps the order when a send fails while the next batch is already handed over', async () => {
+    // As the worker link does: sends answer in call order, and one made before the failure of an
+    // earlier one was reported is refused unsent.
+    const delivered: string[] = [];
+    let calls = 0;
+    let failedGeneration = false;
+    const link: KafkaLink = {
+      async connect() {
+        return { limit: { maxBatchBytes: 4_000, source: 'topic config' as const }, writerIds };
+      },
+      async send(records) {
+        calls += 1;
+        const ids = records.map(
+          (record) => (record as unknown as { event: { eventId: string } }).event.eventId,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        if (calls === 1) {
+          failedGeneration = true;
+          throw new Error('connection reset');
+        }
+        if (failedGeneration) {
+          failedGeneration = false;
+          throw new Error('not sent: a batch ahead of it failed');
+        }
+        delivered.push(...ids);
+      },
+      async disconnect() {},
+    };
+    const publisher = createAgentPublisherWithLink({ ...OPTIONS, lingerMs: 0 }, link);
+
+    const receipts = await Promise.all(heartbeats(publisher, 120));
+
+    expect(calls).toBeGreaterThan(3);
+    expect(delivered).toEqual(receipts.map((receipt) => receipt.eventId));
+    expect(delivered).toEqual(Array.from({ length: 120 }, (_, index) => `hb-${index}`));
+    expect(publisher.stats()).toMatchObject({ published: 120, bufferedBytes: 0, dropped: 0 });
+    await publisher.close();
   });
 
   it('waits the linger for company, and flush sends at once', async () => {
