@@ -30,6 +30,7 @@ import { EVENT_SETTINGS, eventMappingsFor } from '../infra/elasticsearch/index-t
 import { toEnrichedDocument, type EnrichedDocument } from '../processors/enrich/ecs-document.js';
 import { createSimulatedFleet } from '../producers/demo/simulated-fleet.js';
 import type { AgentEvent } from '../schemas/event.js';
+import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
 
 interface BenchOptions {
   /** Events for the throughput figures. `--events`; default 20 000. */
@@ -538,10 +539,6 @@ function describeMachine(
   };
 }
 
-function loadAverage1m(): number {
-  return round(os.loadavg()[0] ?? 0, 2);
-}
-
 function printReport(result: BenchResult, options: BenchOptions): void {
   const { machine, produce, pipeline, baseline, latency } = result;
   const rate = (figure: ThroughputFigure): string =>
@@ -650,43 +647,15 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-function parseInteger(
-  option: string,
-  text: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${option}: expected an integer from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
-}
-
 /** Nearest-rank percentile of values sorted ascending. */
 function percentile(sortedValues: readonly number[], percent: number): number {
   const rank = Math.ceil((percent / 100) * sortedValues.length);
   return sortedValues[Math.max(0, rank - 1)] ?? Number.NaN;
 }
 
-function round(value: number, decimals = 0): number {
-  const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
-}
-
-function formatNumber(value: number): string {
-  return value.toLocaleString('en-US');
-}
-
 function required<T>(value: T | undefined, expectation: string): T {
   if (value === undefined) throw new Error(`bench: broken state, expected ${expectation}`);
   return value;
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 // Exits explicitly: after a failure the pipeline's idle poll (waitUntilIdle) has no way to be

@@ -34,6 +34,7 @@ import { batchBytes } from '../producers/sdk/outbox.js';
 import type { AgentPublisher, EventContext } from '../producers/sdk/types.js';
 import { validateEvent } from '../schemas/contract.js';
 import type { AgentEvent, AgentIdentity } from '../schemas/event.js';
+import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
 
 const { CompressionTypes } = kafkajs;
 
@@ -479,21 +480,6 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-function parseInteger(
-  option: string,
-  text: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${option}: expected an integer from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
-}
-
 function figure(
   roundIndex: number,
   events: number,
@@ -520,23 +506,6 @@ function median(values: number[]): number {
 
 function runId(runPrefix: string): string {
   return runPrefix.replace(/\W/g, '');
-}
-
-function loadAverage1m(): number {
-  return round(os.loadavg()[0] ?? 0, 2);
-}
-
-function round(value: number, decimals = 0): number {
-  const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
-}
-
-function formatNumber(value: number): string {
-  return value.toLocaleString('en-US');
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 process.exit(await main(process.argv.slice(2)));
