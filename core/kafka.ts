@@ -26,9 +26,37 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Broker answers that only say a moment of the broker's own life (a coordinator loading after a
+ * start, a leader moving, a topic another process created first). kafkajs retries them, and what
+ * it cannot recover from reaches our code as a thrown error, so they are debug lines, not noise on
+ * every command run against a broker that has just started.
+ */
+const TRANSIENT_BROKER_ANSWERS = [
+  'The coordinator is loading',
+  'This is not the correct coordinator',
+  'The coordinator is not available',
+  'There is no leader for this topic-partition',
+  'Leader not available',
+  'This server does not host this topic-partition',
+  'Topic with this name already exists',
+  'Topic creation errors',
+];
+
+export function isTransientBrokerAnswer(fields: Record<string, unknown>): boolean {
+  const error = fields.error;
+  return (
+    typeof error === 'string' && TRANSIENT_BROKER_ANSWERS.some((answer) => error.includes(answer))
+  );
+}
+
 function logEntry({ namespace, level, log }: LogEntry): void {
   const { message, ...fields } = log;
   if (message === KNOWN_HARMLESS_WARNING) return;
+  if (isTransientBrokerAnswer(fields)) {
+    kafkaLogger.debug({ namespace, ...fields }, message);
+    return;
+  }
   // kafkajs logs every error response of the broker at ERROR, although it retries the retriable
   // ones (a coordinator still loading, a leader moving). What it cannot recover from reaches our
   // code as a thrown error and is logged there, so its connection-level errors are warnings.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type avro from 'avsc';
 
 import type { PanaceaConfig } from '../../core/config.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError, type ErrorCode } from '../../core/errors.js';
 import { createKafka } from '../../core/kafka.js';
 import { buildSchemas } from '../../schemas/catalog.js';
 import {
@@ -93,7 +93,10 @@ async function modeCommand(registry: SchemaRegistry, args: string[]): Promise<nu
   }
   const subject = checkedSubject(subjectArgument, 'SUBJECT');
   if (mode === undefined) {
-    say(`${subject}: ${await registry.compatibility(subject)}`);
+    const versions = await registry.versions(subject);
+    const note =
+      versions.length === 0 ? ' (no version registered yet: the mode its first gets)' : '';
+    say(`${subject}: ${await registry.compatibility(subject)}${note}`);
     return EXIT_OK;
   }
   if (!(COMPATIBILITY_MODES as readonly string[]).includes(mode)) {
@@ -116,24 +119,42 @@ async function registerCommand(registry: SchemaRegistry, args: string[]): Promis
   const input = readSchemaFile(file, 1);
   const subject = checkedSubject(values.subject ?? input.subject, '--subject');
   const versions = await registry.versions(subject);
+  const mode = await registry.compatibility(subject);
   const previous = versions.at(-1);
   // An unreadable previous version is left to the compatibility check, which names it.
   const previousRead = previous === undefined ? undefined : readSchemaText(previous.schema);
   const problems = lintSchema(
     input.schema,
     previousRead === undefined || 'problem' in previousRead ? undefined : previousRead.schema,
+  ).filter(
+    // NONE is the owner's word that old data need not be readable: a field added without a
+    // default is then the owner's choice, the other rules still hold.
+    (problem) => !(mode === 'NONE' && problem.rule === 'field-default-after-v1'),
   );
-  if (problems.length > 0) {
-    throw new PanaceaError(
-      'SCHEMA_LINT_FAILED',
-      `${file}: ${problems.map((problem) => `${problem.path}: [${problem.rule}] ${problem.message}`).join('; ')}`,
-      { file, field: problems[0]?.path },
-    );
+  try {
+    if (problems.length > 0) {
+      throw new PanaceaError(
+        'SCHEMA_LINT_FAILED',
+        `${file}: ${problems.map((problem) => `${problem.path}: [${problem.rule}] ${problem.message}`).join('; ')}`,
+        { file, field: problems[0]?.path },
+      );
+    }
+    const registered = await registry.register(subject, input.schema as avro.Schema);
+    say(`${subject} version ${registered.version}: id ${registered.id}`);
+    return EXIT_OK;
+  } catch (error) {
+    // A refused schema is rejected input, like a rejected line of `produce`: exit 1, not 2.
+    if (!(error instanceof PanaceaError) || !REFUSED_SCHEMA_CODES.has(error.code)) throw error;
+    process.stderr.write(`panacea schemas register: ${error.reason}\n`);
+    return EXIT_PARTIAL;
   }
-  const registered = await registry.register(subject, input.schema as avro.Schema);
-  say(`${subject} version ${registered.version}: id ${registered.id}`);
-  return EXIT_OK;
 }
+
+const REFUSED_SCHEMA_CODES = new Set<ErrorCode>([
+  'SCHEMA_LINT_FAILED',
+  'SCHEMA_INCOMPATIBLE',
+  'SCHEMA_INVALID',
+]);
 
 async function withRegistry(
   config: PanaceaConfig,

@@ -171,7 +171,7 @@ describe('HTTP schema registry on Apicurio Registry 2.4.2.Final', () => {
     ).toMatchObject({ status: 200, is_compatible: false });
 
     const refused = await runPanacea(['schemas', 'register', incompatible], isolation.env);
-    expect(refused.exitCode).toBe(2);
+    expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('SCHEMA_INCOMPATIBLE');
     expect(refused.stderr).toContain('Racer.id: the type changed from string to long');
 

@@ -84,7 +84,7 @@ describe('embedded schema registry', () => {
     expect((await runPanacea(['schemas', 'register', v1], isolation.env)).exitCode).toBe(0);
 
     const refused = await runPanacea(['schemas', 'register', incompatible], isolation.env);
-    expect(refused.exitCode).toBe(2);
+    expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('SCHEMA_INCOMPATIBLE');
     expect(refused.stderr).toContain('Racer.id: the type changed from string to long');
 
@@ -96,6 +96,18 @@ describe('embedded schema registry', () => {
     const accepted = await runPanacea(['schemas', 'register', incompatible], isolation.env);
     expect(accepted.exitCode).toBe(0);
     expect(accepted.stdout).toContain('version 2');
+
+    // Under NONE a field added without a default is the owner's choice too.
+    const withoutDefault = writeSchema(isolation, 'racer.v3.avsc', {
+      ...racerSchema('alpha'),
+      fields: [
+        { name: 'id', type: 'long' },
+        { name: 'team', type: 'string' },
+      ],
+    });
+    const third = await runPanacea(['schemas', 'register', withoutDefault], isolation.env);
+    expect(third.stderr).toBe('');
+    expect(third.stdout).toContain('version 3');
   });
 
   it('resolves a newer compatible record, dead-letters an unresolvable one with the reason', async () => {
