@@ -309,13 +309,16 @@ class Publisher implements AgentPublisher {
     const input = this.#eventInput(kind, body, context);
     const checked = validateEvent(input);
     if (!checked.ok) {
+      // The id the event would have had (the caller's or the generated one), so `onDrop` and the
+      // logs can name the refused event; the event itself is absent, as it is not one.
+      const inputEventId = typeof input.eventId === 'string' ? input.eventId : eventId;
       const field = checked.problems[0]?.field ?? '(event)';
       const error = new PanaceaError(
         'CONTRACT_VIOLATION',
-        `the ${kind} event is not valid: ${describeProblems(checked.problems)}`,
-        { field, kind, eventId, problems: checked.problems },
+        `the ${kind} event ${inputEventId ?? '(no id)'} is not valid: ${describeProblems(checked.problems)}`,
+        { field, kind, eventId: inputEventId, problems: checked.problems },
       );
-      this.#refuse(kind, eventId, undefined, error, settlement);
+      this.#refuse(kind, inputEventId, undefined, error, settlement);
       return;
     }
 
@@ -375,7 +378,11 @@ class Publisher implements AgentPublisher {
   }
 
   /** The event as the contract reads it: the call's body and context, the publisher's agent. */
-  #eventInput(kind: EventKind, body: unknown, context: EventContext | undefined): object {
+  #eventInput(
+    kind: EventKind,
+    body: unknown,
+    context: EventContext | undefined,
+  ): Record<string, unknown> {
     // Copied key by key rather than with a rest pattern: this runs for every event, and object
     // rest is several times slower. Unknown keys are copied too, so the contract names them.
     const input: Record<string, unknown> = {};

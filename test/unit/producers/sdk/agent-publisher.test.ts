@@ -208,6 +208,11 @@ describe('agent publisher calls', () => {
       'CONTRACT_VIOLATION',
       'CONTRACT_VIOLATION',
     ]);
+    // Each refused event is named: the generated id, or the caller's.
+    expect(drops[0]?.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(drops[1]?.eventId).toBe(error.context.eventId);
+    expect(drops[2]?.eventId).toBe('x');
+    expect(drops.every((drop) => drop.event === undefined)).toBe(true);
     await publisher.close();
   });
 
