@@ -20,8 +20,10 @@ const USAGE = `usage:
   panacea run [--until-idle]                     run the pipeline
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
 
-environment: KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_DATA_DIR, PANACEA_NAMESPACE,
-             PANACEA_TOPIC_PREFIX, SCHEMA_REGISTRY_URL, LOG_LEVEL (see README)`;
+environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA_DIR,
+             PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
+             PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
+             PANACEA_DATASETS_DIR, LOG_LEVEL, LOG_FORMAT (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
 

@@ -52,8 +52,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
 
   // The ports of a local stack (`panacea stack up`) move the defaults with them, so every command
   // talks to the stack that was started with those ports.
-  const kafkaPort = nonEmpty(environment.PANACEA_KAFKA_PORT);
-  const elasticsearchPort = nonEmpty(environment.PANACEA_ELASTICSEARCH_PORT);
+  const kafkaPort = portVariable(environment, 'PANACEA_KAFKA_PORT');
+  const elasticsearchPort = portVariable(environment, 'PANACEA_ELASTICSEARCH_PORT');
   const localBrokers = kafkaPort === undefined ? DEFAULT_KAFKA_BROKERS : `127.0.0.1:${kafkaPort}`;
   const localUrl =
     elasticsearchPort === undefined
@@ -125,6 +125,17 @@ function parseHttpUrl(variable: string, text: string): string {
     throw invalid(variable, text, 'an http:// or https:// URL');
   }
   return text.replace(/\/+$/, '');
+}
+
+/** A port variable, checked here so a bad one is named rather than the address built from it. */
+function portVariable(environment: NodeJS.ProcessEnv, variable: string): string | undefined {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65_535) {
+    throw invalid(variable, text, 'a port from 1 to 65535');
+  }
+  return text;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -23,8 +23,6 @@ export interface Naming {
   deadLetterTopic(sourceTopic: string): string;
   consumerGroup(stage: string): string;
   dataStream(kind: EventKind): string;
-  /** The pattern that matches every data stream of every namespace, for searching. */
-  dataStreamPattern(): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
@@ -39,7 +37,6 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     deadLetterTopic: (sourceTopic) => `${sourceTopic}.dlq`,
     consumerGroup: (stage) => `${prefix}panacea.${stage}`,
     dataStream: (kind) => `logs-agent.${kind}-${config.namespace}`,
-    dataStreamPattern: () => 'logs-agent.*',
   };
 }
 

@@ -59,7 +59,7 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
     await publisher.publish(events);
     for (const event of events) published[event.kind] = (published[event.kind] ?? 0) + 1;
   };
-  printWhereToLook(running, naming.dataStreamPattern(), withRealSession);
+  printWhereToLook(running, withRealSession);
 
   const elasticsearch = createElasticsearchClient(running);
   const stopSignal = untilStopSignal();
@@ -91,8 +91,14 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   // committed, so giving up on a clean stop after a while loses nothing.
   const shutdown = Promise.allSettled([publisher.close(), pipeline.stop(), elasticsearch.close()]);
   await Promise.race([shutdown, sleep(STOP_TIMEOUT_MS)]);
+  // Only servers this data directory's stack started are ours to suggest stopping.
+  const ours = [stack.kafka, stack.elasticsearch].some(
+    (component) => component.source === 'docker' || component.source === 'maven',
+  );
   process.stderr.write(
-    'The stack is still running, with everything stored so far. `npx panacea stack down` stops it.\n',
+    ours
+      ? 'The stack is still running, with everything stored so far. `npx panacea stack down` stops it.\n'
+      : 'Everything stored so far stays on the servers the demo used; it started none of them.\n',
   );
   return exitCode;
 }
@@ -131,7 +137,10 @@ async function countDocuments(
   }
 }
 
-function printWhereToLook(config: PanaceaConfig, pattern: string, withRealSession: boolean): void {
+/** Every query names this deployment's namespace, so a shared cluster shows only the demo's data. */
+function printWhereToLook(config: PanaceaConfig, withRealSession: boolean): void {
+  const namespace = config.namespace;
+  const pattern = `logs-agent.*-${namespace}`;
   const flowing = withRealSession
     ? 'simulated agents and a real OpenHands session are'
     : 'simulated agents are';
@@ -144,10 +153,10 @@ Panacea demo running: ${flowing} flowing through the pipeline.
 
 Where to look:
   documents:       curl -s '${url}/${pattern}/_search?size=5&sort=@timestamp:desc&pretty'
-  failed tasks:    curl -s '${url}/logs-agent.activity-*/_search?q=event.outcome:failure&pretty'
-  denied actions:  curl -s '${url}/logs-agent.audit-*/_search?q=panacea.audit.outcome:denied&pretty'
-  critical errors: curl -s '${url}/logs-agent.error-*/_search?q=log.level:critical&pretty'
-  counts per kind: curl -s '${url}/_cat/indices/.ds-logs-agent.*?v'
+  failed tasks:    curl -s '${url}/logs-agent.activity-${namespace}/_search?q=event.outcome:failure&pretty'
+  denied actions:  curl -s '${url}/logs-agent.audit-${namespace}/_search?q=panacea.audit.outcome:denied&pretty'
+  critical errors: curl -s '${url}/logs-agent.error-${namespace}/_search?q=log.level:critical&pretty'
+  counts per kind: curl -s '${url}/_cat/indices/.ds-logs-agent.*-${namespace}-*?v'
   audit archive:   ${path.join(config.dataDir, 'audit-archive')}
   Kibana:          point it at ${url} and create a data view on "${pattern}" with @timestamp
 

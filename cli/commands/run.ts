@@ -43,5 +43,6 @@ function describeStats(stage: string, stats: StageStats): string {
     .sort(([left], [right]) => left.localeCompare(right))
     .map(([code, count]) => `${code} ${count}`)
     .join(', ');
-  return `${stage}: ${stats.records} records, ${stats.deadLettered} dead-lettered${codes === '' ? '' : ` (${codes})`}`;
+  const records = `${stats.records} ${stats.records === 1 ? 'record' : 'records'}`;
+  return `${stage}: ${records}, ${stats.deadLettered} dead-lettered${codes === '' ? '' : ` (${codes})`}`;
 }

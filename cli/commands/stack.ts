@@ -25,19 +25,27 @@ export function stackOptionsFrom(
 ): StackOptions {
   const source = values.source ?? process.env.PANACEA_STACK_SOURCE ?? 'auto';
   if (source !== 'auto' && source !== 'docker' && source !== 'maven') {
-    throw new PanaceaError('USAGE', `--source: expected auto, docker or maven, got "${source}"`);
+    // Named as the user gave it: the option, or the variable when the option was not used.
+    const setting = values.source === undefined ? 'PANACEA_STACK_SOURCE' : '--source';
+    throw new PanaceaError(
+      values.source === undefined ? 'CONFIG_INVALID' : 'USAGE',
+      `${setting}: expected auto, docker or maven, got "${source}"`,
+      { field: setting },
+    );
   }
   return {
     dataDir: config.dataDir,
     cacheDir: defaultCacheDir(),
     kafkaPort: parsePort(
       values['kafka-port'] ?? process.env.PANACEA_KAFKA_PORT,
-      '--kafka-port',
+      values['kafka-port'] === undefined ? 'PANACEA_KAFKA_PORT' : '--kafka-port',
       DEFAULT_KAFKA_PORT,
     ),
     elasticsearchPort: parsePort(
       values['elasticsearch-port'] ?? process.env.PANACEA_ELASTICSEARCH_PORT,
-      '--elasticsearch-port',
+      values['elasticsearch-port'] === undefined
+        ? 'PANACEA_ELASTICSEARCH_PORT'
+        : '--elasticsearch-port',
       DEFAULT_ELASTICSEARCH_PORT,
     ),
     ...(config.kafkaBrokersFromEnvironment ? { externalKafkaBrokers: config.kafkaBrokers } : {}),

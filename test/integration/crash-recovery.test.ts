@@ -103,7 +103,7 @@ describe('pipeline crash recovery', () => {
 
     expect(exitCode).toBe(0);
     expect(Date.now() - signalledAtMs).toBeLessThan(10_000);
-    expect(stdout).toContain('sink-elasticsearch: 1 records, 0 dead-lettered');
+    expect(stdout).toContain('sink-elasticsearch: 1 record, 0 dead-lettered');
     const again = await runPanacea(['run', '--until-idle'], isolation.env);
     expect(again.stdout).toContain('enrich: 0 records');
   });

@@ -141,4 +141,17 @@ describe('config', () => {
       expect(configError({ KAFKA_BROKERS: 'kafka-1:99999' }).context.field).toBe('KAFKA_BROKERS');
     });
   });
+
+  describe('local stack ports', () => {
+    it.each([
+      ['PANACEA_KAFKA_PORT', 'abc'],
+      ['PANACEA_ELASTICSEARCH_PORT', '70000'],
+    ])('names %s when it is not a port', (variable, value) => {
+      const error = thrownPanaceaError(() => loadConfig({ [variable]: value }));
+
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.context.field).toBe(variable);
+      expect(error.message).toBe(`${variable}: expected a port from 1 to 65535, got "${value}"`);
+    });
+  });
 });
