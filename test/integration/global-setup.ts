@@ -17,16 +17,24 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
     elasticsearchUrl: string;
+    /** Where each test's own data directory goes; removed with everything in it at the end. */
+    testRoot: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const testRoot = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-run-'));
+  // Tests run commands as the Elasticsearch user's neighbours; their directories must be enterable.
+  chmodSync(testRoot, 0o755);
+  project.provide('testRoot', testRoot);
+  const removeTestRoot = (): void => rmSync(testRoot, { recursive: true, force: true });
+
   const givenBrokers = process.env.KAFKA_BROKERS;
   const givenUrl = process.env.ELASTICSEARCH_URL;
   if (givenBrokers && givenUrl) {
     project.provide('kafkaBrokers', givenBrokers);
     project.provide('elasticsearchUrl', givenUrl);
-    return async () => undefined;
+    return async () => removeTestRoot();
   }
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'panacea-test-stack-'));
@@ -50,6 +58,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // If one server fails to come up, the other may already run: stop it before failing the run.
   const started = await starting.catch(async (error: unknown) => {
     await stackDown(dataDir).catch(() => undefined);
+    removeTestRoot();
     throw error;
   });
   project.provide('kafkaBrokers', started.kafkaBrokers.join(','));
@@ -58,5 +67,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await stackDown(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
+    removeTestRoot();
   };
 }

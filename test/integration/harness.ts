@@ -6,7 +6,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
@@ -38,7 +37,7 @@ export function isolate(label: string, options: IsolationOptions = {}): Isolatio
   const elasticsearchUrl = inject('elasticsearchUrl');
   const topicPrefix = `test.${label}.${suffix}.`;
   const namespace = `t_${label.replace(/[^a-z0-9]/g, '_')}_${suffix}`;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), `panacea-test-${label}-`));
+  const dataDir = mkdtempSync(path.join(inject('testRoot'), `${label}-`));
   return {
     kafkaBrokers,
     elasticsearchUrl,
