@@ -77,7 +77,7 @@ describe('sdk record size', () => {
     expect((huge as PanaceaError).code).toBe('CONTRACT_VIOLATION');
     // Attributes are at most 128, so 1.5 MB does not fit them; the contract names what is over.
     expect((huge as PanaceaError).message).toMatch(
-      /^the activity event is not valid: activity\.attributes must have at most 128 keys, got \d+$/,
+      /^the activity event huge-1 is not valid: activity\.attributes must have at most 128 keys, got \d+$/,
     );
     const wide = await publisher
       .activity(
