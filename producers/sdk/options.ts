@@ -117,9 +117,41 @@ const MIN_BATCH_BYTES = 1_024;
 const BROKER_PATTERN = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9._-]{0,100}$/;
 
+/** Every option, by name: the type makes this list complete. */
+const KNOWN_OPTIONS = new Set(
+  Object.keys({
+    brokers: true,
+    agent: true,
+    topicPrefix: true,
+    clientId: true,
+    lingerMs: true,
+    maxBatchBytes: true,
+    maxBufferBytes: true,
+    compression: true,
+    createTopics: true,
+    flushTimeoutMs: true,
+    closeTimeoutMs: true,
+    retryBackoffMs: true,
+    maxRetryBackoffMs: true,
+    onDrop: true,
+    logger: true,
+    schemaRegistryUrl: true,
+    encoder: true,
+  } satisfies Record<keyof AgentPublisherOptions, true>),
+);
+
 export function resolveOptions(options: AgentPublisherOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw invalid('options', options, 'an object with brokers and agent');
+  }
+  // A misspelt option (`lingerMS`) would otherwise be ignored without a word.
+  const unknown = Object.keys(options).filter((key) => !KNOWN_OPTIONS.has(key));
+  if (unknown.length > 0) {
+    throw new PanaceaError(
+      'CONFIG_INVALID',
+      `agent publisher options ${unknown.join(', ')}: not known; the options are ${[...KNOWN_OPTIONS].join(', ')}`,
+      { field: unknown[0] },
+    );
   }
 
   const resolved: ResolvedOptions = {

@@ -42,20 +42,37 @@
  */
 import build from 'pino-abstract-transport';
 
+import { PanaceaError } from '../../core/errors.js';
+import { componentLogger, LOG_LEVELS } from '../../core/logger.js';
 import { createAgentPublisher } from './agent-publisher.js';
 import { eventFromLogLine, PINO_DEFAULT_FORMAT, type LogLineFormat } from './log-line.js';
 import type { AgentPublisherOptions } from './options.js';
 import type { AgentPublisher } from './types.js';
 
-export type PinoTransportOptions = Omit<AgentPublisherOptions, 'onDrop' | 'logger' | 'encoder'>;
+export type PinoTransportOptions = Omit<AgentPublisherOptions, 'onDrop' | 'logger' | 'encoder'> & {
+  /**
+   * The level of the transport's own lines on the agent's stderr (connects, retries, refusals).
+   * Default `warn`: an agent that logs through pino sees the transport only when something is wrong.
+   */
+  logLevel?: string;
+};
 
 /** Under the 10 s that pino's worker stream waits for a transport to finish at exit. */
 export const TRANSPORT_CLOSE_TIMEOUT_MS = 8_000;
 
 export default async function panaceaPinoTransport(options: PinoTransportOptions) {
+  const { logLevel = 'warn', ...publisherOptions } = options;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new PanaceaError(
+      'CONFIG_INVALID',
+      `pino transport option logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+      { field: 'logLevel' },
+    );
+  }
   const publisher = createAgentPublisher({
     closeTimeoutMs: TRANSPORT_CLOSE_TIMEOUT_MS,
-    ...options,
+    ...publisherOptions,
+    logger: componentLogger('pino-transport').child({}, { level: logLevel }),
   });
 
   const stream = await build(

@@ -32,4 +32,14 @@ describe('agent publisher options', () => {
     expect(error.context.field).toBe(field);
     expect(error.message).toContain(field);
   });
+
+  it('refuses an option it does not know, naming it, so a typo is not ignored', () => {
+    const error = thrownPanaceaError(() =>
+      resolveOptions({ ...VALID, lingerMS: 5 } as unknown as Parameters<typeof resolveOptions>[0]),
+    );
+
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.context.field).toBe('lingerMS');
+    expect(error.message).toContain('lingerMs');
+  });
 });
