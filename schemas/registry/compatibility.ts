@@ -190,13 +190,7 @@ function resolveRecords(
   writer: SchemaObject,
   path: string,
 ): void {
-  if (!namesMatch(reader, writer)) {
-    context.problems.push({
-      path,
-      rule: `the record is named ${String(writer.name)} by the writer and ${String(reader.name)} by the reader, and no alias joins them`,
-    });
-    return;
-  }
+  if (!sameNamedType(context, 'record', reader, writer, path)) return;
   const visitKey = `${fullName(reader, undefined)}<-${fullName(writer, undefined)}`;
   if (context.visited.has(visitKey)) return;
   context.visited.add(visitKey);
@@ -228,13 +222,7 @@ function resolveEnums(
   writer: SchemaObject,
   path: string,
 ): void {
-  if (!namesMatch(reader, writer)) {
-    context.problems.push({
-      path,
-      rule: `the enum is named ${String(writer.name)} by the writer and ${String(reader.name)} by the reader`,
-    });
-    return;
-  }
+  if (!sameNamedType(context, 'enum', reader, writer, path)) return;
   if (reader.default !== undefined) return;
   const readerSymbols = new Set(reader.symbols as string[]);
   const unknown = (writer.symbols as string[]).filter((symbol) => !readerSymbols.has(symbol));
@@ -320,6 +308,22 @@ function fullName(schema: SchemaObject, namespace: string | undefined): string {
 function shortName(name: unknown): string {
   const text = String(name);
   return text.slice(text.lastIndexOf('.') + 1);
+}
+
+/** Whether reader and writer name the same type; a problem is recorded when they do not. */
+function sameNamedType(
+  context: ResolutionContext,
+  kind: 'record' | 'enum',
+  reader: SchemaObject,
+  writer: SchemaObject,
+  path: string,
+): boolean {
+  if (namesMatch(reader, writer)) return true;
+  context.problems.push({
+    path,
+    rule: `the ${kind} is named ${String(writer.name)} by the writer and ${String(reader.name)} by the reader, and no alias joins them`,
+  });
+  return false;
 }
 
 function namesMatch(reader: SchemaObject, writer: SchemaObject): boolean {
