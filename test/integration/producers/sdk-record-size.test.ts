@@ -67,17 +67,24 @@ describe('sdk record size', () => {
     const stored = await eventIdsOnTopic(isolation, `${isolation.topicPrefix}agent.activity`, 20);
     expect(stored.sort()).toEqual([...ids].sort());
 
+    // 1.5 MB within the contract's key and value counts: 64 values of 8 192 three-byte characters.
+    const hugeAttributes = Object.fromEntries(
+      Array.from({ length: 64 }, (_, index) => [
+        `part${index}`,
+        '€'.repeat(CONTRACT_LIMITS.attributeValueChars),
+      ]),
+    );
     const huge = await publisher
       .activity(
-        { action: 'upload', status: 'succeeded', attributes: payloadAttributes(1_500_000) },
+        { action: 'upload', status: 'succeeded', attributes: hugeAttributes },
         { eventId: 'huge-1' },
       )
       .catch((error: unknown) => error);
     expect(huge).toBeInstanceOf(PanaceaError);
     expect((huge as PanaceaError).code).toBe('CONTRACT_VIOLATION');
-    // Attributes are at most 128, so 1.5 MB does not fit them; the contract names what is over.
+    // Which event, how big, the limit.
     expect((huge as PanaceaError).message).toMatch(
-      /^the activity event huge-1 is not valid: activity\.attributes must have at most 128 keys, got \d+$/,
+      /^the activity event huge-1 is not valid: .*the event is 1[5-9]\d{5} bytes as JSON, over the 262144-byte limit of one event/,
     );
     const wide = await publisher
       .activity(
