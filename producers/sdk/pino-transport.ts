@@ -61,7 +61,14 @@ export type PinoTransportOptions = Omit<AgentPublisherOptions, 'onDrop' | 'logge
 export const TRANSPORT_CLOSE_TIMEOUT_MS = 8_000;
 
 export default async function panaceaPinoTransport(options: PinoTransportOptions) {
-  const { logLevel = 'warn', ...publisherOptions } = options;
+  // pino adds keys of its own to a transport's options (`$context`, `pinoWillSendConfig`); they
+  // are pino's, not the publisher's.
+  const {
+    logLevel = 'warn',
+    $context: _context,
+    pinoWillSendConfig: _pinoWillSendConfig,
+    ...publisherOptions
+  } = options as PinoTransportOptions & { $context?: unknown; pinoWillSendConfig?: unknown };
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new PanaceaError(
       'CONFIG_INVALID',
