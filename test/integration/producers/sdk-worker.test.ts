@@ -81,7 +81,7 @@ describe('agent publisher worker thread on a real broker', () => {
         createTopics: true,
         fallbackMaxBatchBytes: DEFAULT_OPTIONS.maxBatchBytes,
       },
-      { logger: quietLogger, workerUrl: CRASHING_WORKER },
+      { logger: quietLogger.child({}, { level: 'fatal' }), workerUrl: CRASHING_WORKER },
     );
     const publisher = createAgentPublisherWithLink(
       {
