@@ -25,6 +25,7 @@
 import { PanaceaError } from '../../core/errors.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { describeValue } from '../../schemas/describe-value.js';
+import { requireInteger } from './options.js';
 
 export const AGENT_STATUSES = ['active', 'idle', 'busy', 'error', 'stale'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -37,6 +38,7 @@ export interface AgentStatusOptions {
 export const AGENT_STATUS_DEFAULTS = { staleAfterMs: 90_000 } as const;
 
 const STATE_VERSION = 1;
+const MAX_STALE_AFTER_MS = 86_400_000;
 
 /** What changed the status; `first-seen` for an agent's first event that names no status. */
 export type StatusCause = 'heartbeat' | 'activity' | 'error' | 'silence' | 'first-seen';
@@ -75,13 +77,7 @@ export class AgentStatusTracker {
 
   constructor(options: AgentStatusOptions = {}) {
     const staleAfterMs = options.staleAfterMs ?? AGENT_STATUS_DEFAULTS.staleAfterMs;
-    if (!Number.isInteger(staleAfterMs) || staleAfterMs < 1000) {
-      throw new PanaceaError(
-        'CONFIG_INVALID',
-        `agent status option staleAfterMs: expected an integer of 1000 or more, got ${describeValue(staleAfterMs)}`,
-        { field: 'staleAfterMs' },
-      );
-    }
+    requireInteger('agent status', 'staleAfterMs', staleAfterMs, 1000, MAX_STALE_AFTER_MS);
 
     this.staleAfterMs = staleAfterMs;
   }

@@ -27,6 +27,7 @@
 import { PanaceaError } from '../../core/errors.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { describeValue } from '../../schemas/describe-value.js';
+import { definedOnly, requireInteger } from './options.js';
 import { windowDocumentId, type WindowResult, type WindowScope } from './metrics-document.js';
 import { DEFAULT_RELATIVE_ACCURACY } from './quantile-sketch.js';
 import {
@@ -273,9 +274,15 @@ function resolveOptions(options: WindowAggregatorOptions): ResolvedOptions {
     source: options.source,
   };
 
-  requireInteger('windowSizeMs', resolved.windowSizeMs, 1000, MAX_WINDOW_SIZE_MS);
-  requireInteger('allowedLatenessMs', resolved.allowedLatenessMs, 0, MAX_ALLOWED_LATENESS_MS);
-  requireInteger('maxErrorTypes', resolved.maxErrorTypes, 0, 10_000);
+  requireInteger('metrics', 'windowSizeMs', resolved.windowSizeMs, 1000, MAX_WINDOW_SIZE_MS);
+  requireInteger(
+    'metrics',
+    'allowedLatenessMs',
+    resolved.allowedLatenessMs,
+    0,
+    MAX_ALLOWED_LATENESS_MS,
+  );
+  requireInteger('metrics', 'maxErrorTypes', resolved.maxErrorTypes, 0, 10_000);
   if (typeof resolved.source !== 'string' || resolved.source.length === 0) {
     throw new PanaceaError(
       'CONFIG_INVALID',
@@ -283,22 +290,6 @@ function resolveOptions(options: WindowAggregatorOptions): ResolvedOptions {
     );
   }
   return resolved;
-}
-
-/** Leaves out keys set to undefined, so they fall back to the defaults. */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
-}
-
-function requireInteger(name: string, value: unknown, min: number, max: number): void {
-  if (Number.isInteger(value) && Number(value) >= min && Number(value) <= max) return;
-  throw new PanaceaError(
-    'CONFIG_INVALID',
-    `metrics option ${name}: expected an integer from ${min} to ${max}, got ${describeValue(value)}`,
-    { field: name },
-  );
 }
 
 function describeMismatch(
