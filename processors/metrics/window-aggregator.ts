@@ -20,6 +20,11 @@
  * one aggregator; a workflow whose agents sit on several partitions gets one partial window from
  * each, which WindowCombiner merges exactly (see index.ts).
  *
+ * Known gap: one event stamped far in the future (a wrong agent clock) raises the partition's
+ * watermark at once, closes every open window early and makes the partition's next events late.
+ * The stage should refuse or clamp event times beyond its own clock plus a margin before they
+ * reach `add`; it needs a clock, which this pure module has not. Until then this is a limitation.
+ *
  * Deterministic: the same records in the same order give the same results in the same order
  * (sorted by window start, then scope, then id), and `toJSON` then `restore` in the middle of a
  * stream changes nothing that follows.
