@@ -164,7 +164,8 @@ export class AgentStatusTracker {
     if (state.version !== STATE_VERSION || !Array.isArray(state.agents)) {
       throw new PanaceaError(
         'METRICS_STATE_INVALID',
-        `agent status state: expected version ${STATE_VERSION} with a list of agents, got version ${describeValue(state.version)}`,
+        `agent status state: expected version ${STATE_VERSION} with a list of agents, ` +
+          `got version ${describeValue(state.version)}`,
       );
     }
 

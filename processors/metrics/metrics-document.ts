@@ -9,32 +9,25 @@
  * start has a fixed length, so the id reads unambiguously from the right even when an agent id
  * holds a colon.
  *
- * Shape (ECS where ECS has a field, Panacea's own under `panacea.metrics`):
- *
- * | field                                           | meaning                                                       |
- * | ----------------------------------------------- | ------------------------------------------------------------- |
- * | `@timestamp`                                    | window start                                                  |
- * | `event.kind`, `event.dataset`, `event.module`   | `metric`, `agent.metrics`, `panacea`                          |
- * | `event.start`, `event.end`, `event.duration`    | window start and end (end exclusive), size in nanoseconds     |
- * | `gen_ai.agent.id`                               | the agent (agent scope only)                                  |
- * | `panacea.workflow.id`                           | the workflow (workflow scope only)                            |
- * | `panacea.metrics.scope`, `.subject_id`          | `agent` or `workflow`, and its id                             |
- * | `panacea.metrics.final`                         | false for an update of an open window, true once closed       |
- * | `panacea.metrics.window_size_ms`                | window size                                                   |
- * | `…events.count`, `.per_second`, `.by_kind.*`    | every event in the window; count / window seconds             |
- * | `…tasks.started`, `.succeeded`, `.failed`       | task activity (activity with a task id) by status             |
- * | `…tasks.success_rate`                           | succeeded / (succeeded + failed), null when neither           |
- * | `…duration_ms.p50`, `.p95`, `.p99`, `.max`      | task durations (within `relative_accuracy`; max exact); null  |
- * |                                                 | when no finished task reported one                            |
- * | `…duration_ms.count`, `.relative_accuracy`      | how many durations, the sketch's stated accuracy (0.01 = 1 %) |
- * | `…errors.total`, `.by_severity.*`               | error events, and by warning / error / critical               |
- * | `…errors.by_type[]`, `.other_types`             | `{ type, count }` sorted by type; types past the cap          |
- * | `…heartbeat.count`, `.by_status.*`              | heartbeats, and by active / idle / busy / error               |
- * | `…heartbeat.status`                             | status of the latest heartbeat by event time, null when none  |
- * | `…heartbeat.cpu_percent_mean`                   | mean over heartbeats reporting CPU, null when none            |
- * | `…heartbeat.memory_mb_peak`                     | largest memory reported, null when none                       |
- * | `…state`                                        | the mergeable figures (sketch buckets and sums) as JSON, not  |
- * |                                                 | indexed: what a consumer merges to combine partial windows    |
+ * Shape (ECS where ECS has a field, Panacea's own under `panacea.metrics`, written `…` below):
+ * - `@timestamp`: the window start; `event.start`, `event.end` (exclusive), `event.duration`
+ *   (window size in nanoseconds, as ECS has it); `event.kind` `metric`, `event.dataset`
+ *   `agent.metrics`, `event.module` `panacea`;
+ * - `gen_ai.agent.id` (agent scope) or `panacea.workflow.id` (workflow scope);
+ * - `…scope` (`agent` | `workflow`), `…subject_id`, `…window_size_ms`, and `…final`: false for an
+ *   update of an open window, true once the watermark closed it;
+ * - `…events.count`, `.per_second` (count / window seconds), `.by_kind.{activity,error,audit,
+ *   heartbeat}`;
+ * - `…tasks.started`, `.succeeded`, `.failed` (activity with a task id, by status) and
+ *   `.success_rate` = succeeded / (succeeded + failed), null when neither;
+ * - `…duration_ms.p50`, `.p95`, `.p99` (within `.relative_accuracy`, 0.01 = 1 %), `.max` (exact),
+ *   `.count` of finished tasks that reported a duration; the figures are null when none did;
+ * - `…errors.total`, `.by_severity.{warning,error,critical}`, `.by_type[]` of `{ type, count }`
+ *   sorted by type, `.other_types` (errors of types past the per-window cap);
+ * - `…heartbeat.count`, `.by_status.{active,idle,busy,error}`, `.status` (of the latest heartbeat
+ *   by event time), `.cpu_percent_mean`, `.memory_mb_peak`; null when no heartbeat told;
+ * - `…state`: the mergeable figures (sketch buckets, integer sums) as JSON, to be mapped as not
+ *   indexed: what a consumer merges to combine partial windows.
  *
  * `by_type` is a list, not an object keyed by type, so that agent-chosen type names cannot add
  * fields to the index mapping.

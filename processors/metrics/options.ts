@@ -5,7 +5,7 @@
 import { PanaceaError } from '../../core/errors.js';
 import { describeValue } from '../../schemas/describe-value.js';
 
-/** Leaves out keys set to undefined, so that spreading the rest over defaults keeps the defaults. */
+/** Leaves out keys set to undefined, so that spreading the rest over defaults keeps those. */
 export function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(options).filter(([, value]) => value !== undefined),
@@ -23,7 +23,8 @@ export function requireInteger(
   if (Number.isInteger(value) && Number(value) >= min && Number(value) <= max) return;
   throw new PanaceaError(
     'CONFIG_INVALID',
-    `${component} option ${name}: expected an integer from ${min} to ${max}, got ${describeValue(value)}`,
+    `${component} option ${name}: expected an integer from ${min} to ${max}, ` +
+      `got ${describeValue(value)}`,
     { field: name },
   );
 }

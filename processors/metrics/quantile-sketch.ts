@@ -49,7 +49,7 @@ export class QuantileSketch {
     if (!(relativeAccuracy > 0 && relativeAccuracy < 1)) {
       throw new PanaceaError(
         'CONFIG_INVALID',
-        `quantile sketch relativeAccuracy: expected a number above 0 and below 1, got ${relativeAccuracy}`,
+        `quantile sketch relativeAccuracy: expected a number in (0, 1), got ${relativeAccuracy}`,
       );
     }
 
@@ -95,7 +95,8 @@ export class QuantileSketch {
     if (other.relativeAccuracy !== this.relativeAccuracy) {
       throw new PanaceaError(
         'METRICS_STATE_INVALID',
-        `cannot merge a sketch of relative accuracy ${other.relativeAccuracy} into one of ${this.relativeAccuracy}`,
+        `cannot merge a sketch of relative accuracy ${other.relativeAccuracy} ` +
+          `into one of ${this.relativeAccuracy}`,
       );
     }
 
@@ -186,13 +187,13 @@ function describeStateProblem(state: QuantileSketchState): string | undefined {
   const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && Number(value) >= 0;
 
   if (!isCount(state.count) || !isCount(state.zeroCount)) {
-    return `count and zeroCount must be integers of 0 or more, got ${state.count} and ${state.zeroCount}`;
+    return `count and zeroCount must be counts, got ${state.count} and ${state.zeroCount}`;
   }
   if (!Array.isArray(state.indexDeltas) || !Array.isArray(state.counts)) {
     return 'indexDeltas and counts must be arrays';
   }
   if (state.indexDeltas.length !== state.counts.length) {
-    return `indexDeltas has ${state.indexDeltas.length} entries but counts has ${state.counts.length}`;
+    return `${state.indexDeltas.length} indexDeltas but ${state.counts.length} counts`;
   }
   if (
     !state.indexDeltas.every(

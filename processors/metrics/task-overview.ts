@@ -217,7 +217,8 @@ export class TaskOverview {
     ) {
       throw new PanaceaError(
         'METRICS_STATE_INVALID',
-        `task overview state: expected version ${STATE_VERSION} with tasks and totals, got version ${describeValue(state.version)}`,
+        `task overview state: expected version ${STATE_VERSION} with tasks and totals, ` +
+          `got version ${describeValue(state.version)}`,
       );
     }
 

@@ -306,7 +306,10 @@ function describeMismatch(
   }
   if (state.source !== options.source) return `the state was saved for ${state.source}`;
   if (state.windowSizeMs !== options.windowSizeMs) {
-    return `the state has windows of ${state.windowSizeMs} ms, this stage makes ${options.windowSizeMs} ms`;
+    return (
+      `the state has windows of ${state.windowSizeMs} ms, ` +
+      `this stage makes ${options.windowSizeMs} ms`
+    );
   }
   if (!Number.isSafeInteger(state.lateEventCount) || !Array.isArray(state.windows)) {
     return 'lateEventCount or windows is missing';

@@ -189,7 +189,8 @@ export class WindowFigures {
     if (state.durationsMs.relativeAccuracy !== options.relativeAccuracy) {
       throw new PanaceaError(
         'METRICS_STATE_INVALID',
-        `window figures were saved with relative accuracy ${state.durationsMs.relativeAccuracy}, this stage runs with ${options.relativeAccuracy}`,
+        `window figures were saved with relative accuracy ` +
+          `${state.durationsMs.relativeAccuracy}, this stage runs with ${options.relativeAccuracy}`,
       );
     }
 

@@ -44,7 +44,7 @@ describe('agent status', () => {
     ]);
   });
 
-  it('is busy while a task runs, active when it ends, and in error on an error but not a warning', () => {
+  it('is busy during a task, active after it, in error on an error but not on a warning', () => {
     const statuses = tracker();
     const path: string[] = [];
     const events = [
@@ -71,7 +71,7 @@ describe('agent status', () => {
     ]);
   });
 
-  it('turns stale after the silence and back to the reported status with the next heartbeat only', () => {
+  it('turns stale after the silence and leaves stale with the next heartbeat only', () => {
     const statuses = tracker();
     statuses.observe(heartbeatAt(T0_MS, { status: 'busy' }), T0_MS);
 

@@ -83,7 +83,7 @@ describe('task overview', () => {
     expect(tasks.stuckTasks(T0_MS + STUCK_AFTER_MS).map((task) => task.taskId)).toEqual(['t-1']);
   });
 
-  it('returns the task record on each change and nothing for repeats, late starts or second ends', () => {
+  it('returns the record on each change, nothing for repeats, late starts or second ends', () => {
     const tasks = overview();
 
     const start = tasks.observe(started('t-1', T0_MS, 'a-1', 'wf-1'), T0_MS + 5);
@@ -133,7 +133,7 @@ describe('task overview', () => {
     ]);
   });
 
-  it('counts an end whose start it never saw, and ignores activity without a task id and other kinds', () => {
+  it('counts an end without a seen start; ignores activity without task id, other kinds', () => {
     const tasks = overview();
 
     const end = tasks.observe(ended('t-9', T0_MS, 'failed'), T0_MS);
@@ -160,7 +160,7 @@ describe('task overview', () => {
     ]);
   });
 
-  it('forgets ended tasks after their retention but keeps their totals and every task in progress', () => {
+  it('forgets ended tasks after retention, keeping totals and every task in progress', () => {
     const tasks = overview();
     tasks.observe(started('t-1', T0_MS), T0_MS);
     tasks.observe(started('t-2', T0_MS), T0_MS);
@@ -196,7 +196,8 @@ describe('task overview', () => {
 
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toBe(
-      'task overview option stuckAfterMs: expected an integer from 1000 to 2592000000, got number 0',
+      'task overview option stuckAfterMs: expected an integer from 1000 to 2592000000, ' +
+        'got number 0',
     );
     const state = { version: 2, tasks: [], totals: [] } as unknown as TaskOverviewState;
     expect(thrownPanaceaError(() => TaskOverview.restore({}, state)).code).toBe(

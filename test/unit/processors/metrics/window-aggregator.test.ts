@@ -83,7 +83,7 @@ function randomStream(seed: number, length: number): AgentEvent[] {
 }
 
 describe('window aggregator', () => {
-  it('counts tasks, durations, errors and heartbeats of a minute per agent and per workflow', () => {
+  it('counts tasks, durations, errors and heartbeats per agent and per workflow', () => {
     const windows = aggregator();
     const parts = { agentId: 'a-1', workflowId: 'wf-1' };
     const events = [
@@ -146,7 +146,7 @@ describe('window aggregator', () => {
     expect(workflow.tasks).toEqual(agent.tasks);
   });
 
-  it('keeps a window open until the watermark, latest event time minus the lateness, passes its end', () => {
+  it('keeps a window open until the watermark (latest time − lateness) passes its end', () => {
     const windows = aggregator(10_000);
 
     windows.add(heartbeatAt(T0_MS + 30_000));
@@ -247,7 +247,7 @@ describe('window aggregator', () => {
     });
   }
 
-  it('gives a workflow the figures of its agents merged, and partials of two partitions combine to the whole', () => {
+  it('combines partials of two partitions, and a workflow equals its agents merged', () => {
     // In time order, so no event is late on either partition and both see every one of theirs.
     const events = randomStream(5, 1_500)
       .map((event) => ({ ...event, workflowId: 'wf-1' }))

@@ -84,7 +84,7 @@ describe('window figures', () => {
     expect(state.errorsBySeverity).toEqual({ warning: 7, error: 0, critical: 0 });
   });
 
-  it('leaves durations of started tasks and of activity without a task id out of the sketch', () => {
+  it('leaves out durations of started tasks and of activity without a task id', () => {
     const figures = figuresOf([
       activityAt(T0_MS, { status: 'started', durationMs: 99 }, { taskId: 't-1' }),
       activityAt(T0_MS, { status: 'succeeded', durationMs: 5 }),
