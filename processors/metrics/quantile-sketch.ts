@@ -145,11 +145,12 @@ export class QuantileSketch {
 
   /** Rebuilds a sketch from its JSON form, refusing a state that does not add up. */
   static fromJSON(state: QuantileSketchState): QuantileSketch {
-    const sketch = new QuantileSketch(state.relativeAccuracy);
     const problem = describeStateProblem(state);
     if (problem !== undefined) {
       throw new PanaceaError('METRICS_STATE_INVALID', `quantile sketch state: ${problem}`);
     }
+
+    const sketch = new QuantileSketch(state.relativeAccuracy);
 
     let index = 0;
     state.indexDeltas.forEach((delta, position) => {
@@ -186,6 +187,9 @@ export class QuantileSketch {
 function describeStateProblem(state: QuantileSketchState): string | undefined {
   const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && Number(value) >= 0;
 
+  if (!(state.relativeAccuracy > 0 && state.relativeAccuracy < 1)) {
+    return `relativeAccuracy must be in (0, 1), got ${state.relativeAccuracy}`;
+  }
   if (!isCount(state.count) || !isCount(state.zeroCount)) {
     return `count and zeroCount must be counts, got ${state.count} and ${state.zeroCount}`;
   }

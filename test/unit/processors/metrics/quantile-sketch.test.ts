@@ -149,6 +149,10 @@ describe('quantile sketch', () => {
 
     expect(error.code).toBe('METRICS_STATE_INVALID');
     expect(error.message).toContain('the buckets hold 3 values but count is 4');
+    const badAccuracy = { ...sketchOf([1]).toJSON(), relativeAccuracy: 2 };
+    expect(thrownPanaceaError(() => QuantileSketch.fromJSON(badAccuracy)).code).toBe(
+      'METRICS_STATE_INVALID',
+    );
   });
 
   it('refuses negative, infinite and not-a-number values, and an accuracy outside (0, 1)', () => {
