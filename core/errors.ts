@@ -49,6 +49,10 @@ export const ERROR_CATALOGUE = {
     retriable: true,
     summary: 'the publisher refused an event because its buffer is full',
   },
+  METRICS_STATE_INVALID: {
+    retriable: false,
+    summary: 'saved metrics state cannot be restored, or two sketches cannot be merged',
+  },
   PUBLISHER_CLOSED: { retriable: false, summary: 'the publisher was closed' },
   PUBLISHER_WORKER_FAILED: {
     retriable: true,
