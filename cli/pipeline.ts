@@ -1,7 +1,7 @@
 /**
  * Composes the stages into one running pipeline (the embedded default of `panacea run`): creates
- * topics and index templates, starts enrichment, the Elasticsearch sink and the audit archive,
- * and stops them in order on request.
+ * topics and index templates, starts enrichment, the Elasticsearch sink, the metrics stage and
+ * its Elasticsearch sink, and the audit archive, and stops them in order on request.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -17,13 +17,16 @@ import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';
 import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
 import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
+import { installMetricsTemplate } from '../infra/elasticsearch/metrics-templates.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
+import { startMetricsStage } from '../processors/metrics/metrics-stage.js';
 import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
 import { createAuditArchiveStage } from '../sinks/audit-archive/audit-archive-stage.js';
 import { createElasticsearchStage } from '../sinks/elasticsearch/elasticsearch-stage.js';
+import { createMetricsSinkStage } from '../sinks/elasticsearch/metrics-sink-stage.js';
 
 const logger = componentLogger('pipeline');
 
@@ -47,6 +50,7 @@ export async function prepareElasticsearch(client: Client, url: string): Promise
       );
     }
     await installIndexTemplates(client, capabilities);
+    await installMetricsTemplate(client);
   } catch (error) {
     throw new PanaceaError(
       'ELASTICSEARCH_UNAVAILABLE',
@@ -93,14 +97,24 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     );
 
     // Upstream first: the idle check relies on this order (see consumer-progress.ts).
-    const definitions = [
-      createEnrichStage({ naming, producer: enrichedProducer, codec }),
-      createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
-      createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
-    ];
-    for (const definition of definitions) {
-      stages.push(await startStage(definition, { kafka, naming, deadLetterProducer }));
-    }
+    const runnerOptions = { kafka, naming, deadLetterProducer };
+    stages.push(
+      await startStage(
+        createEnrichStage({ naming, producer: enrichedProducer, codec }),
+        runnerOptions,
+      ),
+      await startStage(
+        createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
+        runnerOptions,
+      ),
+      // Its own loop: one Kafka transaction per batch instead of a commit after the write.
+      await startMetricsStage({ kafka, admin, naming, settings: config.metrics }),
+      await startStage(createMetricsSinkStage({ naming, client: elasticsearch }), runnerOptions),
+      await startStage(
+        createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
+        runnerOptions,
+      ),
+    );
   } catch (error) {
     await release();
     throw error;

@@ -33,7 +33,32 @@ export interface PanaceaConfig {
    * subjects in a Kafka topic). `SCHEMA_REGISTRY_URL`; default unset.
    */
   schemaRegistryUrl: string | undefined;
+  /** Settings of the metrics stage, each from its own variable (see MetricsConfig). */
+  metrics: MetricsConfig;
 }
+
+export interface MetricsConfig {
+  /** Event-time window size. `PANACEA_METRICS_WINDOW_MS`; default 60 000, 1 000 to 86 400 000. */
+  windowSizeMs: number;
+  /**
+   * How far behind a partition's latest event time an event may be and still count.
+   * `PANACEA_METRICS_LATENESS_MS`; default 30 000, 0 to 604 800 000.
+   */
+  allowedLatenessMs: number;
+  /** Silence after which an agent is stale. `PANACEA_METRICS_STALE_MS`; default 90 000. */
+  staleAfterMs: number;
+  /** In progress this long is a stuck task. `PANACEA_METRICS_STUCK_MS`; default 900 000. */
+  stuckAfterMs: number;
+}
+
+export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
+  windowSizeMs: 60_000,
+  allowedLatenessMs: 30_000,
+  staleAfterMs: 90_000,
+  stuckAfterMs: 900_000,
+};
+
+const DAY_MS = 86_400_000;
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
 export const DEFAULT_ELASTICSEARCH_URL = 'http://127.0.0.1:9200';
@@ -87,6 +112,18 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
       ? undefined
       : parseHttpUrl('SCHEMA_REGISTRY_URL', schemaRegistryText);
 
+  const metrics: MetricsConfig = {
+    windowSizeMs: millisecondsVariable(environment, 'PANACEA_METRICS_WINDOW_MS', 1000, DAY_MS),
+    allowedLatenessMs: millisecondsVariable(
+      environment,
+      'PANACEA_METRICS_LATENESS_MS',
+      0,
+      7 * DAY_MS,
+    ),
+    staleAfterMs: millisecondsVariable(environment, 'PANACEA_METRICS_STALE_MS', 1000, DAY_MS),
+    stuckAfterMs: millisecondsVariable(environment, 'PANACEA_METRICS_STUCK_MS', 1000, 30 * DAY_MS),
+  };
+
   return {
     kafkaBrokers,
     kafkaBrokersFromEnvironment: brokersText !== undefined,
@@ -96,6 +133,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     namespace,
     topicPrefix,
     schemaRegistryUrl,
+    metrics,
   };
 }
 
@@ -136,6 +174,29 @@ function portVariable(environment: NodeJS.ProcessEnv, variable: string): string 
     throw invalid(variable, text, 'a port from 1 to 65535');
   }
   return text;
+}
+
+const METRICS_VARIABLES = {
+  PANACEA_METRICS_WINDOW_MS: 'windowSizeMs',
+  PANACEA_METRICS_LATENESS_MS: 'allowedLatenessMs',
+  PANACEA_METRICS_STALE_MS: 'staleAfterMs',
+  PANACEA_METRICS_STUCK_MS: 'stuckAfterMs',
+} as const satisfies Record<string, keyof MetricsConfig>;
+
+/** A whole number of milliseconds from `min` to `max`, or the metrics default when unset. */
+function millisecondsVariable(
+  environment: NodeJS.ProcessEnv,
+  variable: keyof typeof METRICS_VARIABLES,
+  min: number,
+  max: number,
+): number {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return DEFAULT_METRICS_CONFIG[METRICS_VARIABLES[variable]];
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw invalid(variable, text, `whole milliseconds from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -136,9 +136,10 @@ export function messageBytes(message: Message): number {
 /**
  * Sends with acks from every in-sync replica, split into requests under MAX_REQUEST_BYTES: many
  * records of one agent land on one partition and would otherwise form a batch the broker refuses.
+ * Takes a producer or a kafkajs transaction alike.
  */
 export async function sendDurably(
-  producer: Producer,
+  producer: Pick<Producer, 'sendBatch'>,
   topicMessages: TopicMessages[],
 ): Promise<void> {
   let request: TopicMessages[] = [];

@@ -23,6 +23,12 @@ export interface Naming {
   deadLetterTopic(sourceTopic: string): string;
   consumerGroup(stage: string): string;
   dataStream(kind: EventKind): string;
+  /** Window results, status changes and task records of the metrics stage. */
+  metricsTopic(): string;
+  /** The compacted topic of the metrics stage's per-partition checkpoints. */
+  metricsStateTopic(): string;
+  /** A plain index of metrics documents (`window`, `status`, `task`): documents overwrite by id. */
+  metricsIndex(record: 'window' | 'status' | 'task'): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
@@ -37,6 +43,9 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     deadLetterTopic: (sourceTopic) => `${sourceTopic}.dlq`,
     consumerGroup: (stage) => `${prefix}panacea.${stage}`,
     dataStream: (kind) => `logs-agent.${kind}-${config.namespace}`,
+    metricsTopic: () => `${prefix}agent.metrics`,
+    metricsStateTopic: () => `${prefix}panacea.metrics-state`,
+    metricsIndex: (record) => `metrics-agent.${record}-${config.namespace}`,
   };
 }
 

@@ -302,8 +302,11 @@ async function publishDeadLetters(
   }
 }
 
-/** Logs the consumer's life (rebalances, crashes) and settles when it ends. */
-function watchConsumer(
+/**
+ * Logs the consumer's life (rebalances, crashes) and settles when it ends. Exported for stages
+ * that run a consumer loop of their own (the metrics stage, with its transactions).
+ */
+export function watchConsumer(
   consumer: Consumer,
   logger: Logger,
   groupId: string,

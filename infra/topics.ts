@@ -1,6 +1,6 @@
 /**
- * Topic definitions: the raw topics agents publish to, the enriched topic, and one dead-letter
- * topic per input topic. Creating them is idempotent and done by every command that needs them.
+ * Topic definitions: the raw topics agents publish to, the enriched topic, the metrics topic and
+ * the metrics stage's compacted checkpoint topic, and one dead-letter topic per input topic. Creating them is idempotent and done by every command that needs them.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
 
@@ -12,7 +12,7 @@ const DEAD_LETTER_PARTITIONS = 1;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function topicDefinitions(naming: Naming, replicationFactor = 1): ITopicConfig[] {
-  const eventTopics = [...naming.rawTopics(), naming.enrichedTopic()];
+  const eventTopics = [...naming.rawTopics(), naming.enrichedTopic(), naming.metricsTopic()];
   const retained = (topic: string, partitions: number, retentionMs: number): ITopicConfig => ({
     topic,
     numPartitions: partitions,
@@ -26,6 +26,14 @@ export function topicDefinitions(naming: Naming, replicationFactor = 1): ITopicC
     ...eventTopics.map((topic) =>
       retained(naming.deadLetterTopic(topic), DEAD_LETTER_PARTITIONS, 30 * DAY_MS),
     ),
+    // One checkpoint per input partition, keyed by it: compaction keeps the latest of each and
+    // nothing expires, since a checkpoint is the state the committed offsets stand on.
+    {
+      topic: naming.metricsStateTopic(),
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
   ];
 }
 

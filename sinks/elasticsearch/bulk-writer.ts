@@ -15,6 +15,14 @@ export interface BulkItem<T> {
   index: string;
   id: string;
   document: object;
+  /**
+   * `create` (the default) stores a document once; `index` overwrites it when `version` is at
+   * least the stored one (`version_type: external_gte`), so a retried older write never replaces
+   * a newer one. Either way a 409 means the stored document is as new or newer: written.
+   */
+  operation?: 'create' | 'index';
+  /** Required with `index`: a number that only grows for the same id. */
+  version?: number;
   /** Carried through untouched so the caller can find the source record of a refused item. */
   tag: T;
 }
@@ -89,10 +97,7 @@ export class BulkWriter {
       try {
         const response = await this.#client.bulk(
           {
-            operations: pending.flatMap((item) => [
-              { create: { _index: item.index, _id: item.id } },
-              item.document,
-            ]),
+            operations: pending.flatMap((item) => [actionOf(item), item.document]),
           },
           // A stop cuts a request that hangs short instead of waiting for its timeout.
           { signal: context.signal },
@@ -118,7 +123,7 @@ export class BulkWriter {
 
       const retry: BulkItem<T>[] = [];
       pending.forEach((item, position) => {
-        const outcome = items[position]?.create;
+        const outcome = items[position]?.create ?? items[position]?.index;
         const status = outcome?.status ?? 500;
         if (status === 200 || status === 201) result.created += 1;
         else if (status === 409) result.duplicates += 1;
@@ -211,5 +216,17 @@ function summariseError(error: unknown): { type: string; message: string; status
     type: error.name,
     message: error.message,
     ...(statusCode === undefined || statusCode === 0 ? {} : { statusCode }),
+  };
+}
+
+function actionOf(item: BulkItem<unknown>): estypes.BulkOperationContainer {
+  if (item.operation !== 'index') return { create: { _index: item.index, _id: item.id } };
+  return {
+    index: {
+      _index: item.index,
+      _id: item.id,
+      version: item.version ?? 0,
+      version_type: 'external_gte',
+    },
   };
 }

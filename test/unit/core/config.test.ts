@@ -6,6 +6,7 @@ import {
   DEFAULT_DATA_DIR,
   DEFAULT_ELASTICSEARCH_URL,
   DEFAULT_KAFKA_BROKERS,
+  DEFAULT_METRICS_CONFIG,
   DEFAULT_NAMESPACE,
   loadConfig,
 } from '../../../core/config.js';
@@ -27,6 +28,7 @@ describe('config', () => {
         dataDir: path.resolve('.panacea'),
         namespace: 'default',
         topicPrefix: '',
+        metrics: DEFAULT_METRICS_CONFIG,
       });
     });
 
@@ -152,6 +154,38 @@ describe('config', () => {
       expect(error.code).toBe('CONFIG_INVALID');
       expect(error.context.field).toBe(variable);
       expect(error.message).toBe(`${variable}: expected a port from 1 to 65535, got "${value}"`);
+    });
+  });
+
+  describe('metrics settings', () => {
+    it('reads the window, lateness, stale and stuck times in milliseconds', () => {
+      const config = loadConfig({
+        PANACEA_METRICS_WINDOW_MS: '10000',
+        PANACEA_METRICS_LATENESS_MS: '0',
+        PANACEA_METRICS_STALE_MS: '5000',
+        PANACEA_METRICS_STUCK_MS: '60000',
+      });
+
+      expect(config.metrics).toEqual({
+        windowSizeMs: 10_000,
+        allowedLatenessMs: 0,
+        staleAfterMs: 5_000,
+        stuckAfterMs: 60_000,
+      });
+    });
+
+    it.each([
+      ['PANACEA_METRICS_WINDOW_MS', '999', 'whole milliseconds from 1000 to 86400000'],
+      ['PANACEA_METRICS_WINDOW_MS', '1.5', 'whole milliseconds from 1000 to 86400000'],
+      ['PANACEA_METRICS_LATENESS_MS', '-1', 'whole milliseconds from 0 to 604800000'],
+      ['PANACEA_METRICS_STALE_MS', '1m', 'whole milliseconds from 1000 to 86400000'],
+      ['PANACEA_METRICS_STUCK_MS', '2592000001', 'whole milliseconds from 1000 to 2592000000'],
+    ])('refuses %s=%s naming the range', (variable, value, expected) => {
+      const error = configError({ [variable]: value });
+
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.context.field).toBe(variable);
+      expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
     });
   });
 });

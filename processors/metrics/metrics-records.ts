@@ -1,0 +1,102 @@
+/**
+ * The records the metrics stage writes to `agent.metrics`, one JSON object each:
+ * `{ record, id, version, source, document }`, where `record` is `window`, `status` or `task`,
+ * `id` the document's deterministic Elasticsearch `_id`, `version` a number that only grows for
+ * the same id (the input offset the stage had reached), and `document` what Elasticsearch stores.
+ *
+ * Ids: an agent window is `agent:<agent id>:<window start>`; a status is the agent id (one
+ * document per agent, its current status; every change is a record on the topic); a task is
+ * `task:<agent id>:<task id>`. A workflow window carries its source partition in the id
+ * (`workflow:<id>:<start>|<source>`): a workflow's agents may sit on several partitions, each
+ * giving a partial window, and the combining step that merges them (see index.ts, point 4) is not
+ * written yet. Known gap: until it is, a workflow spread over partitions has one document per
+ * partition; counts add up across them, percentiles do not.
+ */
+import type { Message } from 'kafkajs';
+
+import { formatTimestamp } from '../../schemas/timestamp.js';
+import type { StatusChange } from './agent-status.js';
+import { toMetricsDocument, type WindowResult } from './metrics-document.js';
+import type { TaskRecord } from './task-overview.js';
+
+export type MetricsRecordKind = 'window' | 'status' | 'task';
+
+export interface MetricsRecord {
+  record: MetricsRecordKind;
+  id: string;
+  version: number;
+  /** The input partition that produced it (`agent.events.enriched-2`). */
+  source: string;
+  document: object;
+}
+
+export function windowRecord(result: WindowResult, source: string, version: number): Message {
+  const id = result.scope === 'agent' ? result.documentId : `${result.documentId}|${source}`;
+  const document = toMetricsDocument(result);
+  return message(result.documentId, {
+    record: 'window',
+    id,
+    version,
+    source,
+    document: { ...document, panacea: { ...document.panacea, source } },
+  });
+}
+
+export function statusRecord(change: StatusChange, source: string, version: number): Message {
+  return message(change.agentId, {
+    record: 'status',
+    id: change.agentId,
+    version,
+    source,
+    document: {
+      '@timestamp': formatTimestamp(change.atMs),
+      event: { kind: 'state', dataset: 'agent.status', module: 'panacea' },
+      gen_ai: { agent: { id: change.agentId } },
+      panacea: {
+        source,
+        status: {
+          current: change.to,
+          previous: change.from,
+          cause: change.cause,
+          since: formatTimestamp(change.atMs),
+          ...(change.eventTimeMs === undefined
+            ? {}
+            : { event_time: formatTimestamp(change.eventTimeMs) }),
+        },
+      },
+    },
+  });
+}
+
+export function taskRecord(task: TaskRecord, source: string, version: number): Message {
+  const id = `task:${task.agentId}:${task.taskId}`;
+  const time = (ms: number | undefined): string | undefined =>
+    ms === undefined ? undefined : formatTimestamp(ms);
+  return message(id, {
+    record: 'task',
+    id,
+    version,
+    source,
+    document: {
+      '@timestamp': formatTimestamp(task.startedAtMs ?? task.endedAtMs ?? task.updatedAtMs),
+      event: { kind: 'state', dataset: 'agent.task', module: 'panacea' },
+      gen_ai: { agent: { id: task.agentId } },
+      panacea: {
+        source,
+        ...(task.workflowId === undefined ? {} : { workflow: { id: task.workflowId } }),
+        task: {
+          id: task.taskId,
+          state: task.state,
+          started_at: time(task.startedAtMs),
+          ended_at: time(task.endedAtMs),
+          duration_ms: task.durationMs,
+          updated_at: formatTimestamp(task.updatedAtMs),
+        },
+      },
+    },
+  });
+}
+
+function message(key: string, record: MetricsRecord): Message {
+  return { key, value: Buffer.from(JSON.stringify(record)) };
+}

@@ -1,0 +1,502 @@
+/**
+ * The metrics stage: `agent.events.enriched` in; window results, status changes and task records
+ * out to `agent.metrics`; exact through SIGKILL and rebalances, as index.ts's DESIGN describes.
+ *
+ * It runs its own consumer loop rather than core/stage-runner.ts, because its commit is not an
+ * offset commit after a durable write but one Kafka transaction per batch of a partition, holding
+ * the results, the partition's checkpoint (to `panacea.metrics-state`) and the input offset
+ * (`sendOffsets`). Each input partition has its own transactional producer, whose id names the
+ * partition: whoever takes the partition over fences the previous owner before restoring, so a
+ * zombie can never commit on top of the restored state.
+ *
+ * Steps of a batch: restore the partition if this generation has not yet (fence, read the
+ * checkpoint, continue from its offset), count the records, take what closed, write everything
+ * in one transaction. A timer does the processing-time work between batches: stale agents, and
+ * closing the windows of a partition that has gone quiet.
+ */
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 'kafkajs';
+
+import type { MetricsConfig } from '../../core/config.js';
+import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { PanaceaError } from '../../core/errors.js';
+import { sendDurably } from '../../core/kafka.js';
+import { componentLogger, type Logger } from '../../core/logger.js';
+import type { Naming } from '../../core/naming.js';
+import {
+  deadLetterFor,
+  SESSION_TIMEOUT_MS,
+  watchConsumer,
+  type RunningStage,
+  type StageRecord,
+  type StageStats,
+} from '../../core/stage-runner.js';
+import type { AgentEvent } from '../../schemas/event.js';
+import { AgentStatusTracker, type AgentStatusState, type StatusChange } from './agent-status.js';
+import { CheckpointReader } from './checkpoint-reader.js';
+import { readEnrichedEvent } from './enriched-event.js';
+import type { WindowResult } from './metrics-document.js';
+import { statusRecord, taskRecord, windowRecord } from './metrics-records.js';
+import { TaskOverview, type TaskOverviewState, type TaskRecord } from './task-overview.js';
+import { WindowAggregator, type WindowAggregatorState } from './window-aggregator.js';
+
+export const METRICS_STAGE = 'metrics';
+
+export interface MetricsStageOptions {
+  kafka: Kafka;
+  /** A connected admin client, for the checkpoint topic's end. */
+  admin: Admin;
+  naming: Naming;
+  settings: MetricsConfig;
+  /** How often the processing-time work runs. Default 1 000 ms. */
+  tickIntervalMs?: number;
+}
+
+const CHECKPOINT_VERSION = 1;
+
+interface Checkpoint {
+  version: typeof CHECKPOINT_VERSION;
+  /** The next input offset to read: the offset committed in the same transaction. */
+  nextOffset: string;
+  windows: WindowAggregatorState;
+  status: AgentStatusState;
+  tasks: TaskOverviewState;
+}
+
+interface PartitionState {
+  generation: number;
+  partition: number;
+  /** `<topic>-<partition>`, the name the core's saved state is checked against. */
+  source: string;
+  producer: Producer;
+  nextOffset: bigint;
+  windows: WindowAggregator;
+  status: AgentStatusTracker;
+  tasks: TaskOverview;
+  /** Processing time of the last input record, for closing the windows of a quiet partition. */
+  lastInputAtMs: number;
+}
+
+export async function startMetricsStage(options: MetricsStageOptions): Promise<RunningStage> {
+  const stage = new MetricsStage(options);
+  await stage.start();
+  return {
+    name: METRICS_STAGE,
+    groupId: stage.groupId,
+    inputTopics: [stage.inputTopic],
+    finished: stage.finished,
+    stop: () => stage.stop(),
+    stats: () => stage.stats(),
+  };
+}
+
+class MetricsStage {
+  readonly groupId: string;
+  readonly inputTopic: string;
+  readonly finished: Promise<void>;
+  readonly #options: MetricsStageOptions;
+  readonly #logger: Logger = componentLogger(`stage.${METRICS_STAGE}`);
+  readonly #consumer: Consumer;
+  readonly #reader: CheckpointReader;
+  readonly #abort = new AbortController();
+  readonly #resolveFinished: () => void;
+  readonly #stats: StageStats = { batches: 0, records: 0, deadLettered: 0, deadLetteredByCode: {} };
+  readonly #partitions = new Map<number, PartitionState>();
+  /** Per partition, the work in hand: a batch and the timer's work never overlap. */
+  readonly #locks = new Map<number, Promise<unknown>>();
+  #generation = 0;
+  #lateEvents = 0;
+  #windowsWritten = 0;
+  #statusChanges = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: MetricsStageOptions) {
+    this.#options = options;
+    this.groupId = options.naming.consumerGroup(METRICS_STAGE);
+    this.inputTopic = options.naming.enrichedTopic();
+    this.#consumer = options.kafka.consumer({
+      groupId: this.groupId,
+      maxWaitTimeInMs: 1_000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      allowAutoTopicCreation: false,
+    });
+    this.#reader = new CheckpointReader({
+      kafka: options.kafka,
+      admin: options.admin,
+      topic: options.naming.metricsStateTopic(),
+      groupIdPrefix: options.naming.consumerGroup(`${METRICS_STAGE}-state-reader`),
+    });
+    const watched = watchConsumer(this.#consumer, this.#logger, this.groupId, this.#abort.signal);
+    this.finished = watched.finished;
+    this.#resolveFinished = watched.resolveFinished;
+    this.finished.catch(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    // Every new generation restores from the checkpoints: a partition this instance kept may have
+    // been another's in between, and the checkpoint is exactly what the committed offset says.
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+      this.#generation += 1;
+    });
+
+    await this.#reader.start();
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: (payload) => this.#handleBatch(payload),
+    });
+    this.#timer = setInterval(() => void this.#tick(), this.#options.tickIntervalMs ?? 1_000);
+    this.#logger.info(
+      {
+        groupId: this.groupId,
+        inputTopics: [this.inputTopic],
+        outputTopic: this.#options.naming.metricsTopic(),
+        ...this.#options.settings,
+      },
+      'stage started',
+    );
+  }
+
+  stats(): StageStats {
+    return structuredClone(this.#stats);
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#abort.abort();
+      clearInterval(this.#timer);
+      await this.#consumer.disconnect();
+      this.#resolveFinished();
+      await Promise.allSettled([...this.#locks.values()]);
+      await Promise.allSettled([...this.#partitions.values()].map((s) => s.producer.disconnect()));
+      await this.#reader.close();
+      this.#logger.info(
+        {
+          groupId: this.groupId,
+          lateEvents: this.#lateEvents,
+          windowsWritten: this.#windowsWritten,
+          statusChanges: this.#statusChanges,
+          ...this.#stats,
+        },
+        'stage stopped',
+      );
+    })();
+    return this.#stopping;
+  }
+
+  async #handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0 || this.#abort.signal.aborted) return;
+
+    const generation = this.#generation;
+    const committed = await this.#withLock(batch.partition, async () => {
+      const state = await this.#stateFor(batch.partition, generation);
+      if (state === undefined || this.#abort.signal.aborted) return false;
+      const records = batch.messages
+        // Below the checkpoint: read again because the commit of the offset that went with it
+        // became visible after the fetch; already counted.
+        .filter((message) => BigInt(message.offset) >= state.nextOffset)
+        .map((message): StageRecord => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: message.headers,
+          timestampMs: Number(message.timestamp),
+        }));
+      const nextOffset = BigInt(batch.lastOffset()) + 1n;
+
+      const nowMs = Date.now();
+      const counted = this.#count(state, records, nowMs);
+      const results = this.#collect(state, counted, nowMs);
+      const deadLetterMessages = counted.deadLetters.map((deadLetter) => ({
+        topic: this.#options.naming.deadLetterTopic(deadLetter.source.topic),
+        messages: [toDeadLetterMessage(deadLetter, METRICS_STAGE, nowMs)],
+      }));
+      const written = await this.#commit(state, [...results, ...deadLetterMessages], nextOffset);
+      if (!written) return false;
+
+      this.#countBatch(records.length, counted.deadLetters);
+      return true;
+    });
+
+    if (!committed) return;
+    payload.resolveOffset(batch.lastOffset());
+    await payload.heartbeat();
+  }
+
+  /** Feeds the records into the partition's state. */
+  #count(state: PartitionState, records: StageRecord[], nowMs: number): Counted {
+    const counted: Counted = {
+      deadLetters: [],
+      changes: [],
+      tasks: [],
+      agents: new Set(),
+      workflows: new Set(),
+    };
+
+    for (const record of records) {
+      let event: AgentEvent;
+      try {
+        event = readEnrichedEvent(record.value);
+      } catch (error) {
+        if (!(error instanceof PanaceaError) || error.retriable) throw error;
+        counted.deadLetters.push(deadLetterFor(record, error));
+        continue;
+      }
+      if (state.windows.add(event) === 'late') this.#lateEvents += 1;
+      counted.changes.push(...state.status.observe(event, nowMs));
+      const task = state.tasks.observe(event, nowMs);
+      if (task !== undefined) counted.tasks.push(task);
+      counted.agents.add(event.agent.id);
+      if (event.workflowId !== undefined) counted.workflows.add(event.workflowId);
+    }
+    if (records.length > 0) state.lastInputAtMs = nowMs;
+    return counted;
+  }
+
+  /**
+   * The results to write: windows the watermark closed, the open windows the records touched,
+   * status changes (with agents gone stale by now) and changed tasks.
+   */
+  #collect(state: PartitionState, counted: Counted, nowMs: number): TopicMessages[] {
+    const version = Number(state.nextOffset);
+    const changes = [...counted.changes, ...state.status.checkStale(nowMs)];
+    state.tasks.forgetEnded(nowMs);
+    const touched = (result: WindowResult): boolean =>
+      (result.scope === 'agent' ? counted.agents : counted.workflows).has(result.subjectId);
+    const windows = [
+      ...state.windows.takeClosedWindows(),
+      ...state.windows.openWindows().filter(touched),
+    ];
+
+    const messages = [
+      ...windows.map((result) => windowRecord(result, state.source, version)),
+      ...changes.map((change) => statusRecord(change, state.source, version)),
+      ...counted.tasks.map((task) => taskRecord(task, state.source, version)),
+    ];
+    this.#windowsWritten += windows.length;
+    this.#statusChanges += changes.length;
+    return messages.length === 0 ? [] : [{ topic: this.#options.naming.metricsTopic(), messages }];
+  }
+
+  /**
+   * One transaction: the results, the checkpoint and, when input was consumed, its offset. False
+   * when the partition was taken over meanwhile (this producer is fenced): the state is dropped
+   * and the next batch restores from the new owner's checkpoint.
+   */
+  async #commit(
+    state: PartitionState,
+    results: TopicMessages[],
+    nextOffset: bigint | undefined,
+  ): Promise<boolean> {
+    const checkpoint: Checkpoint = {
+      version: CHECKPOINT_VERSION,
+      nextOffset: String(nextOffset ?? state.nextOffset),
+      windows: state.windows.toJSON(),
+      status: state.status.toJSON(),
+      tasks: state.tasks.toJSON(),
+    };
+    const transaction = await state.producer.transaction();
+    try {
+      await sendDurably(transaction, [
+        ...results,
+        {
+          topic: this.#options.naming.metricsStateTopic(),
+          messages: [
+            { key: this.#checkpointKey(state.partition), value: JSON.stringify(checkpoint) },
+          ],
+        },
+      ]);
+      if (nextOffset !== undefined) {
+        await transaction.sendOffsets({
+          consumerGroupId: this.groupId,
+          topics: [
+            {
+              topic: this.inputTopic,
+              partitions: [{ partition: state.partition, offset: String(nextOffset) }],
+            },
+          ],
+        });
+      }
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      await this.#drop(state.partition);
+      if (!isFenced(error)) throw error;
+      this.#logger.warn(
+        { topic: this.inputTopic, partition: state.partition },
+        'partition taken over by another instance; transaction aborted',
+      );
+      return false;
+    }
+
+    if (nextOffset !== undefined) state.nextOffset = nextOffset;
+    return true;
+  }
+
+  /** The partition's state for this generation, restored from its checkpoint when needed. */
+  async #stateFor(partition: number, generation: number): Promise<PartitionState | undefined> {
+    const known = this.#partitions.get(partition);
+    if (known?.generation === generation) return known;
+    if (known !== undefined) await this.#drop(partition);
+
+    const source = `${this.inputTopic}-${partition}`;
+    const producer = this.#options.kafka.producer({
+      transactionalId: `${this.groupId}-${this.inputTopic}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    // kafkajs takes the transactional producer id at the first transaction, not at connect: only
+    // then is the previous owner fenced and its open transaction aborted, which must happen
+    // before the checkpoint is read.
+    await (await producer.transaction()).abort();
+
+    const saved = await this.#reader.latest(this.#checkpointKey(partition));
+    const state = this.#restore(partition, source, producer, generation, saved);
+    this.#partitions.set(partition, state);
+    this.#logger.info(
+      {
+        topic: this.inputTopic,
+        partition,
+        nextOffset: String(state.nextOffset),
+        restored: !!saved,
+      },
+      'partition state restored',
+    );
+    return state;
+  }
+
+  #restore(
+    partition: number,
+    source: string,
+    producer: Producer,
+    generation: number,
+    saved: Buffer | undefined,
+  ): PartitionState {
+    const { settings } = this.#options;
+    const windowOptions = {
+      source,
+      windowSizeMs: settings.windowSizeMs,
+      allowedLatenessMs: settings.allowedLatenessMs,
+    };
+    const statusOptions = { staleAfterMs: settings.staleAfterMs };
+    const taskOptions = { stuckAfterMs: settings.stuckAfterMs };
+    const base = { generation, partition, source, producer, lastInputAtMs: Date.now() };
+    if (saved === undefined) {
+      return {
+        ...base,
+        nextOffset: 0n,
+        windows: new WindowAggregator(windowOptions),
+        status: new AgentStatusTracker(statusOptions),
+        tasks: new TaskOverview(taskOptions),
+      };
+    }
+
+    const checkpoint = JSON.parse(saved.toString('utf8')) as Checkpoint;
+    if (checkpoint.version !== CHECKPOINT_VERSION) {
+      throw new PanaceaError(
+        'METRICS_STATE_INVALID',
+        `checkpoint of ${source}: expected version ${CHECKPOINT_VERSION}, got ${checkpoint.version}`,
+        { topic: this.inputTopic, partition },
+      );
+    }
+    return {
+      ...base,
+      nextOffset: BigInt(checkpoint.nextOffset),
+      windows: WindowAggregator.restore(windowOptions, checkpoint.windows),
+      status: AgentStatusTracker.restore(statusOptions, checkpoint.status),
+      tasks: TaskOverview.restore(taskOptions, checkpoint.tasks),
+    };
+  }
+
+  /**
+   * Processing-time work of each partition held: agents silent past the stale time, and the
+   * windows of a partition quiet for a window and the lateness (no event will come to close
+   * them). Only partitions restored in this generation; written like a batch, without an offset.
+   */
+  async #tick(): Promise<void> {
+    const { windowSizeMs, allowedLatenessMs } = this.#options.settings;
+    for (const state of this.#partitions.values()) {
+      if (state.generation !== this.#generation || this.#abort.signal.aborted) continue;
+      await this.#withLock(state.partition, async () => {
+        if (this.#partitions.get(state.partition) !== state) return;
+        const nowMs = Date.now();
+        if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
+          const ends = state.windows.openWindows().map((result) => result.windowEndMs);
+          if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
+        }
+        const results = this.#collect(state, emptyCounted(), nowMs);
+        if (results.length > 0) await this.#commit(state, results, undefined);
+      }).catch((error: unknown) => {
+        this.#logger.error({ err: error, partition: state.partition }, 'metrics timer work failed');
+      });
+    }
+  }
+
+  async #drop(partition: number): Promise<void> {
+    const state = this.#partitions.get(partition);
+    this.#partitions.delete(partition);
+    await state?.producer.disconnect().catch(() => undefined);
+  }
+
+  #withLock<T>(partition: number, work: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(partition) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.#locks.set(
+      partition,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  #checkpointKey(partition: number): string {
+    return `${this.groupId}:${this.inputTopic}:${partition}`;
+  }
+
+  #countBatch(records: number, deadLetters: DeadLetter[]): void {
+    this.#stats.batches += 1;
+    this.#stats.records += records;
+    this.#stats.deadLettered += deadLetters.length;
+    for (const deadLetter of deadLetters) {
+      const code = deadLetter.error.code;
+      this.#stats.deadLetteredByCode[code] = (this.#stats.deadLetteredByCode[code] ?? 0) + 1;
+      this.#logger.warn(
+        { code, ...deadLetter.source, err: deadLetter.error },
+        'record dead-lettered',
+      );
+    }
+  }
+}
+
+interface Counted {
+  deadLetters: DeadLetter[];
+  changes: StatusChange[];
+  tasks: TaskRecord[];
+  agents: Set<string>;
+  workflows: Set<string>;
+}
+
+function emptyCounted(): Counted {
+  return { deadLetters: [], changes: [], tasks: [], agents: new Set(), workflows: new Set() };
+}
+
+const FENCED_ERROR_TYPES = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+function isFenced(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (FENCED_ERROR_TYPES.has((current as { type?: string }).type ?? '')) return true;
+  }
+  return false;
+}

@@ -1,0 +1,336 @@
+/**
+ * The metrics stage on real servers: a known event set gives exactly the expected window figures
+ * in Elasticsearch, also when the pipeline is SIGKILLed at a random point and started again; a
+ * late event is stored as an event and left out of its closed window; tasks in progress are
+ * queryable at any moment.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  field,
+  isolate,
+  runPanacea,
+  searchAll,
+  spawnPanacea,
+  type Isolation,
+  type SearchHit,
+} from './harness.js';
+
+const WINDOW_MS = 60_000;
+const BASE_MS = Date.parse('2026-11-30T12:00:00.000Z');
+const SEVERITIES = ['warning', 'error', 'critical'] as const;
+
+interface SetShape {
+  agents: number;
+  windows: number;
+  tasksPerWindow: number;
+}
+
+/** What one agent's window must show, computed here from the generator, not by the stage. */
+interface Expected {
+  events: number;
+  started: number;
+  succeeded: number;
+  failed: number;
+  durationsMs: number[];
+  bySeverity: Record<(typeof SEVERITIES)[number], number>;
+  cpuPercents: number[];
+  memoryPeakMb: number;
+}
+
+function durationOf(agent: number, window: number, task: number): number {
+  return 20 + ((task * 37 + agent * 11 + window * 5) % 980);
+}
+
+/** Every event of the set, as NDJSON lines, and the expected figures per agent window id. */
+function eventSet(
+  label: string,
+  shape: SetShape,
+): { lines: string[]; expected: Map<string, Expected> } {
+  const lines: string[] = [];
+  const expected = new Map<string, Expected>();
+
+  for (let agent = 0; agent < shape.agents; agent += 1) {
+    const agentId = `${label}-agent-${agent}`;
+    for (let window = 0; window < shape.windows; window += 1) {
+      const startMs = BASE_MS + window * WINDOW_MS;
+      const figures: Expected = {
+        events: 0,
+        started: 0,
+        succeeded: 0,
+        failed: 0,
+        durationsMs: [],
+        bySeverity: { warning: 0, error: 0, critical: 0 },
+        cpuPercents: [],
+        memoryPeakMb: 0,
+      };
+      const add = (event: object): void => {
+        lines.push(JSON.stringify(event));
+        figures.events += 1;
+      };
+      const base = (kind: string, id: string, offsetMs: number): object => ({
+        kind,
+        eventId: `${agentId}-${window}-${id}`,
+        timestamp: startMs + offsetMs,
+        agent: { id: agentId },
+        workflowId: `${label}-wf-${agent}`,
+      });
+
+      for (let task = 0; task < shape.tasksPerWindow; task += 1) {
+        const offsetMs = Math.floor((task * 50_000) / shape.tasksPerWindow);
+        const taskId = `t-${window}-${task}`;
+        const status = task % 5 === 0 ? 'failed' : 'succeeded';
+        const durationMs = durationOf(agent, window, task);
+        add({
+          ...base('activity', `start-${task}`, offsetMs),
+          taskId,
+          activity: { action: 'task.run', status: 'started' },
+        });
+        add({
+          ...base('activity', `end-${task}`, offsetMs + 1_000),
+          taskId,
+          activity: { action: 'task.run', status, durationMs },
+        });
+        figures.started += 1;
+        figures[status] += 1;
+        figures.durationsMs.push(durationMs);
+      }
+      for (let error = 0; error < 6; error += 1) {
+        const severity = SEVERITIES[error % 3] ?? 'error';
+        add({
+          ...base('error', `error-${error}`, 2_000 + error * 7_000),
+          error: { type: error % 2 === 0 ? 'ToolTimeout' : 'RateLimited', message: 'x', severity },
+        });
+        figures.bySeverity[severity] += 1;
+      }
+      for (let beat = 0; beat < 5; beat += 1) {
+        const cpuPercent = 10 + agent * 3 + beat * 7.5;
+        const memoryMb = 200 + window * 10 + beat * 13;
+        add({
+          ...base('heartbeat', `beat-${beat}`, 500 + beat * 11_000),
+          heartbeat: { status: beat === 4 ? 'idle' : 'busy', cpuPercent, memoryMb },
+        });
+        figures.cpuPercents.push(cpuPercent);
+        figures.memoryPeakMb = Math.max(figures.memoryPeakMb, memoryMb);
+      }
+      expected.set(`agent:${agentId}:${new Date(startMs).toISOString()}`, figures);
+    }
+  }
+  return { lines, expected };
+}
+
+/** The exact value at rank floor(q·(n − 1)), the rank the sketch promises to be within 1 % of. */
+function exactQuantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(q * (sorted.length - 1))] ?? Number.NaN;
+}
+
+async function searchMetrics(
+  isolation: Isolation,
+  record: 'window' | 'status' | 'task',
+  query: object = { match_all: {} },
+): Promise<SearchHit[]> {
+  const index = `metrics-agent.${record}-${isolation.namespace}`;
+  const url = isolation.elasticsearchUrl;
+  await fetch(`${url}/${index}/_refresh?ignore_unavailable=true`, { method: 'POST' });
+  const response = await fetch(`${url}/${index}/_search?ignore_unavailable=true`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ size: 1000, query }),
+  });
+  const body = (await response.json()) as { hits?: { hits: SearchHit[] }; error?: unknown };
+  if (body.hits === undefined) throw new Error(`search failed: ${JSON.stringify(body.error)}`);
+  return body.hits.hits;
+}
+
+function expectFigures(hits: SearchHit[], expected: Map<string, Expected>): void {
+  const agentWindows = hits.filter((hit) => field(hit, 'panacea.metrics.scope') === 'agent');
+  expect(agentWindows.map((hit) => hit._id).sort()).toEqual([...expected.keys()].sort());
+
+  for (const hit of agentWindows) {
+    const want = expected.get(hit._id) as Expected;
+    const metric = (name: string): unknown => field(hit, `panacea.metrics.${name}`);
+    expect(metric('events.count'), hit._id).toBe(want.events);
+    expect(metric('events.per_second')).toBeCloseTo(want.events / (WINDOW_MS / 1000), 9);
+    expect(metric('tasks')).toMatchObject({
+      started: want.started,
+      succeeded: want.succeeded,
+      failed: want.failed,
+    });
+    expect(metric('tasks.success_rate')).toBeCloseTo(
+      want.succeeded / (want.succeeded + want.failed),
+      12,
+    );
+    for (const [name, q] of [
+      ['p50', 0.5],
+      ['p95', 0.95],
+      ['p99', 0.99],
+    ] as const) {
+      const exact = exactQuantile(want.durationsMs, q);
+      const reported = metric(`duration_ms.${name}`) as number;
+      expect(Math.abs(reported - exact) / exact, `${hit._id} ${name}`).toBeLessThanOrEqual(0.01);
+    }
+    expect(metric('duration_ms.max')).toBe(Math.max(...want.durationsMs));
+    expect(metric('duration_ms.count')).toBe(want.durationsMs.length);
+    expect(metric('errors.by_severity')).toEqual(want.bySeverity);
+    expect(metric('errors.total')).toBe(6);
+    expect(metric('heartbeat.count')).toBe(want.cpuPercents.length);
+    expect(metric('heartbeat.status')).toBe('idle');
+    const meanCpu = want.cpuPercents.reduce((sum, cpu) => sum + cpu, 0) / want.cpuPercents.length;
+    expect(metric('heartbeat.cpu_percent_mean')).toBeCloseTo(meanCpu, 9);
+    expect(metric('heartbeat.memory_mb_peak')).toBe(want.memoryPeakMb);
+  }
+}
+
+async function produceLines(isolation: Isolation, name: string, lines: string[]): Promise<void> {
+  const file = path.join(isolation.dataDir, `${name}.ndjson`);
+  writeFileSync(file, lines.join('\n'));
+  const produced = await runPanacea(['produce', '--file', file], isolation.env);
+  expect(produced.stdout).toContain(`published ${lines.length}, rejected 0`);
+}
+
+function metricsEnv(isolation: Isolation): NodeJS.ProcessEnv {
+  // A lateness above the set's span: the enrichment interleaves the four raw topics of one agent
+  // in whatever order it fetches them, so no event of the set may depend on arrival order.
+  return {
+    ...isolation.env,
+    PANACEA_METRICS_WINDOW_MS: String(WINDOW_MS),
+    PANACEA_METRICS_LATENESS_MS: String(10 * WINDOW_MS),
+  };
+}
+
+describe('metrics stage', () => {
+  it('writes the exact window figures of a known event set to Elasticsearch', async () => {
+    const isolation = isolate('metrics');
+    const env = metricsEnv(isolation);
+    const { lines, expected } = eventSet('m', { agents: 3, windows: 2, tasksPerWindow: 40 });
+    await produceLines(isolation, 'events', lines);
+
+    const run = await runPanacea(['run', '--until-idle'], env);
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`metrics: ${lines.length} records, 0 dead-lettered`);
+    const windows = await searchMetrics(isolation, 'window');
+    expectFigures(windows, expected);
+    // One partition per agent, so each workflow window is whole and equals its agent's.
+    const workflow = windows.find((hit) => hit._id.startsWith('workflow:m-wf-0:2026-11-30T12:00'));
+    expect(field(workflow as SearchHit, 'panacea.metrics.events.count')).toBe(
+      expected.get('agent:m-agent-0:2026-11-30T12:00:00.000Z')?.events,
+    );
+  });
+
+  it('gives the same figures after a SIGKILL at a random point and a restart', async () => {
+    const isolation = isolate('metricskill');
+    const env = metricsEnv(isolation);
+    const { lines, expected } = eventSet('k', { agents: 6, windows: 3, tasksPerWindow: 600 });
+    await produceLines(isolation, 'events', lines);
+
+    const running = spawnPanacea(['run'], env);
+    let countedAtKill = 0;
+    while (countedAtKill === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      countedAtKill = await countedEvents(isolation);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
+    running.kill('SIGKILL');
+    await new Promise((resolve) => running.once('close', resolve));
+    countedAtKill = await countedEvents(isolation);
+    // The kill must land mid-way, or this test would prove nothing about recovery.
+    expect(countedAtKill).toBeLessThan(lines.length);
+
+    const rerun = await runPanacea(['run', '--until-idle'], env);
+
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
+    expectFigures(await searchMetrics(isolation, 'window'), expected);
+    expect(await countedEvents(isolation)).toBe(lines.length);
+  });
+
+  it('stores a late event as an event but leaves it out of its closed window', async () => {
+    const isolation = isolate('metricslate');
+    const env = { ...isolation.env, PANACEA_METRICS_LATENESS_MS: '0' };
+    const agent = { id: 'late-agent' };
+    const heartbeat = (eventId: string, timestamp: number): string =>
+      JSON.stringify({
+        kind: 'heartbeat',
+        eventId,
+        timestamp,
+        agent,
+        heartbeat: { status: 'active' },
+      });
+    const firstWindowId = `agent:late-agent:${new Date(BASE_MS).toISOString()}`;
+
+    await produceLines(isolation, 'first', [
+      heartbeat('on-time', BASE_MS + 1_000),
+      heartbeat('next-window', BASE_MS + WINDOW_MS + 1_000),
+    ]);
+    expect((await runPanacea(['run', '--until-idle'], env)).exitCode).toBe(0);
+    await produceLines(isolation, 'late', [heartbeat('late', BASE_MS + 2_000)]);
+    expect((await runPanacea(['run', '--until-idle'], env)).exitCode).toBe(0);
+
+    const first = (await searchMetrics(isolation, 'window')).find(
+      (hit) => hit._id === firstWindowId,
+    );
+    expect(field(first as SearchHit, 'panacea.metrics.final')).toBe(true);
+    expect(field(first as SearchHit, 'panacea.metrics.events.count')).toBe(1);
+    const stored = await searchAll(isolation, 'heartbeat');
+    expect(stored.map((hit) => hit._id).sort()).toEqual(['late', 'next-window', 'on-time']);
+  });
+
+  it('keeps the task overview and agent status queryable in Elasticsearch', async () => {
+    const isolation = isolate('metricstasks');
+    const agent = { id: 'task-agent' };
+    const activity = (eventId: string, taskId: string, status: string, offsetMs: number): string =>
+      JSON.stringify({
+        kind: 'activity',
+        eventId,
+        timestamp: BASE_MS + offsetMs,
+        agent,
+        taskId,
+        activity: {
+          action: 'task.run',
+          status,
+          ...(status === 'started' ? {} : { durationMs: 5 }),
+        },
+      });
+    await produceLines(isolation, 'tasks', [
+      activity('a1', 'done', 'started', 0),
+      activity('a2', 'done', 'succeeded', 5),
+      activity('a3', 'broken', 'started', 10),
+      activity('a4', 'broken', 'failed', 20),
+      activity('a5', 'hanging', 'started', 30),
+    ]);
+
+    expect((await runPanacea(['run', '--until-idle'], isolation.env)).exitCode).toBe(0);
+
+    const tasks = await searchMetrics(isolation, 'task');
+    const stateOf = Object.fromEntries(
+      tasks.map((hit) => [field(hit, 'panacea.task.id'), field(hit, 'panacea.task.state')]),
+    );
+    expect(stateOf).toEqual({ done: 'succeeded', broken: 'failed', hanging: 'in_progress' });
+    // Stuck is a query at any moment: in progress and started before now minus the stuck time.
+    const stuck = await searchMetrics(isolation, 'task', {
+      bool: {
+        filter: [
+          { term: { 'panacea.task.state': 'in_progress' } },
+          { range: { 'panacea.task.started_at': { lt: 'now-15m' } } },
+        ],
+      },
+    });
+    expect(stuck.map((hit) => hit._id)).toEqual(['task:task-agent:hanging']);
+    const status = await searchMetrics(isolation, 'status');
+    expect(status.map((hit) => [hit._id, field(hit, 'panacea.status.current')])).toEqual([
+      ['task-agent', 'busy'],
+    ]);
+  });
+});
+
+/** The events counted so far, summed over the agent windows in Elasticsearch. */
+async function countedEvents(isolation: Isolation): Promise<number> {
+  const hits = await searchMetrics(isolation, 'window', {
+    term: { 'panacea.metrics.scope': 'agent' },
+  });
+  return hits.reduce((sum, hit) => sum + (field(hit, 'panacea.metrics.events.count') as number), 0);
+}
