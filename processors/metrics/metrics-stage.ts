@@ -104,6 +104,9 @@ class MetricsStage {
   /** Per partition, the work in hand: a batch and the timer's work never overlap. */
   readonly #locks = new Map<number, Promise<unknown>>();
   #generation = 0;
+  /** The input partitions of the current generation. */
+  #assigned: number[] = [];
+  #ticking = false;
   #lateEvents = 0;
   #windowsWritten = 0;
   #statusChanges = 0;
@@ -135,8 +138,9 @@ class MetricsStage {
   async start(): Promise<void> {
     // Every new generation restores from the checkpoints: a partition this instance kept may have
     // been another's in between, and the checkpoint is exactly what the committed offset says.
-    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#generation += 1;
+      this.#assigned = [...(payload.memberAssignment[this.inputTopic] ?? [])].sort();
     });
 
     await this.#reader.start();
@@ -422,22 +426,46 @@ class MetricsStage {
    * them). Only partitions restored in this generation; written like a batch, without an offset.
    */
   async #tick(): Promise<void> {
-    const { windowSizeMs, allowedLatenessMs } = this.#options.settings;
-    for (const state of this.#partitions.values()) {
-      if (state.generation !== this.#generation || this.#abort.signal.aborted) continue;
-      await this.#withLock(state.partition, async () => {
-        if (this.#partitions.get(state.partition) !== state) return;
-        const nowMs = Date.now();
-        if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
-          const ends = state.windows.openWindows().map((result) => result.windowEndMs);
-          if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
+    if (this.#ticking || this.#abort.signal.aborted) return;
+    this.#ticking = true;
+    try {
+      const generation = this.#generation;
+      for (const partition of this.#partitions.keys()) {
+        if (!this.#assigned.includes(partition)) {
+          await this.#withLock(partition, () => this.#drop(partition));
         }
-        const results = this.#collect(state, emptyCounted(), nowMs);
-        if (results.length > 0) await this.#commit(state, results, undefined);
-      }).catch((error: unknown) => {
-        this.#logger.error({ err: error, partition: state.partition }, 'metrics timer work failed');
-      });
+      }
+      for (const partition of this.#assigned) {
+        if (this.#abort.signal.aborted || generation !== this.#generation) return;
+        await this.#withLock(partition, () => this.#timedWork(partition, generation)).catch(
+          (error: unknown) => {
+            this.#logger.error({ err: error, partition }, 'metrics timer work failed');
+          },
+        );
+      }
+    } finally {
+      this.#ticking = false;
     }
+  }
+
+  /**
+   * Processing-time work of one partition held: agents silent past the stale time, and the open
+   * windows of a partition quiet for a window and the lateness (no event will come to close
+   * them). A partition not restored yet is restored first, so a silent agent is noticed after a
+   * restart even when its partition gets no record. Written like a batch, without an offset.
+   */
+  async #timedWork(partition: number, generation: number): Promise<void> {
+    const { windowSizeMs, allowedLatenessMs } = this.#options.settings;
+    const state = await this.#stateFor(partition, generation);
+    if (state === undefined) return;
+
+    const nowMs = Date.now();
+    if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
+      const ends = state.windows.openWindows().map((result) => result.windowEndMs);
+      if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
+    }
+    const results = this.#collect(state, emptyCounted(), nowMs);
+    if (results.length > 0) await this.#commit(state, results, undefined);
   }
 
   async #drop(partition: number): Promise<void> {

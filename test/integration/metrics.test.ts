@@ -135,15 +135,19 @@ async function searchMetrics(
 ): Promise<SearchHit[]> {
   const index = `metrics-agent.${record}-${isolation.namespace}`;
   const url = isolation.elasticsearchUrl;
-  await fetch(`${url}/${index}/_refresh?ignore_unavailable=true`, { method: 'POST' });
-  const response = await fetch(`${url}/${index}/_search?ignore_unavailable=true`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ size: 1000, query }),
-  });
-  const body = (await response.json()) as { hits?: { hits: SearchHit[] }; error?: unknown };
-  if (body.hits === undefined) throw new Error(`search failed: ${JSON.stringify(body.error)}`);
-  return body.hits.hits;
+  // A search right after the sink created the index can find its shard not yet started.
+  for (let attempt = 1; ; attempt += 1) {
+    await fetch(`${url}/${index}/_refresh?ignore_unavailable=true`, { method: 'POST' });
+    const response = await fetch(`${url}/${index}/_search?ignore_unavailable=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ size: 1000, query }),
+    });
+    const body = (await response.json()) as { hits?: { hits: SearchHit[] }; error?: unknown };
+    if (body.hits !== undefined) return body.hits.hits;
+    if (attempt >= 20) throw new Error(`search failed: ${JSON.stringify(body.error)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 function expectFigures(hits: SearchHit[], expected: Map<string, Expected>): void {
@@ -248,6 +252,70 @@ describe('metrics stage', () => {
     expect(await countedEvents(isolation)).toBe(lines.length);
   });
 
+  it('stays exact while a second instance joins and the first is killed', async () => {
+    const isolation = isolate('metricspair');
+    const env = { ...metricsEnv(isolation), LOG_LEVEL: 'info', LOG_FORMAT: 'json' };
+    const { lines, expected } = eventSet('p', { agents: 6, windows: 3, tasksPerWindow: 60 });
+    const third = Math.ceil(lines.length / 3);
+    const parts = [lines.slice(0, third), lines.slice(third, 2 * third), lines.slice(2 * third)];
+    const children: ReturnType<typeof spawnPanacea>[] = [];
+
+    try {
+      await produceLines(isolation, 'part-1', parts[0] ?? []);
+      const first = spawnPanacea(['run'], env);
+      children.push(first);
+      await until(async () => (await countedEvents(isolation)) === third);
+
+      const second = spawnPanacea(['run'], env);
+      children.push(second);
+      // It restores every partition the group gives it, so this line says partitions moved.
+      await untilOutput(second, 'partition state restored');
+      await produceLines(isolation, 'part-2', parts[1] ?? []);
+      await until(async () => (await countedEvents(isolation)) === 2 * third);
+
+      first.kill('SIGKILL');
+      await produceLines(isolation, 'part-3', parts[2] ?? []);
+      await until(async () => (await countedEvents(isolation)) === lines.length, 90_000);
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+    }
+
+    expectFigures(await searchMetrics(isolation, 'window'), expected);
+  });
+
+  it('marks an agent stale once its heartbeats stop, in processing time', async () => {
+    const isolation = isolate('metricsstale');
+    const env = { ...isolation.env, PANACEA_METRICS_STALE_MS: '1000' };
+    const agent = { id: 'quiet-agent' };
+    await produceLines(isolation, 'beat', [
+      JSON.stringify({
+        kind: 'heartbeat',
+        eventId: 'only-beat',
+        timestamp: BASE_MS,
+        agent,
+        heartbeat: { status: 'active' },
+      }),
+    ]);
+
+    const running = spawnPanacea(['run'], env);
+    try {
+      await until(async () => {
+        const [status] = await searchMetrics(isolation, 'status');
+        return status !== undefined && field(status, 'panacea.status.current') === 'stale';
+      });
+    } finally {
+      running.kill('SIGTERM');
+      await new Promise((resolve) => running.once('close', resolve));
+    }
+
+    const [status] = await searchMetrics(isolation, 'status');
+    expect(field(status as SearchHit, 'panacea.status')).toMatchObject({
+      current: 'stale',
+      previous: 'active',
+      cause: 'silence',
+    });
+  });
+
   it('stores a late event as an event but leaves it out of its closed window', async () => {
     const isolation = isolate('metricslate');
     const env = { ...isolation.env, PANACEA_METRICS_LATENESS_MS: '0' };
@@ -333,4 +401,28 @@ async function countedEvents(isolation: Isolation): Promise<number> {
     term: { 'panacea.metrics.scope': 'agent' },
   });
   return hits.reduce((sum, hit) => sum + (field(hit, 'panacea.metrics.events.count') as number), 0);
+}
+
+/** Polls `check` until it holds; fails the test after `timeoutMs`. */
+async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadlineMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Resolves once the child's stderr holds `text`; fails after 60 s. */
+function untilOutput(child: ReturnType<typeof spawnPanacea>, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no "${text}" within 60 s`)), 60_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
 }
