@@ -71,6 +71,41 @@ describe('elasticsearch bulk writer', () => {
     }
   });
 
+  it('overwrites by id with a version at least the stored one and keeps a newer document', async () => {
+    const isolation = isolate('bulkindex');
+    const client = new Client({ node: isolation.elasticsearchUrl });
+    const index = `panacea-test-bulk-index-${isolation.namespace}`;
+    const writer = new BulkWriter({ client, logger: quietLogger });
+    const item = (version: number, n: number): BulkItem<number> => ({
+      index,
+      id: 'window',
+      document: { n },
+      operation: 'index',
+      version,
+      tag: n,
+    });
+    const write = (items: BulkItem<number>[]): Promise<unknown> =>
+      writer.write(items, { signal: new AbortController().signal });
+    const stored = async (): Promise<unknown> =>
+      (await client.get<{ n: number }>({ index, id: 'window' }))._source?.n;
+
+    try {
+      await write([item(10, 1)]);
+      await write([item(10, 2)]);
+      expect(await stored()).toBe(2);
+
+      const older = await write([item(9, 3)]);
+
+      expect(older).toEqual({ created: 0, duplicates: 1, refused: [] });
+      expect(await stored()).toBe(2);
+      await write([item(11, 4)]);
+      expect(await stored()).toBe(4);
+    } finally {
+      await client.indices.delete({ index, ignore_unavailable: true });
+      await client.close();
+    }
+  });
+
   it('keeps retrying while Elasticsearch cannot be reached and gives up only when the stage stops', async () => {
     const unreachable = new Client({ node: `http://127.0.0.1:${await freePort()}`, maxRetries: 0 });
     const writer = new BulkWriter({
