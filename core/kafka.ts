@@ -41,6 +41,8 @@ const TRANSIENT_BROKER_ANSWERS = [
   'This server does not host this topic-partition',
   'Topic with this name already exists',
   'Topic creation errors',
+  // A transaction begun right after the previous one's commit, while the broker still ends it.
+  'another concurrent operation on the same transaction was ongoing',
 ];
 
 export function isTransientBrokerAnswer(fields: Record<string, unknown>): boolean {
@@ -53,7 +55,9 @@ export function isTransientBrokerAnswer(fields: Record<string, unknown>): boolea
 function logEntry({ namespace, level, log }: LogEntry): void {
   const { message, ...fields } = log;
   if (message === KNOWN_HARMLESS_WARNING) return;
-  if (isTransientBrokerAnswer(fields)) {
+  // kafkajs's producer repeats the broker's answer in its own message ("Failed to send messages:
+  // …") before retrying it.
+  if (isTransientBrokerAnswer(fields) || isTransientBrokerAnswer({ error: message })) {
     kafkaLogger.debug({ namespace, ...fields }, message);
     return;
   }

@@ -157,6 +157,9 @@ Where to look:
   denied actions:  curl -s '${url}/logs-agent.audit-${namespace}/_search?q=panacea.audit.outcome:denied&pretty'
   critical errors: curl -s '${url}/logs-agent.error-${namespace}/_search?q=log.level:critical&pretty'
   counts per kind: curl -s '${url}/_cat/indices/.ds-logs-agent.*-${namespace}-*?v'
+  agent windows:   curl -s '${url}/metrics-agent.window-${namespace}/_search?q=panacea.metrics.scope:agent&sort=@timestamp:desc&pretty'
+  agent status:    curl -s '${url}/metrics-agent.status-${namespace}/_search?pretty'
+  open tasks:      curl -s '${url}/metrics-agent.task-${namespace}/_search?q=panacea.task.state:in_progress&pretty'
   audit archive:   ${path.join(config.dataDir, 'audit-archive')}
   Kibana:          point it at ${url} and create a data view on "${pattern}" with @timestamp
 

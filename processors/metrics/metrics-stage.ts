@@ -14,7 +14,15 @@
  * in one transaction. A timer does the processing-time work between batches: stale agents, and
  * closing the windows of a partition that has gone quiet.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 'kafkajs';
+import {
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
 
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
@@ -140,7 +148,7 @@ class MetricsStage {
     // been another's in between, and the checkpoint is exactly what the committed offset says.
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#generation += 1;
-      this.#assigned = [...(payload.memberAssignment[this.inputTopic] ?? [])].sort();
+      this.#assigned = [...(payload.memberAssignment[this.inputTopic] ?? [])].sort((a, b) => a - b);
     });
 
     await this.#reader.start();
@@ -213,6 +221,9 @@ class MetricsStage {
           timestampMs: Number(message.timestamp),
         }));
       const nextOffset = BigInt(batch.lastOffset()) + 1n;
+      // Wholly below the checkpoint: nothing to count, and writing this offset would move the
+      // committed one back behind records already counted.
+      if (nextOffset <= state.nextOffset) return true;
 
       const nowMs = Date.now();
       const counted = this.#count(state, records, nowMs);
@@ -355,6 +366,7 @@ class MetricsStage {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     // kafkajs takes the transactional producer id at the first transaction, not at connect: only
