@@ -19,6 +19,7 @@ import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
 import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
+import { loadRedactionRules } from '../processors/enrich/redaction-rules-file.js';
 import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
@@ -80,6 +81,8 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   };
 
   try {
+    // Before anything connects: a bad rules file is a configuration error, reported first.
+    const redactionRules = loadRedactionRules(config.redactionRulesFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
     await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
@@ -94,7 +97,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
 
     // Upstream first: the idle check relies on this order (see consumer-progress.ts).
     const definitions = [
-      createEnrichStage({ naming, producer: enrichedProducer, codec }),
+      createEnrichStage({ naming, producer: enrichedProducer, codec, redactionRules }),
       createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
       createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
     ];
