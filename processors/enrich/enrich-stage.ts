@@ -19,7 +19,7 @@ import {
   type StageDefinition,
   type StageRecord,
 } from '../../core/stage-runner.js';
-import type { AgentProfile } from './agent-registry/agent-profile.js';
+import type { AgentRegistry } from './agent-registry/kafka-agent-registry.js';
 import { addTally, createTally, enrichEvent } from './enrich-event.js';
 import { BUILT_IN_RULES, type RedactionRule } from './redaction.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
@@ -35,10 +35,11 @@ export interface EnrichStageOptions {
   codec: SchemaCodec;
   /** The redaction rules, in order. Default: the built-in ones. */
   redactionRules?: readonly RedactionRule[];
-  /** The agent registry's entry of an agent id. Default: no agent is registered. */
-  agentProfile?: (agentId: string) => AgentProfile | undefined;
-  /** Releases what the stage was given to own (the agent registry's reader) when it stops. */
-  close?: () => Promise<void>;
+  /**
+   * The agent registry, read to its end before each batch: an entry written before an event was
+   * published applies to it. Default: no agent is registered.
+   */
+  agentRegistry?: Pick<AgentRegistry, 'profile' | 'catchUp'>;
 }
 
 export function createEnrichStage(options: EnrichStageOptions): StageDefinition {
@@ -46,7 +47,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
   const enrichedTopic = naming.enrichedTopic();
   const rules = {
     redactionRules: options.redactionRules ?? BUILT_IN_RULES,
-    agentProfile: options.agentProfile ?? (() => undefined),
+    agentProfile: (agentId: string) => options.agentRegistry?.profile(agentId),
   };
 
   return {
@@ -56,12 +57,14 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
       outputTopic: enrichedTopic,
       redactionRules: rules.redactionRules.map((rule) => rule.name),
     },
-    ...(options.close === undefined ? {} : { close: options.close }),
     async handleBatch(records: StageRecord[], { signal }: BatchContext): Promise<BatchOutcome> {
       const ingestedAtMs = Date.now();
       const messages: Message[] = [];
       const deadLetters: DeadLetter[] = [];
       const tally = createTally();
+      // A registry that cannot be read is retriable: the batch is tried again, not enriched with
+      // a table that may be missing what an operator wrote.
+      await options.agentRegistry?.catchUp();
 
       for (const record of records) {
         // Counted per record and added only once the record is published, not when it fails.
