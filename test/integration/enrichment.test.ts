@@ -4,13 +4,13 @@
  * the agent registry's entries (registered, changed and removed while the pipeline runs) apply to
  * the events published after them.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { describe, expect, it } from 'vitest';
 
-import type { ActivityEvent } from '../../schemas/event.js';
+import type { ActivityEvent, AuditEvent } from '../../schemas/event.js';
 import {
   field,
   isolate,
@@ -108,6 +108,32 @@ async function produce(isolation: Isolation, events: object[], name: string): Pr
   expect(produced.exitCode, produced.stderr).toBe(0);
 }
 
+/** The record with its first `ABCD` turned into bytes that are not UTF-8 (`C3 28`). */
+function withInvalidUtf8(record: Buffer): Buffer {
+  const position = record.indexOf(Buffer.from('ABCD'));
+  record[position] = 0xc3;
+  record[position + 1] = 0x28;
+  return record;
+}
+
+function readArchive(
+  dataDir: string,
+  topic: string,
+): Array<{ event: { eventId: string }; invalidUtf8?: boolean }> {
+  const root = path.join(dataDir, 'audit-archive', topic);
+  return readdirSync(root).flatMap((partition) =>
+    readdirSync(path.join(root, partition))
+      .filter((name) => name.endsWith('.ndjson'))
+      .sort()
+      .flatMap((segment) =>
+        readFileSync(path.join(root, partition, segment), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { event: { eventId: string }; invalidUtf8?: boolean }),
+      ),
+  );
+}
+
 async function waitForDocuments(isolation: Isolation, ids: string[]): Promise<SearchHit[]> {
   const deadline = Date.now() + 90_000;
   for (;;) {
@@ -133,15 +159,27 @@ describe('enrichment', () => {
       agent: { id: 'agent-s' },
       activity: { action: 'tool.ABCD', status: 'started' },
     };
-    const record = codec.encode(utf8Event);
-    const position = record.indexOf(Buffer.from('ABCD'));
-    record[position] = 0xc3;
-    record[position + 1] = 0x28;
+    const auditEvent: AuditEvent = {
+      kind: 'audit',
+      eventId: 'bad-utf8-audit',
+      timestamp: BASE_MS + 4,
+      agent: { id: 'agent-s' },
+      audit: {
+        actor: { type: 'agent', id: 'agent-s' },
+        action: 'file.ABCD',
+        resource: { type: 'file', id: 'f-1' },
+        outcome: 'success',
+      },
+    };
     const producer = kafkaFor(isolation).producer();
     await producer.connect();
     await producer.send({
       topic: `${isolation.topicPrefix}agent.activity`,
-      messages: [{ key: 'agent-s', value: record }],
+      messages: [{ key: 'agent-s', value: withInvalidUtf8(codec.encode(utf8Event)) }],
+    });
+    await producer.send({
+      topic: `${isolation.topicPrefix}agent.audit`,
+      messages: [{ key: 'agent-s', value: withInvalidUtf8(codec.encode(auditEvent)) }],
     });
     await producer.disconnect();
 
@@ -149,16 +187,18 @@ describe('enrichment', () => {
     expect(run.stderr).not.toContain('stage consumer crashed');
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain(
-      'enrich: 4 records, 0 dead-lettered, 12 redacted (aws_access_key 1, bearer 1, email 2, ' +
+      'enrich: 5 records, 0 dead-lettered, 12 redacted (aws_access_key 1, bearer 1, email 2, ' +
         'github_token 2, jwt 1, pem_private_key 1, secret_assignment 1, sk_key 1, slack_token 1, ' +
-        'url_password 1), 2 normalised (invalid_utf8 1, key_collision 1)',
+        'url_password 1), 3 normalised (invalid_utf8 2, key_collision 1)',
     );
+    expect(run.stdout).toContain('sink-audit-archive: 2 records, 0 dead-lettered');
 
-    const enriched = await readTopic(isolation, `${isolation.topicPrefix}agent.events.enriched`, 4);
-    expect(enriched).toHaveLength(4);
+    const enriched = await readTopic(isolation, `${isolation.topicPrefix}agent.events.enriched`, 5);
+    expect(enriched).toHaveLength(5);
     const hits = await searchAll(isolation);
     expect(hits.map((hit) => hit._id).sort()).toEqual([
       'bad-utf8',
+      'bad-utf8-audit',
       'sec-act',
       'sec-aud',
       'sec-err',
@@ -205,8 +245,16 @@ describe('enrichment', () => {
     const byRule = await searchAll(isolation, '*', { term: { 'panacea.redactions': 'bearer' } });
     expect(byRule.map((hit) => hit._id)).toEqual(['sec-err']);
     const repaired = await searchAll(isolation, '*', { term: { tags: 'panacea.invalid_utf8' } });
-    expect(repaired.map((hit) => hit._id)).toEqual(['bad-utf8']);
+    expect(repaired.map((hit) => hit._id)).toEqual(['bad-utf8', 'bad-utf8-audit']);
     expect(field(repaired[0]!, 'event.action')).toBe('tool.\uFFFD(CD');
+    expect(field(repaired[1]!, 'event.action')).toBe('file.\uFFFD(CD');
+
+    // The audit archive keeps the raw audit records, the repaired one marked as such.
+    const archived = readArchive(isolation.dataDir, `${isolation.topicPrefix}agent.audit`);
+    expect(archived.map((line) => [line.event.eventId, line.invalidUtf8])).toEqual([
+      ['sec-aud', undefined],
+      ['bad-utf8-audit', true],
+    ]);
   });
 
   it('refuses a redaction rules file that is not valid, naming the rule and the field', async () => {
