@@ -96,6 +96,8 @@ describe('redaction rules', () => {
       'OPENWEATHER_API_KEY=b1946ac92492d2347c6235b4d2611184',
       'OPENWEATHER_API_KEY=[REDACTED:secret_assignment]',
     ],
+    ['Pwd: 12345678', 'Pwd: [REDACTED:secret_assignment]'],
+    ['PassWord=abc123xyz', 'PassWord=[REDACTED:secret_assignment]'],
   ])('secret_assignment masks the value of %j and keeps the key', (input, expected) => {
     const { text, counts } = redact(input);
 
@@ -136,6 +138,23 @@ describe('redaction rules', () => {
 
     expect(redacted).toBe(text);
     expect(counts).toEqual({});
+  });
+});
+
+describe('redaction on hostile text', () => {
+  // Texts the size of the largest stack the contract takes, shaped to make a careless pattern
+  // scan the rest of the text from every position.
+  it.each([
+    ['dots', 'a.'.repeat(131_072)],
+    ['BEGIN lines without END', '-----BEGIN PRIVATE KEY-----\n'.repeat(9_362)],
+    ['keys without values', 'token '.repeat(43_690)],
+    ['half JWTs', 'eyJaaaaaaaaa.'.repeat(20_164)],
+  ])('stays linear on %s', (_shape, text) => {
+    const startedAtMs = performance.now();
+
+    redactText(text, BUILT_IN_RULES, {});
+
+    expect(performance.now() - startedAtMs).toBeLessThan(1_000);
   });
 });
 
