@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 
 import { parseAgentFile, readRegistration } from '../../../cli/commands/agents.js';
-import { describeStats } from '../../../cli/commands/run.js';
 
 describe('agents register input', () => {
   it('reads an entry from the command line', () => {
@@ -68,21 +67,5 @@ describe('agents register input', () => {
     ['\n\n', 'agents.json: holds no entries'],
   ])('refuses the file %j naming the entry', (text, message) => {
     expect(() => parseAgentFile(text, 'agents.json')).toThrow(message);
-  });
-});
-
-describe('run summary line', () => {
-  it('adds the redactions and normalisations a stage counted, by name', () => {
-    const line = describeStats('enrich', {
-      batches: 2,
-      records: 25,
-      deadLettered: 1,
-      deadLetteredByCode: { DECODE_FAILED: 1 },
-      tallies: { redacted: { email: 3, bearer: 1 }, normalised: { invalid_utf8: 0 } },
-    });
-
-    expect(line).toBe(
-      'enrich: 25 records, 1 dead-lettered (DECODE_FAILED 1), 4 redacted (bearer 1, email 3)',
-    );
   });
 });
