@@ -62,6 +62,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
       const messages: Message[] = [];
       const deadLetters: DeadLetter[] = [];
       const tally = createTally();
+
       // A registry that cannot be read is retriable: the batch is tried again, not enriched with
       // a table that may be missing what an operator wrote.
       await options.agentRegistry?.catchUp();
