@@ -33,6 +33,11 @@ export interface PanaceaConfig {
    * subjects in a Kafka topic). `SCHEMA_REGISTRY_URL`; default unset.
    */
   schemaRegistryUrl: string | undefined;
+  /**
+   * A JSON file that disables built-in redaction rules and adds rules of its own (see README,
+   * "Redaction"). `PANACEA_REDACTION_RULES`; default unset (the built-in rules).
+   */
+  redactionRulesFile: string | undefined;
 }
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
@@ -96,7 +101,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     namespace,
     topicPrefix,
     schemaRegistryUrl,
+    redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
   };
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  const text = nonEmpty(value);
+  return text === undefined ? undefined : path.resolve(text);
 }
 
 function parseBrokers(text: string): string[] {
