@@ -17,13 +17,16 @@ const USAGE = `usage:
                                                  keeps the valid steps before a bad one (exit 1)
   panacea schemas check [FILE...] | list | mode SUBJECT [MODE] | register FILE [--subject NAME]
                                                  lint, list and evolve the event schemas
+  panacea agents register ID --name NAME [--team T] [--owner O] [--env E] [--label K=V]...
+  panacea agents register --file FILE | list | remove ID...
+                                                 the agent registry the enrichment adds to events
   panacea run [--until-idle]                     run the pipeline
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
 
 environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA_DIR,
              PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
              PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
-             PANACEA_DATASETS_DIR, LOG_LEVEL, LOG_FORMAT (see README)`;
+             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, LOG_LEVEL, LOG_FORMAT (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
 
@@ -33,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   produce: async () => (await import('./commands/produce.js')).produceCommand,
   import: async () => (await import('./commands/import.js')).importCommand,
   schemas: async () => (await import('./commands/schemas.js')).schemasCommand,
+  agents: async () => (await import('./commands/agents.js')).agentsCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };

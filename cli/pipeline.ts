@@ -19,8 +19,13 @@ import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
 import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
 import { installMetricsTemplate } from '../infra/elasticsearch/metrics-templates.js';
 import { ensureTopics } from '../infra/topics.js';
+import {
+  openAgentRegistry,
+  type AgentRegistry,
+} from '../processors/enrich/agent-registry/kafka-agent-registry.js';
 import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
 import { startMetricsStage } from '../processors/metrics/metrics-stage.js';
+import { loadRedactionRules } from '../processors/enrich/redaction-rules-file.js';
 import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
@@ -75,15 +80,23 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   const producers: Producer[] = [createDurableProducer(kafka), createDurableProducer(kafka)];
   const stages: RunningStage[] = [];
   let registry: SchemaRegistry | undefined;
+  let agentRegistry: AgentRegistry | undefined;
   // Everything opened so far is closed again when start-up fails half-way, so a caller in the
   // same process (tests, the bench) is not left with stages consuming in the background.
   const release = async (): Promise<void> => {
     await Promise.allSettled(stages.map((stage) => stage.stop()));
     await Promise.allSettled(producers.map((producer) => producer.disconnect()));
-    await Promise.allSettled([admin.disconnect(), elasticsearch.close(), registry?.close()]);
+    await Promise.allSettled([
+      admin.disconnect(),
+      elasticsearch.close(),
+      registry?.close(),
+      agentRegistry?.close(),
+    ]);
   };
 
   try {
+    // Before anything connects: a bad rules file is a configuration error, reported first.
+    const redactionRules = loadRedactionRules(config.redactionRulesFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
     await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
@@ -95,14 +108,30 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       { registry: registry.description, writerIds: codec.writerIds },
       'schemas registered',
     );
+    // Read to its end before any stage starts, so the first events already see every entry.
+    agentRegistry = await openAgentRegistry({
+      kafka,
+      brokers: config.kafkaBrokers,
+      topic: naming.agentRegistryTopic(),
+      groupPrefix: config.topicPrefix,
+      logger: componentLogger('agent-registry'),
+    });
+    logger.info(
+      { topic: naming.agentRegistryTopic(), agents: agentRegistry.list().length },
+      'agent registry read',
+    );
 
     // Upstream first: the idle check relies on this order (see consumer-progress.ts).
     const runnerOptions = { kafka, naming, deadLetterProducer };
+    const enrich = createEnrichStage({
+      naming,
+      producer: enrichedProducer,
+      codec,
+      redactionRules,
+      agentRegistry,
+    });
     stages.push(
-      await startStage(
-        createEnrichStage({ naming, producer: enrichedProducer, codec }),
-        runnerOptions,
-      ),
+      await startStage(enrich, runnerOptions),
       await startStage(
         createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
         runnerOptions,

@@ -35,6 +35,11 @@ export interface PanaceaConfig {
   schemaRegistryUrl: string | undefined;
   /** Settings of the metrics stage, each from its own variable (see MetricsConfig). */
   metrics: MetricsConfig;
+  /**
+   * A JSON file that disables built-in redaction rules and adds rules of its own (see README,
+   * "Redaction"). `PANACEA_REDACTION_RULES`; default unset (the built-in rules).
+   */
+  redactionRulesFile: string | undefined;
 }
 
 export interface MetricsConfig {
@@ -134,7 +139,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     topicPrefix,
     schemaRegistryUrl,
     metrics,
+    redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
   };
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  const text = nonEmpty(value);
+  return text === undefined ? undefined : path.resolve(text);
 }
 
 function parseBrokers(text: string): string[] {

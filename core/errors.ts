@@ -37,6 +37,11 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: 'an event arrived on the topic of another kind',
   },
+  AGENT_INVALID: { retriable: false, summary: 'an agent registry entry is not valid' },
+  AGENT_REGISTRY_UNAVAILABLE: {
+    retriable: true,
+    summary: 'the agent registry could not be read or written',
+  },
   DOCUMENT_REJECTED: { retriable: false, summary: 'Elasticsearch refused a document' },
   ELASTICSEARCH_UNAVAILABLE: { retriable: true, summary: 'Elasticsearch did not accept a request' },
   KAFKA_UNAVAILABLE: { retriable: true, summary: 'Kafka could not be reached' },

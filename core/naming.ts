@@ -20,6 +20,8 @@ export interface Naming {
   enrichedTopic(): string;
   /** The compacted topic where the embedded schema registry keeps its subjects. */
   schemaRegistryTopic(): string;
+  /** The compacted topic of the agent registry: agent id → display name, team, owner, … */
+  agentRegistryTopic(): string;
   deadLetterTopic(sourceTopic: string): string;
   consumerGroup(stage: string): string;
   dataStream(kind: EventKind): string;
@@ -39,6 +41,7 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     rawTopics: () => EVENT_KINDS.map((kind) => prefix + RAW_TOPIC_BY_KIND[kind]),
     enrichedTopic: () => `${prefix}agent.events.enriched`,
     schemaRegistryTopic: () => `${prefix}panacea.schemas`,
+    agentRegistryTopic: () => `${prefix}panacea.agents`,
     // The source topic already carries the prefix.
     deadLetterTopic: (sourceTopic) => `${sourceTopic}.dlq`,
     consumerGroup: (stage) => `${prefix}panacea.${stage}`,

@@ -28,6 +28,11 @@ export interface StageRecord {
 export interface BatchOutcome {
   /** Records the stage refused; they go to `<source topic>.dlq` before the batch is committed. */
   deadLetters: DeadLetter[];
+  /**
+   * What else the stage counted in the batch, by group then name, e.g. `{ redacted: { email: 3 } }`.
+   * Summed into the stage's stats only once the batch is committed, so a retried batch counts once.
+   */
+  tallies?: Record<string, Record<string, number>>;
 }
 
 /**
@@ -89,6 +94,8 @@ export interface StageStats {
   records: number;
   deadLettered: number;
   deadLetteredByCode: Record<string, number>;
+  /** The stages' own counts (see `BatchOutcome.tallies`), summed over committed batches. */
+  tallies: Record<string, Record<string, number>>;
 }
 
 /**
@@ -118,7 +125,13 @@ export async function startStage(
   const logger = componentLogger(`stage.${definition.name}`);
   const groupId = options.naming.consumerGroup(definition.name);
   const abortController = new AbortController();
-  const stats: StageStats = { batches: 0, records: 0, deadLettered: 0, deadLetteredByCode: {} };
+  const stats: StageStats = {
+    batches: 0,
+    records: 0,
+    deadLettered: 0,
+    deadLetteredByCode: {},
+    tallies: {},
+  };
   const consumer = options.kafka.consumer({
     groupId,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
@@ -269,6 +282,10 @@ function countBatch(stats: StageStats, records: number, outcome: BatchOutcome): 
   for (const deadLetter of outcome.deadLetters) {
     const code = deadLetter.error.code;
     stats.deadLetteredByCode[code] = (stats.deadLetteredByCode[code] ?? 0) + 1;
+  }
+  for (const [group, counts] of Object.entries(outcome.tallies ?? {})) {
+    const sums = (stats.tallies[group] ??= {});
+    for (const [name, count] of Object.entries(counts)) sums[name] = (sums[name] ?? 0) + count;
   }
 }
 

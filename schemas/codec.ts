@@ -8,7 +8,8 @@
  * the same kind (Avro schema resolution): older records get the new fields' defaults, newer
  * records lose the fields this build does not know. A writer schema that cannot be resolved is
  * refused with SCHEMA_UNRESOLVABLE naming the field and the rule; nothing is ever decoded into the
- * wrong fields.
+ * wrong fields. Text that is not valid UTF-8 on the wire is read repaired (each bad sequence as
+ * U+FFFD) and flagged on the result, so the stage can tag and count it instead of losing the event.
  */
 import avro from 'avsc';
 
@@ -33,6 +34,8 @@ export interface DecodedRecord {
   kind: EventKind;
   /** The decoded event in contract shape: absent optional fields are left out, not null. */
   event: unknown;
+  /** True when a text field was not valid UTF-8 and was read with U+FFFD in place of bad bytes. */
+  repairedUtf8: boolean;
 }
 
 /** How one writer schema id is read: directly, or through a resolver, or not at all. */
@@ -41,7 +44,7 @@ type Reader =
       kind: EventKind;
       label: string;
       read: (body: Buffer) => unknown;
-      /** The writer's own type, to check a body's text bytes (see `assertStrictUtf8`). */
+      /** The writer's own type, to check a body's text bytes (see `hasInvalidUtf8`). */
       writerType: avro.Type;
     }
   | { refusal: PanaceaError };
@@ -175,10 +178,9 @@ class RegistryCodec implements SchemaCodec {
         error,
       );
     }
-    if (containsReplacementCharacter(value))
-      assertStrictUtf8(body, reader.writerType, reader.label);
+    const repairedUtf8 = hasInvalidUtf8(value, body, reader.writerType);
     const event = { kind: reader.kind, ...(withoutNulls(value) as Record<string, unknown>) };
-    return { schemaId, kind: reader.kind, event };
+    return { schemaId, kind: reader.kind, event, repairedUtf8 };
   }
 
   private async readerFor(schemaId: number): Promise<Reader> {
@@ -298,18 +300,13 @@ function withoutNulls(value: unknown): unknown {
 }
 
 /**
- * Avro libraries decode invalid UTF-8 leniently, as U+FFFD; the contract refuses such text rather
- * than store a replacement. Only a value that shows U+FFFD can hide one, so only then is the body
+ * Avro libraries decode invalid UTF-8 leniently, as U+FFFD, which is the repair we want; this only
+ * tells whether it happened. Only a value that shows U+FFFD can hide one, so only then is the body
  * read again with the writer's type and written back: a string that was valid UTF-8 (even one
  * holding a real U+FFFD) gives the same bytes, a repaired one does not.
  */
-function assertStrictUtf8(body: Buffer, writerType: avro.Type, label: string): void {
-  if (!writesBackTheSame(body, writerType)) {
-    throw new PanaceaError(
-      'DECODE_FAILED',
-      `a text field of the record is not valid UTF-8 (writer schema ${label}); it would be stored as U+FFFD`,
-    );
-  }
+function hasInvalidUtf8(value: unknown, body: Buffer, writerType: avro.Type): boolean {
+  return containsReplacementCharacter(value) && !writesBackTheSame(body, writerType);
 }
 
 function containsReplacementCharacter(value: unknown): boolean {

@@ -37,12 +37,25 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
   }
 }
 
-/** One summary line per stage, e.g. `enrich: 24 records, 5 dead-lettered (DECODE_FAILED 2, …)`. */
-function describeStats(stage: string, stats: StageStats): string {
-  const codes = Object.entries(stats.deadLetteredByCode)
-    .sort(([left], [right]) => left.localeCompare(right))
-    .map(([code, count]) => `${code} ${count}`)
-    .join(', ');
+/**
+ * One summary line per stage, e.g. `enrich: 24 records, 5 dead-lettered (DECODE_FAILED 2, …),
+ * 4 redacted (bearer 1, email 3), 1 normalised (invalid_utf8 1)`; a tally group is shown only when
+ * it counted something.
+ */
+export function describeStats(stage: string, stats: StageStats): string {
   const records = `${stats.records} ${stats.records === 1 ? 'record' : 'records'}`;
-  return `${stage}: ${records}, ${stats.deadLettered} dead-lettered${codes === '' ? '' : ` (${codes})`}`;
+  const parts = [`${stats.deadLettered} dead-lettered${detail(stats.deadLetteredByCode)}`];
+  for (const [group, counts] of Object.entries(stats.tallies)) {
+    const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    if (total > 0) parts.push(`${total} ${group}${detail(counts)}`);
+  }
+  return `${stage}: ${records}, ${parts.join(', ')}`;
+}
+
+function detail(counts: Record<string, number>): string {
+  const listed = Object.entries(counts)
+    .sort(([left], [right]) => left.localeCompare(right))
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
+  return listed === '' ? '' : ` (${listed})`;
 }

@@ -62,9 +62,24 @@ export const EVENT_MAPPINGS = {
     },
     log: { properties: { level: keyword } },
     source: { properties: { ip: { type: 'ip' } } },
+    // What the enrichment changed on the event, e.g. `panacea.invalid_utf8`.
+    tags: keyword,
+    // The agent registry's labels; their keys are the operators', so one flattened field.
+    labels: { type: 'flattened', ignore_above: 1024 },
     panacea: {
       properties: {
         kind: keyword,
+        // Names of the redaction rules that masked something in the event.
+        redactions: keyword,
+        agent: {
+          properties: {
+            registered: { type: 'boolean' },
+            display_name: keyword,
+            team: keyword,
+            owner: keyword,
+            environment: keyword,
+          },
+        },
         workflow: { properties: { id: keyword } },
         task: { properties: { id: keyword } },
         activity: {

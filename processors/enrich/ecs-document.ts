@@ -40,6 +40,10 @@ export interface EnrichedDocument {
   error?: { type: string; message: string; stack_trace?: string };
   log?: { level: string };
   source?: { ip: string };
+  /** Marks of what the enrichment changed, e.g. `panacea.invalid_utf8` (see enrich-event.ts). */
+  tags?: string[];
+  /** The agent registry's labels of the agent, as ECS's custom keyword labels. */
+  labels?: Record<string, string>;
   panacea: Record<string, unknown> & { kind: AgentEvent['kind'] };
 }
 

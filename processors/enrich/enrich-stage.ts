@@ -1,8 +1,10 @@
 /**
  * The enrichment stage: raw topics in, `agent.events.enriched` out. Each record is decoded and
- * checked (see schemas/raw-record.ts), turned into its ECS document, and published keyed by agent id
- * so one agent's events stay in order. Records that fail go to the dead-letter topic of their
- * source; the batch is handed back only after the enriched records are acknowledged by Kafka.
+ * checked (see schemas/raw-record.ts), redacted, normalised and turned into its ECS document with
+ * the agent registry's facts (enrich-event.ts), and published keyed by agent id so one agent's
+ * events stay in order. Records that fail go to the dead-letter topic of their source; the batch
+ * is handed back only after the enriched records are acknowledged by Kafka. Redactions and
+ * normalisations are counted per batch and reported in the stage's stats.
  */
 import type { Message, Producer } from 'kafkajs';
 
@@ -17,9 +19,11 @@ import {
   type StageDefinition,
   type StageRecord,
 } from '../../core/stage-runner.js';
-import { toEnrichedDocument } from './ecs-document.js';
+import type { AgentRegistry } from './agent-registry/kafka-agent-registry.js';
+import { addTally, createTally, enrichEvent } from './enrich-event.js';
+import { BUILT_IN_RULES, type RedactionRule } from './redaction.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
-import { readRawEvent } from '../../schemas/raw-record.js';
+import { readRawRecord } from '../../schemas/raw-record.js';
 
 export const ENRICH_STAGE = 'enrich';
 
@@ -29,32 +33,55 @@ export interface EnrichStageOptions {
   producer: Producer;
   /** Reads raw records whatever schema version wrote them. */
   codec: SchemaCodec;
+  /** The redaction rules, in order. Default: the built-in ones. */
+  redactionRules?: readonly RedactionRule[];
+  /**
+   * The agent registry, read to its end before each batch: an entry written before an event was
+   * published applies to it. Default: no agent is registered.
+   */
+  agentRegistry?: Pick<AgentRegistry, 'profile' | 'catchUp'>;
 }
 
 export function createEnrichStage(options: EnrichStageOptions): StageDefinition {
   const { naming, producer, codec } = options;
   const enrichedTopic = naming.enrichedTopic();
+  const rules = {
+    redactionRules: options.redactionRules ?? BUILT_IN_RULES,
+    agentProfile: (agentId: string) => options.agentRegistry?.profile(agentId),
+  };
 
   return {
     name: ENRICH_STAGE,
     inputTopics: naming.rawTopics(),
-    summary: { outputTopic: enrichedTopic },
+    summary: {
+      outputTopic: enrichedTopic,
+      redactionRules: rules.redactionRules.map((rule) => rule.name),
+    },
     async handleBatch(records: StageRecord[], { signal }: BatchContext): Promise<BatchOutcome> {
       const ingestedAtMs = Date.now();
       const messages: Message[] = [];
       const deadLetters: DeadLetter[] = [];
+      const tally = createTally();
+
+      // A registry that cannot be read is retriable: the batch is tried again, not enriched with
+      // a table that may be missing what an operator wrote.
+      await options.agentRegistry?.catchUp();
 
       for (const record of records) {
+        // Counted per record and added only once the record is published, not when it fails.
+        const recordTally = createTally();
         try {
-          const event = await readRawEvent(
+          const raw = await readRawRecord(
             codec,
             record.value,
             kindOfRawTopic(naming, record.topic),
           );
-          const document = toEnrichedDocument(event, {
-            ingestedAtMs,
-            createdAtMs: record.timestampMs,
-          });
+          const document = enrichEvent(
+            raw,
+            { ingestedAtMs, createdAtMs: record.timestampMs },
+            rules,
+            recordTally,
+          );
           const value = Buffer.from(JSON.stringify(document));
           if (value.length > MAX_RECORD_BYTES) {
             throw new PanaceaError(
@@ -62,7 +89,8 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
               `the enriched document is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
             );
           }
-          messages.push({ key: event.agent.id, value });
+          messages.push({ key: raw.event.agent.id, value });
+          addTally(tally, recordTally);
         } catch (error) {
           // Bad input is a PanaceaError with its reason; anything else is a bug of ours, and
           // dead-lettering it as bad input would hide it while the stage kept committing. A
@@ -75,7 +103,7 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
 
       if (signal.aborted) throw new PanaceaError('STAGE_STOPPED', 'stopping before publishing');
       await sendDurably(producer, [{ topic: enrichedTopic, messages }]);
-      return { deadLetters };
+      return { deadLetters, tallies: { redacted: tally.redacted, normalised: tally.normalised } };
     },
   };
 }

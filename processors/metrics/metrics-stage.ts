@@ -107,7 +107,14 @@ class MetricsStage {
   readonly #reader: CheckpointReader;
   readonly #abort = new AbortController();
   readonly #resolveFinished: () => void;
-  readonly #stats: StageStats = { batches: 0, records: 0, deadLettered: 0, deadLetteredByCode: {} };
+  readonly #stats: StageStats = {
+    batches: 0,
+    records: 0,
+    deadLettered: 0,
+    deadLetteredByCode: {},
+    // Late events by kind: stored as events by the sink, left out of their closed windows.
+    tallies: { late: {} },
+  };
   readonly #partitions = new Map<number, PartitionState>();
   /** Per partition, the work in hand: a batch and the timer's work never overlap. */
   readonly #locks = new Map<number, Promise<unknown>>();
@@ -115,7 +122,6 @@ class MetricsStage {
   /** The input partitions of the current generation. */
   #assigned: number[] = [];
   #ticking = false;
-  #lateEvents = 0;
   #windowsWritten = 0;
   #statusChanges = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -188,7 +194,6 @@ class MetricsStage {
       this.#logger.info(
         {
           groupId: this.groupId,
-          lateEvents: this.#lateEvents,
           windowsWritten: this.#windowsWritten,
           statusChanges: this.#statusChanges,
           ...this.#stats,
@@ -235,7 +240,7 @@ class MetricsStage {
       const written = await this.#commit(state, [...results, ...deadLetterMessages], nextOffset);
       if (!written) return false;
 
-      this.#countBatch(records.length, counted.deadLetters);
+      this.#countBatch(records.length, counted);
       return true;
     });
 
@@ -246,13 +251,7 @@ class MetricsStage {
 
   /** Feeds the records into the partition's state. */
   #count(state: PartitionState, records: StageRecord[], nowMs: number): Counted {
-    const counted: Counted = {
-      deadLetters: [],
-      changes: [],
-      tasks: [],
-      agents: new Set(),
-      workflows: new Set(),
-    };
+    const counted = emptyCounted();
 
     for (const record of records) {
       let event: AgentEvent;
@@ -263,7 +262,9 @@ class MetricsStage {
         counted.deadLetters.push(deadLetterFor(record, error));
         continue;
       }
-      if (state.windows.add(event) === 'late') this.#lateEvents += 1;
+      if (state.windows.add(event) === 'late') {
+        counted.lateByKind[event.kind] = (counted.lateByKind[event.kind] ?? 0) + 1;
+      }
       counted.changes.push(...state.status.observe(event, nowMs));
       const task = state.tasks.observe(event, nowMs);
       if (task !== undefined) counted.tasks.push(task);
@@ -500,23 +501,30 @@ class MetricsStage {
     return `${this.groupId}:${this.inputTopic}:${partition}`;
   }
 
-  #countBatch(records: number, deadLetters: DeadLetter[]): void {
-    this.#stats.batches += 1;
-    this.#stats.records += records;
-    this.#stats.deadLettered += deadLetters.length;
-    for (const deadLetter of deadLetters) {
+  /** Counts a committed batch, so a batch written again after a failure counts once. */
+  #countBatch(records: number, counted: Counted): void {
+    const stats = this.#stats;
+    stats.batches += 1;
+    stats.records += records;
+    stats.deadLettered += counted.deadLetters.length;
+    for (const deadLetter of counted.deadLetters) {
       const code = deadLetter.error.code;
-      this.#stats.deadLetteredByCode[code] = (this.#stats.deadLetteredByCode[code] ?? 0) + 1;
+      stats.deadLetteredByCode[code] = (stats.deadLetteredByCode[code] ?? 0) + 1;
       this.#logger.warn(
         { code, ...deadLetter.source, err: deadLetter.error },
         'record dead-lettered',
       );
+    }
+    const late = (stats.tallies.late ??= {});
+    for (const [kind, count] of Object.entries(counted.lateByKind)) {
+      late[kind] = (late[kind] ?? 0) + count;
     }
   }
 }
 
 interface Counted {
   deadLetters: DeadLetter[];
+  lateByKind: Record<string, number>;
   changes: StatusChange[];
   tasks: TaskRecord[];
   agents: Set<string>;
@@ -524,7 +532,14 @@ interface Counted {
 }
 
 function emptyCounted(): Counted {
-  return { deadLetters: [], changes: [], tasks: [], agents: new Set(), workflows: new Set() };
+  return {
+    deadLetters: [],
+    lateByKind: {},
+    changes: [],
+    tasks: [],
+    agents: new Set(),
+    workflows: new Set(),
+  };
 }
 
 const FENCED_ERROR_TYPES = new Set([

@@ -3,20 +3,19 @@
  * (`<prefix>panacea.schemas`), so every process that reaches the cluster shares the same ids and
  * no other server is needed.
  *
- * Each process tails the topic with a consumer of its own (a group nobody else joins, which
- * commits nothing) and keeps the state in memory (registry-log.ts). Before answering anything
- * that depends on the newest state it catches up to the topic's end, so an id written by another
- * process a moment ago is found.
+ * Each process tails the topic with a consumer of its own (core/compacted-topic.ts) and keeps the
+ * state in memory (registry-log.ts). Before answering anything that depends on the newest state
+ * it catches up to the topic's end, so an id written by another process a moment ago is found.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type avro from 'avsc';
 import type { Logger } from 'pino';
 
+import { CompactedTopicReader } from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { connectKafkaAdmin, createDurableProducer, MAX_RECORD_BYTES } from '../../core/kafka.js';
+import { createDurableProducer, MAX_RECORD_BYTES } from '../../core/kafka.js';
 import type { CompatibilityMode } from './compatibility.js';
 import {
   parseRegistryRecord,
@@ -56,53 +55,35 @@ class KafkaSchemaRegistry implements SchemaRegistry {
   readonly description: string;
   private readonly log = new RegistryLog();
   private readonly options: Required<KafkaRegistryOptions>;
-  private admin: Admin | undefined;
   private producer: Producer | undefined;
-  private consumer: Consumer | undefined;
-  /** The offset after the last record applied to `log`. */
-  private nextOffset = 0n;
-  private readonly waiters = new Set<() => void>();
-  private consumerFailure: Error | undefined;
+  private readonly reader: CompactedTopicReader;
 
   constructor(options: KafkaRegistryOptions) {
     this.options = { catchUpTimeoutMs: DEFAULT_CATCH_UP_TIMEOUT_MS, ...options };
     this.description = `embedded (Kafka topic ${options.topic})`;
+    this.reader = new CompactedTopicReader({
+      kafka: options.kafka,
+      brokers: options.brokers,
+      topic: options.topic,
+      groupId: `${options.groupPrefix}panacea.schema-registry.${randomUUID()}`,
+      logger: options.logger,
+      catchUpTimeoutMs: this.options.catchUpTimeoutMs,
+      unavailableCode: 'SCHEMA_REGISTRY_UNAVAILABLE',
+      label: 'the schema registry',
+      apply: ({ value, offset }) => {
+        const record = parseRegistryRecord(value);
+        if (record !== undefined) this.log.apply(record);
+        else options.logger.warn({ offset }, 'unreadable registry record skipped');
+      },
+    });
   }
 
   async start(): Promise<void> {
-    const { kafka, brokers, topic } = this.options;
+    const { kafka, topic } = this.options;
     try {
-      this.admin = await connectKafkaAdmin(kafka, brokers);
-      await this.ensureTopic(this.admin, topic);
       this.producer = createDurableProducer(kafka);
       await this.producer.connect();
-      this.consumer = kafka.consumer({
-        groupId: `${this.options.groupPrefix}panacea.schema-registry.${randomUUID()}`,
-        // Nothing is committed: every process reads the whole (compacted) topic at start.
-        sessionTimeout: 15_000,
-        maxWaitTimeInMs: 250,
-      });
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topic, fromBeginning: true });
-      this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-        this.consumerFailure = payload.error;
-        this.wakeWaiters();
-      });
-      await this.consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
-          const record = parseRegistryRecord(message.value);
-          if (record !== undefined) this.log.apply(record);
-          else
-            this.options.logger.warn(
-              { offset: message.offset },
-              'unreadable registry record skipped',
-            );
-          this.nextOffset = BigInt(message.offset) + 1n;
-          this.wakeWaiters();
-        },
-      });
-      await this.catchUp();
+      await this.reader.start();
     } catch (error) {
       await this.close();
       throw error instanceof PanaceaError
@@ -174,27 +155,9 @@ class KafkaSchemaRegistry implements SchemaRegistry {
   }
 
   async close(): Promise<void> {
-    const clients = [this.consumer, this.producer, this.admin];
-    this.consumer = undefined;
+    const producer = this.producer;
     this.producer = undefined;
-    this.admin = undefined;
-    await Promise.allSettled(clients.map((client) => client?.disconnect()));
-  }
-
-  private async ensureTopic(admin: Admin, topic: string): Promise<void> {
-    const existing = await admin.listTopics();
-    if (existing.includes(topic)) return;
-    // A concurrent creator makes this return false, which is as good as creating it.
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-    });
+    await Promise.allSettled([this.reader.close(), producer?.disconnect()]);
   }
 
   private async write(record: RegistryRecord): Promise<void> {
@@ -226,51 +189,8 @@ class KafkaSchemaRegistry implements SchemaRegistry {
   }
 
   /** Waits until every record written before this call has been applied. */
-  private async catchUp(): Promise<void> {
-    const admin = this.admin;
-    if (admin === undefined) throw this.closedError();
-    const offsets = await admin.fetchTopicOffsets(this.options.topic);
-    const endOffset = BigInt(offsets[0]?.high ?? '0');
-    const deadline = Date.now() + this.options.catchUpTimeoutMs;
-
-    while (this.nextOffset < endOffset) {
-      if (this.consumerFailure !== undefined) {
-        throw new PanaceaError(
-          'SCHEMA_REGISTRY_UNAVAILABLE',
-          `the schema registry's reader stopped: ${this.consumerFailure.message}`,
-          { topic: this.options.topic },
-          this.consumerFailure,
-        );
-      }
-      const remainingMs = deadline - Date.now();
-      if (remainingMs <= 0) {
-        throw new PanaceaError(
-          'SCHEMA_REGISTRY_UNAVAILABLE',
-          `the schema registry topic ${this.options.topic} was not read to its end (offset ${endOffset}) within ${this.options.catchUpTimeoutMs} ms; at ${this.nextOffset}`,
-          { topic: this.options.topic },
-        );
-      }
-      await this.nextRecordOrTimeout(Math.min(remainingMs, 1_000));
-    }
-  }
-
-  private async nextRecordOrTimeout(timeoutMs: number): Promise<void> {
-    const controller = new AbortController();
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        const wake = (): void => {
-          this.waiters.delete(wake);
-          resolve();
-        };
-        this.waiters.add(wake);
-        controller.signal.addEventListener('abort', wake);
-      }),
-      delay(timeoutMs, undefined, { signal: controller.signal }).catch(() => undefined),
-    ]).finally(() => controller.abort());
-  }
-
-  private wakeWaiters(): void {
-    for (const wake of [...this.waiters]) wake();
+  private catchUp(): Promise<void> {
+    return this.reader.catchUp();
   }
 
   private closedError(): PanaceaError {

@@ -16,7 +16,7 @@ import {
 } from '../../core/stage-runner.js';
 import { PanaceaError } from '../../core/errors.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
-import { readRawEvent } from '../../schemas/raw-record.js';
+import { readRawRecord } from '../../schemas/raw-record.js';
 import { partitionDirectory, writeSegment, type ArchivedLine } from './segment-store.js';
 
 // Known gap: one segment per consumed batch, so a trickle of audit events makes many small files;
@@ -48,8 +48,13 @@ export function createAuditArchiveStage(options: AuditArchiveStageOptions): Stag
 
       for (const record of records) {
         try {
-          const event = await readRawEvent(options.codec, record.value, 'audit');
-          lines.push({ offset: record.offset, event });
+          const raw = await readRawRecord(options.codec, record.value, 'audit');
+          // A repaired text is not what arrived byte for byte; the line says so.
+          lines.push({
+            offset: record.offset,
+            event: raw.event,
+            ...(raw.repairedUtf8 ? { invalidUtf8: true as const } : {}),
+          });
         } catch (error) {
           // Only the record's own faults are dead-lettered; a registry out of reach is retried.
           if (!(error instanceof PanaceaError) || error.retriable) throw error;

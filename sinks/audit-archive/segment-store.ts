@@ -16,6 +16,8 @@ const SEGMENT_PATTERN = /^(\d{20})-(\d{20})\.ndjson$/;
 export interface ArchivedLine {
   offset: string;
   event: unknown;
+  /** Present when a text of the record was not valid UTF-8 and is archived with U+FFFD. */
+  invalidUtf8?: true;
 }
 
 export interface SegmentRange {

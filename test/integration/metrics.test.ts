@@ -336,7 +336,10 @@ describe('metrics stage', () => {
     ]);
     expect((await runPanacea(['run', '--until-idle'], env)).exitCode).toBe(0);
     await produceLines(isolation, 'late', [heartbeat('late', BASE_MS + 2_000)]);
-    expect((await runPanacea(['run', '--until-idle'], env)).exitCode).toBe(0);
+    const lateRun = await runPanacea(['run', '--until-idle'], env);
+
+    expect(lateRun.exitCode).toBe(0);
+    expect(lateRun.stdout).toContain('metrics: 1 record, 0 dead-lettered, 1 late (heartbeat 1)');
 
     const first = (await searchMetrics(isolation, 'window')).find(
       (hit) => hit._id === firstWindowId,

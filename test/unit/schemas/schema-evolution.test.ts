@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { buildSchemas, type BuildSchema } from '../../../schemas/catalog.js';
 import { openSchemaCodec } from '../../../schemas/codec.js';
 import type { ErrorEvent } from '../../../schemas/event.js';
-import { readRawEvent } from '../../../schemas/raw-record.js';
+import { readRawEvent, readRawRecord } from '../../../schemas/raw-record.js';
 import { createMemoryRegistry } from '../../../schemas/registry/memory-registry.js';
 import type { SchemaRegistry } from '../../../schemas/registry/schema-registry.js';
 import { rejectedPanaceaError } from '../fixtures/panacea-error.js';
@@ -177,7 +177,7 @@ describe('records whose writer schema the registry cannot give', () => {
 });
 
 describe('text that is not UTF-8 on the wire', () => {
-  it('refuses it as DECODE_FAILED instead of reading U+FFFD', async () => {
+  it('reads it repaired as U+FFFD and says it was repaired', async () => {
     const codec = await openSchemaCodec(registry);
     const event = errorEventWithAttributes();
     const record = codec.encode({ ...event, error: { ...event.error, type: 'ABCD' } });
@@ -185,19 +185,31 @@ describe('text that is not UTF-8 on the wire', () => {
     record[position] = 0xff;
     record[position + 1] = 0xfe;
 
-    const error = await rejectedPanaceaError(codec.decode(record));
+    const decoded = await codec.decode(record);
 
-    expect(error.code).toBe('DECODE_FAILED');
-    expect(error.message).toContain('not valid UTF-8');
+    expect(decoded.repairedUtf8).toBe(true);
+    expect((decoded.event as ErrorEvent).error.type).toBe('\uFFFD\uFFFDCD');
+    const read = await readRawRecord(codec, record, 'error');
+    expect(read.repairedUtf8).toBe(true);
+    expect((read.event as ErrorEvent).error.message).toBe(event.error.message);
   });
 
-  it('reads a real U+FFFD written as valid UTF-8', async () => {
+  it('reads a real U+FFFD written as valid UTF-8 as it is, not as a repair', async () => {
     const codec = await openSchemaCodec(registry);
     const event = errorEventWithAttributes();
     const withReplacement = { ...event, error: { ...event.error, message: 'broken \uFFFD text' } };
 
-    const read = (await codec.decode(codec.encode(withReplacement))).event as ErrorEvent;
+    const decoded = await codec.decode(codec.encode(withReplacement));
 
-    expect(read.error.message).toBe('broken \uFFFD text');
+    expect((decoded.event as ErrorEvent).error.message).toBe('broken \uFFFD text');
+    expect(decoded.repairedUtf8).toBe(false);
+  });
+
+  it('says nothing was repaired for ordinary text', async () => {
+    const codec = await openSchemaCodec(registry);
+
+    const decoded = await codec.decode(codec.encode(errorEventWithAttributes()));
+
+    expect(decoded.repairedUtf8).toBe(false);
   });
 });

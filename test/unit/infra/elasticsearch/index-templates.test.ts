@@ -8,6 +8,8 @@ import {
   toEnrichedDocument,
   type EnrichedDocument,
 } from '../../../../processors/enrich/ecs-document.js';
+import { createTally, enrichEvent } from '../../../../processors/enrich/enrich-event.js';
+import { BUILT_IN_RULES } from '../../../../processors/enrich/redaction.js';
 import {
   FULL_INPUTS,
   SAMPLE_ENRICHMENT_CONTEXT,
@@ -104,6 +106,53 @@ describe('index templates', () => {
         expect(gaps).toEqual([]);
       },
     );
+
+    it('maps the fields the enrichment adds: registry facts, labels, tags and redactions', () => {
+      const visited = new Set<string>();
+      const document = enrichEvent(
+        {
+          event: validEvent({
+            ...FULL_INPUTS.activity,
+            agent: { id: 'agent-7' },
+            activity: {
+              action: 'ann@example.com',
+              status: 'started',
+              attributes: { a: 1, 'a.b': 2 },
+            },
+          }),
+          repairedUtf8: true,
+        },
+        SAMPLE_ENRICHMENT_CONTEXT,
+        {
+          redactionRules: BUILT_IN_RULES,
+          agentProfile: (id) => ({
+            id,
+            name: 'A',
+            team: 't',
+            owner: 'o',
+            environment: 'e',
+            labels: { tier: 'gold' },
+          }),
+        },
+        createTally(),
+      );
+
+      const gaps = findMappingGaps(document, MAPPED_PROPERTIES, visited);
+
+      expect(gaps).toEqual([]);
+      expect([...visited]).toEqual(
+        expect.arrayContaining([
+          'tags',
+          'labels',
+          'panacea.redactions',
+          'panacea.agent.registered',
+          'panacea.agent.display_name',
+          'panacea.agent.team',
+          'panacea.agent.owner',
+          'panacea.agent.environment',
+        ]),
+      );
+    });
 
     it('walks the optional fields of every kind, so none escapes the check', () => {
       const visited = new Set<string>();
