@@ -152,6 +152,7 @@ export async function startStage(
   // Whoever runs the stage observes `finished`; this keeps a crash during start-up, before anyone
   // listens, from ending the process as an unhandled rejection.
   finished.catch(() => undefined);
+  commitFilteredBatches(consumer, logger);
   await consumer.connect();
   await consumer.subscribe({ topics: definition.inputTopics, fromBeginning: true });
   await consumer.run({
@@ -259,6 +260,26 @@ async function handleBatch(
     });
   }
   await payload.heartbeat();
+}
+
+/**
+ * Commits past a batch that held only transaction markers or records of aborted transactions.
+ * kafkajs never hands such a batch to `eachBatch` and, without auto-commit, commits nothing for
+ * it, so an aborted transaction at the end of an input topic (a transactional writer killed
+ * mid-batch) would leave the committed offset short of the end for ever: no lag ever reaches 0
+ * and `run --until-idle` never ends. Every record before it was committed by the batch before,
+ * since kafkajs processes a partition's batches one after another.
+ */
+function commitFilteredBatches(consumer: Consumer, logger: Logger): void {
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.batchSize > 0) return;
+    const offset = (BigInt(payload.lastOffset) + 1n).toString();
+    const { topic, partition } = payload;
+    consumer.commitOffsets([{ topic, partition, offset }]).catch((error: unknown) => {
+      // Harmless: the next filtered batch, or the next real one, commits past it again.
+      logger.debug({ topic, partition, err: error }, 'commit past filtered records failed');
+    });
+  });
 }
 
 const REBALANCE_ERROR_TYPES = new Set([
