@@ -231,8 +231,10 @@ class MetricsStage {
       if (nextOffset <= state.nextOffset) return true;
 
       const nowMs = Date.now();
-      const counted = this.#count(state, records, nowMs);
-      const results = this.#collect(state, counted, nowMs);
+      const counted = await this.#droppingOnError(state, () => this.#count(state, records, nowMs));
+      const results = await this.#droppingOnError(state, () =>
+        this.#collect(state, counted, nowMs),
+      );
       const deadLetterMessages = counted.deadLetters.map((deadLetter) => ({
         topic: this.#options.naming.deadLetterTopic(deadLetter.source.topic),
         messages: [toDeadLetterMessage(deadLetter, METRICS_STAGE, nowMs)],
@@ -473,12 +475,27 @@ class MetricsStage {
     if (state === undefined) return;
 
     const nowMs = Date.now();
-    if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
-      const ends = state.windows.openWindows().map((result) => result.windowEndMs);
-      if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
-    }
-    const results = this.#collect(state, emptyCounted(), nowMs);
+    const results = await this.#droppingOnError(state, () => {
+      if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
+        const ends = state.windows.openWindows().map((result) => result.windowEndMs);
+        if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
+      }
+      return this.#collect(state, emptyCounted(), nowMs);
+    });
     if (results.length > 0) await this.#commit(state, results, undefined);
+  }
+
+  /**
+   * Runs work that changes the partition's state ahead of its commit; when it throws, the state
+   * no longer matches any checkpoint, so it is dropped and the next batch restores it.
+   */
+  async #droppingOnError<T>(state: PartitionState, work: () => T): Promise<T> {
+    try {
+      return work();
+    } catch (error) {
+      await this.#drop(state.partition);
+      throw error;
+    }
   }
 
   async #drop(partition: number): Promise<void> {
