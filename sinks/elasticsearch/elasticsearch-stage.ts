@@ -5,17 +5,16 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 
-import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, type EventKind, type Naming } from '../../core/naming.js';
 import {
-  deadLetterFor,
   type BatchContext,
   type BatchOutcome,
   type StageDefinition,
   type StageRecord,
 } from '../../core/stage-runner.js';
+import { writeBatchInBulk } from './bulk-batch.js';
 import { BulkWriter, type BulkItem } from './bulk-writer.js';
 
 // Known gap: create-by-_id dedupes within one backing index only. Once data streams roll over
@@ -40,32 +39,8 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
     name: ELASTICSEARCH_STAGE,
     inputTopics: [naming.enrichedTopic()],
     summary: { target: `logs-agent.<kind>-${namespace}` },
-    async handleBatch(records: StageRecord[], context: BatchContext): Promise<BatchOutcome> {
-      const deadLetters: DeadLetter[] = [];
-      const items: BulkItem<StageRecord>[] = [];
-
-      for (const record of records) {
-        try {
-          items.push(toBulkItem(record, naming, namespace));
-        } catch (error) {
-          deadLetters.push(deadLetterFor(record, error));
-        }
-      }
-
-      const result = await writer.write(items, context);
-      for (const refused of result.refused) {
-        const error = new PanaceaError(
-          'DOCUMENT_REJECTED',
-          `Elasticsearch answered ${refused.status}: ${refused.reason}`,
-          {
-            index: refused.item.index,
-            id: refused.item.id,
-          },
-        );
-        deadLetters.push(deadLetterFor(refused.item.tag, error));
-      }
-      return { deadLetters };
-    },
+    handleBatch: (records: StageRecord[], context: BatchContext): Promise<BatchOutcome> =>
+      writeBatchInBulk(records, (record) => toBulkItem(record, naming, namespace), writer, context),
   };
 }
 

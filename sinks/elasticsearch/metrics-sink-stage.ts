@@ -9,17 +9,16 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 
-import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {
-  deadLetterFor,
   type BatchContext,
   type BatchOutcome,
   type StageDefinition,
   type StageRecord,
 } from '../../core/stage-runner.js';
+import { writeBatchInBulk } from './bulk-batch.js';
 import { BulkWriter, type BulkItem } from './bulk-writer.js';
 
 export const METRICS_SINK_STAGE = 'sink-metrics';
@@ -43,29 +42,8 @@ export function createMetricsSinkStage(options: MetricsSinkStageOptions): StageD
     name: METRICS_SINK_STAGE,
     inputTopics: [naming.metricsTopic()],
     summary: { target: naming.metricsIndex('window').replace('.window-', '.<record>-') },
-    async handleBatch(records: StageRecord[], context: BatchContext): Promise<BatchOutcome> {
-      const deadLetters: DeadLetter[] = [];
-      const items: BulkItem<StageRecord>[] = [];
-
-      for (const record of records) {
-        try {
-          items.push(toBulkItem(record, naming));
-        } catch (error) {
-          deadLetters.push(deadLetterFor(record, error));
-        }
-      }
-
-      const result = await writer.write(items, context);
-      for (const refused of result.refused) {
-        const error = new PanaceaError(
-          'DOCUMENT_REJECTED',
-          `Elasticsearch answered ${refused.status}: ${refused.reason}`,
-          { index: refused.item.index, id: refused.item.id },
-        );
-        deadLetters.push(deadLetterFor(refused.item.tag, error));
-      }
-      return { deadLetters };
-    },
+    handleBatch: (records: StageRecord[], context: BatchContext): Promise<BatchOutcome> =>
+      writeBatchInBulk(records, (record) => toBulkItem(record, naming), writer, context),
   };
 }
 
