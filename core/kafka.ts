@@ -182,3 +182,17 @@ export async function connectKafkaAdmin(kafka: Kafka, brokers: string[]): Promis
     );
   }
 }
+
+/**
+ * Whether kafkajs's error, or one it wraps as `cause`, has one of these broker error types
+ * (kafkajs wraps the last error of a retried request; a few levels are plenty).
+ */
+export function hasKafkaErrorType(error: unknown, types: ReadonlySet<string>): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && types.has(type)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -10,7 +10,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafk
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
-import { sendDurably } from './kafka.js';
+import { hasKafkaErrorType, sendDurably } from './kafka.js';
 import { componentLogger, type Logger } from './logger.js';
 import type { Naming } from './naming.js';
 
@@ -290,10 +290,7 @@ const REBALANCE_ERROR_TYPES = new Set([
 ]);
 
 function isRebalanceError(error: unknown): boolean {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if (REBALANCE_ERROR_TYPES.has((current as { type?: string }).type ?? '')) return true;
-  }
-  return false;
+  return hasKafkaErrorType(error, REBALANCE_ERROR_TYPES);
 }
 
 function countBatch(stats: StageStats, records: number, outcome: BatchOutcome): void {

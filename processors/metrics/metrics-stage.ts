@@ -27,7 +27,7 @@ import {
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
-import { sendDurably } from '../../core/kafka.js';
+import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {
@@ -567,8 +567,5 @@ const FENCED_ERROR_TYPES = new Set([
 ]);
 
 function isFenced(error: unknown): boolean {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if (FENCED_ERROR_TYPES.has((current as { type?: string }).type ?? '')) return true;
-  }
-  return false;
+  return hasKafkaErrorType(error, FENCED_ERROR_TYPES);
 }

@@ -18,7 +18,7 @@ import type { Message } from 'kafkajs';
 
 import { DEFAULT_NAMESPACE } from '../../core/config.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from '../../core/errors.js';
-import { messageBytes } from '../../core/kafka.js';
+import { hasKafkaErrorType, messageBytes } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';
@@ -717,7 +717,7 @@ class Publisher implements AgentPublisher {
   async #backOff(attempt: number, error: unknown, message: string): Promise<void> {
     // A broker that forgot the producer, or a worker thread that died, needs a new producer.
     if (
-      kafkaErrorTypes(error).some((type) => PRODUCER_STATE_ERROR_TYPES.has(type)) ||
+      hasKafkaErrorType(error, PRODUCER_STATE_ERROR_TYPES) ||
       (error instanceof PanaceaError && error.code === 'PUBLISHER_WORKER_FAILED')
     ) {
       this.#connected = false;
@@ -918,18 +918,5 @@ interface Undelivered {
 }
 
 function isSizeError(error: unknown): boolean {
-  return kafkaErrorTypes(error).some((type) => SIZE_ERROR_TYPES.has(type));
-}
-
-/** The broker error types (`MESSAGE_TOO_LARGE`, …) of an error and of the causes it wraps. */
-function kafkaErrorTypes(error: unknown): string[] {
-  const types: string[] = [];
-  let current: unknown = error;
-  // kafkajs wraps the last broker error of a retried request once; a few levels are plenty.
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
-    const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string') types.push(type);
-    current = (current as { cause?: unknown }).cause;
-  }
-  return types;
+  return hasKafkaErrorType(error, SIZE_ERROR_TYPES);
 }
