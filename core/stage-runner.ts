@@ -6,7 +6,15 @@
  */
 import { channel } from 'node:diagnostics_channel';
 
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
+import type {
+  Batch,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
@@ -23,6 +31,22 @@ export interface StageRecord {
   headers: IHeaders | undefined;
   /** The record's Kafka timestamp, epoch milliseconds. */
   timestampMs: number;
+}
+
+/** A fetched message as a stage sees it. */
+export function stageRecordOf(
+  batch: Pick<Batch, 'topic' | 'partition'>,
+  message: KafkaMessage,
+): StageRecord {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: message.headers,
+    timestampMs: Number(message.timestamp),
+  };
 }
 
 export interface BatchOutcome {
@@ -202,15 +226,7 @@ async function handleBatch(
   const { batch } = payload;
   if (batch.messages.length === 0 || signal.aborted) return;
 
-  const records: StageRecord[] = batch.messages.map((message) => ({
-    topic: batch.topic,
-    partition: batch.partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    headers: message.headers,
-    timestampMs: Number(message.timestamp),
-  }));
+  const records = batch.messages.map((message) => stageRecordOf(batch, message));
 
   const startedAtMs = performance.now();
   let outcome: BatchOutcome;

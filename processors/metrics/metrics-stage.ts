@@ -33,6 +33,7 @@ import type { Naming } from '../../core/naming.js';
 import {
   deadLetterFor,
   SESSION_TIMEOUT_MS,
+  stageRecordOf,
   watchConsumer,
   type RunningStage,
   type StageRecord,
@@ -216,15 +217,7 @@ class MetricsStage {
         // Below the checkpoint: read again because the commit of the offset that went with it
         // became visible after the fetch; already counted.
         .filter((message) => BigInt(message.offset) >= state.nextOffset)
-        .map((message): StageRecord => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: message.headers,
-          timestampMs: Number(message.timestamp),
-        }));
+        .map((message) => stageRecordOf(batch, message));
       const nextOffset = BigInt(batch.lastOffset()) + 1n;
       // Wholly below the checkpoint: nothing to count, and writing this offset would move the
       // committed one back behind records already counted.
