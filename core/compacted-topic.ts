@@ -23,6 +23,20 @@ export interface CompactedRecord {
   offset: string;
 }
 
+/** What a table kept in a compacted topic (the schema and agent registries) is opened with. */
+export interface CompactedTableOptions {
+  kafka: Kafka;
+  brokers: string[];
+  topic: string;
+  /** Prefix of the table reader's own consumer group, like every group of this pipeline. */
+  groupPrefix: string;
+  logger: Logger;
+  /** How long reading the topic to its end may take before the table counts as unavailable. */
+  catchUpTimeoutMs?: number;
+}
+
+export const DEFAULT_CATCH_UP_TIMEOUT_MS = 30_000;
+
 export interface CompactedTopicOptions {
   kafka: Kafka;
   brokers: string[];

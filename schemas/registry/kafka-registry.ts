@@ -9,11 +9,14 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type avro from 'avsc';
-import type { Logger } from 'pino';
 
-import { CompactedTopicReader } from '../../core/compacted-topic.js';
+import {
+  CompactedTopicReader,
+  DEFAULT_CATCH_UP_TIMEOUT_MS,
+  type CompactedTableOptions,
+} from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import { createDurableProducer, MAX_RECORD_BYTES } from '../../core/kafka.js';
 import type { CompatibilityMode } from './compatibility.js';
@@ -30,18 +33,8 @@ import {
   type SchemaRegistry,
 } from './schema-registry.js';
 
-export interface KafkaRegistryOptions {
-  kafka: Kafka;
-  brokers: string[];
-  topic: string;
-  /** Prefix of the registry's own consumer group, like every group of this pipeline. */
-  groupPrefix: string;
-  logger: Logger;
-  /** How long a read may wait for the topic's end before the registry counts as unavailable. */
-  catchUpTimeoutMs?: number;
-}
+export type KafkaRegistryOptions = CompactedTableOptions;
 
-const DEFAULT_CATCH_UP_TIMEOUT_MS = 30_000;
 /** Proposals lost to concurrent registrations before giving up; each loss means another won. */
 const MAX_PROPOSALS = 10;
 

@@ -5,27 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 
-import { CompactedTopicReader } from '../../../core/compacted-topic.js';
+import {
+  CompactedTopicReader,
+  DEFAULT_CATCH_UP_TIMEOUT_MS,
+  type CompactedTableOptions,
+} from '../../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../../core/errors.js';
 import { createDurableProducer } from '../../../core/kafka.js';
-import type { Logger } from '../../../core/logger.js';
 import type { AgentProfile } from './agent-profile.js';
 import { agentRecord, AgentTable } from './agent-table.js';
 
-export interface AgentRegistryOptions {
-  kafka: Kafka;
-  brokers: string[];
-  topic: string;
-  /** Prefix of the registry reader's own consumer group, like every group of this pipeline. */
-  groupPrefix: string;
-  logger: Logger;
-  /** How long reading the topic to its end may take before the registry is unavailable. */
-  catchUpTimeoutMs?: number;
-}
-
-const DEFAULT_CATCH_UP_TIMEOUT_MS = 30_000;
+export type AgentRegistryOptions = CompactedTableOptions;
 
 export interface AgentRegistry {
   /** The entry of an agent as last read; does not wait for the topic (see `catchUp`). */
