@@ -76,6 +76,9 @@ export class CompactedTopicReader {
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic, fromBeginning: true });
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts the consumer after a retriable crash (a coordinator still loading on a
+      // broker that has just started); only a crash it gives up on stops the reader.
+      if (payload.restart) return;
       this.#consumerFailure = payload.error;
       this.#wakeWaiters();
     });

@@ -36,6 +36,7 @@ const TRANSIENT_BROKER_ANSWERS = [
   'The coordinator is loading',
   'This is not the correct coordinator',
   'The coordinator is not available',
+  'The group coordinator is not available',
   'There is no leader for this topic-partition',
   'Leader not available',
   'This server does not host this topic-partition',
@@ -43,6 +44,9 @@ const TRANSIENT_BROKER_ANSWERS = [
   'Topic creation errors',
   // A transaction begun right after the previous one's commit, while the broker still ends it.
   'another concurrent operation on the same transaction was ongoing',
+  // kafkajs restarting a consumer after a retriable crash (the answers above); a crash it gives
+  // up on reaches the consumer's owner as a CRASH event without a restart, and is logged there.
+  'Restarting the consumer in',
 ];
 
 export function isTransientBrokerAnswer(fields: Record<string, unknown>): boolean {

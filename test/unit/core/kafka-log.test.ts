@@ -6,6 +6,8 @@ describe('kafkajs log lines', () => {
   it.each([
     "The coordinator is loading and hence can't process requests for this group",
     'Topic creation errors',
+    'The group coordinator is not available',
+    'Restarting the consumer in 300ms',
     'There is no leader for this topic-partition as we are in the middle of a leadership election',
     'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
   ])('treats "%s" as a transient answer kafkajs retries', (error) => {
