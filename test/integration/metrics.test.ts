@@ -193,7 +193,7 @@ async function produceLines(isolation: Isolation, name: string, lines: string[])
   const file = path.join(isolation.dataDir, `${name}.ndjson`);
   writeFileSync(file, lines.join('\n'));
   const produced = await runPanacea(['produce', '--file', file], isolation.env);
-  expect(produced.stdout).toContain(`published ${lines.length}, rejected 0`);
+  expect(produced.stdout, produced.stderr).toContain(`published ${lines.length}, rejected 0`);
 }
 
 function metricsEnv(isolation: Isolation): NodeJS.ProcessEnv {
