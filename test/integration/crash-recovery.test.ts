@@ -76,7 +76,7 @@ describe('pipeline crash recovery', () => {
     expect(storedAtKill).toBeLessThan(EVENT_COUNT);
 
     const rerun = await runPanacea(['run', '--until-idle'], isolation.env);
-    expect(rerun.exitCode).toBe(0);
+    expect(rerun.exitCode, rerun.stderr.slice(-3000)).toBe(0);
 
     const hits = await searchAll(isolation, '*', { match_all: {} });
     expect(await countDocuments(isolation)).toBe(EVENT_COUNT);
