@@ -54,6 +54,11 @@ export interface MetricsConfig {
   staleAfterMs: number;
   /** In progress this long is a stuck task. `PANACEA_METRICS_STUCK_MS`; default 900 000. */
   stuckAfterMs: number;
+  /**
+   * How far an event time may run ahead of the time its record reached Kafka and still count in
+   * windows. `PANACEA_METRICS_MAX_FUTURE_MS`; default 300 000, 0 to 86 400 000.
+   */
+  maxFutureMs: number;
 }
 
 export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
@@ -61,6 +66,7 @@ export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
   allowedLatenessMs: 30_000,
   staleAfterMs: 90_000,
   stuckAfterMs: 900_000,
+  maxFutureMs: 300_000,
 };
 
 const DAY_MS = 86_400_000;
@@ -127,6 +133,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     ),
     staleAfterMs: millisecondsVariable(environment, 'PANACEA_METRICS_STALE_MS', 1000, DAY_MS),
     stuckAfterMs: millisecondsVariable(environment, 'PANACEA_METRICS_STUCK_MS', 1000, 30 * DAY_MS),
+    maxFutureMs: millisecondsVariable(environment, 'PANACEA_METRICS_MAX_FUTURE_MS', 0, DAY_MS),
   };
 
   return {
@@ -192,6 +199,7 @@ const METRICS_VARIABLES = {
   PANACEA_METRICS_LATENESS_MS: 'allowedLatenessMs',
   PANACEA_METRICS_STALE_MS: 'staleAfterMs',
   PANACEA_METRICS_STUCK_MS: 'stuckAfterMs',
+  PANACEA_METRICS_MAX_FUTURE_MS: 'maxFutureMs',
 } as const satisfies Record<string, keyof MetricsConfig>;
 
 /** A whole number of milliseconds from `min` to `max`, or the metrics default when unset. */

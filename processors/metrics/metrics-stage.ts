@@ -114,7 +114,8 @@ class MetricsStage {
     deadLettered: 0,
     deadLetteredByCode: {},
     // Late events by kind: stored as events by the sink, left out of their closed windows.
-    tallies: { late: {} },
+    // ... and events stamped too far ahead of their record, left out likewise.
+    tallies: { late: {}, future: {} },
   };
   readonly #partitions = new Map<number, PartitionState>();
   /** Per partition, the work in hand: a batch and the timer's work never overlap. */
@@ -126,6 +127,8 @@ class MetricsStage {
   #windowsWritten = 0;
   #statusChanges = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The producers fenced at the start of a generation, until their partition is restored. */
+  #fencing: { generation: number; producers: Promise<Map<number, Producer>> } | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: MetricsStageOptions) {
@@ -191,6 +194,7 @@ class MetricsStage {
       this.#resolveFinished();
       await Promise.allSettled([...this.#locks.values()]);
       await Promise.allSettled([...this.#partitions.values()].map((s) => s.producer.disconnect()));
+      if (this.#fencing !== undefined) await disconnectAll(this.#fencing.producers);
       await this.#reader.close();
       this.#logger.info(
         {
@@ -257,8 +261,12 @@ class MetricsStage {
         counted.deadLetters.push(deadLetterFor(record, error));
         continue;
       }
-      if (state.windows.add(event) === 'late') {
-        counted.lateByKind[event.kind] = (counted.lateByKind[event.kind] ?? 0) + 1;
+      // The enriched record's timestamp is the enrich stage's clock when it wrote the record: a
+      // reference for the agent's clock that is in the log, so a replay decides the same.
+      const outcome = state.windows.add(event, record.timestampMs);
+      if (outcome !== 'counted') {
+        const byKind = outcome === 'late' ? counted.lateByKind : counted.futureByKind;
+        byKind[event.kind] = (byKind[event.kind] ?? 0) + 1;
       }
       counted.changes.push(...state.status.observe(event, nowMs));
       const task = state.tasks.observe(event, nowMs);
@@ -357,19 +365,7 @@ class MetricsStage {
     if (known !== undefined) await this.#drop(partition);
 
     const source = `${this.inputTopic}-${partition}`;
-    const producer = this.#options.kafka.producer({
-      transactionalId: `${this.groupId}-${this.inputTopic}-${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    // kafkajs takes the transactional producer id at the first transaction, not at connect: only
-    // then is the previous owner fenced and its open transaction aborted, which must happen
-    // before the checkpoint is read.
-    await (await producer.transaction()).abort();
-
+    const producer = await this.#fencedProducer(partition, generation);
     const saved = await this.#reader.latest(this.#checkpointKey(partition));
     const state = this.#restore(partition, source, producer, generation, saved);
     this.#partitions.set(partition, state);
@@ -385,6 +381,63 @@ class MetricsStage {
     return state;
   }
 
+  /**
+   * The partition's transactional producer, its previous owner fenced. The first call of a
+   * generation fences every newly assigned partition at once, because reading a checkpoint waits
+   * for the state topic's last stable offset, and an open transaction of a killed owner holds that
+   * back for every partition until its own partition is fenced (or the transaction times out, a
+   * minute later). Fenced one by one, the first restore would wait on partitions whose turn comes
+   * after it. Partitions this instance still holds are left alone: their open transaction is ours
+   * and ends by itself.
+   */
+  async #fencedProducer(partition: number, generation: number): Promise<Producer> {
+    if (generation === this.#generation && this.#fencing?.generation !== generation) {
+      const previous = this.#fencing;
+      const newlyAssigned = this.#assigned.filter((other) => !this.#partitions.has(other));
+      this.#fencing = { generation, producers: this.#fenceAll(newlyAssigned) };
+      if (previous !== undefined) void disconnectAll(previous.producers);
+    }
+    const fenced = generation === this.#fencing?.generation ? await this.#fencing.producers : null;
+    const producer = fenced?.get(partition);
+    if (producer === undefined) return this.#fence(partition);
+    fenced?.delete(partition);
+    return producer;
+  }
+
+  /** Fences each partition; one that fails is left out, to be fenced again on its own. */
+  async #fenceAll(partitions: number[]): Promise<Map<number, Producer>> {
+    const settled = await Promise.allSettled(partitions.map((partition) => this.#fence(partition)));
+    const producers = new Map<number, Producer>();
+    settled.forEach((outcome, index) => {
+      const partition = partitions[index];
+      if (outcome.status === 'fulfilled' && partition !== undefined) {
+        producers.set(partition, outcome.value);
+      }
+    });
+    return producers;
+  }
+
+  async #fence(partition: number): Promise<Producer> {
+    const producer = this.#options.kafka.producer({
+      transactionalId: `${this.groupId}-${this.inputTopic}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    // kafkajs takes the transactional producer id at the first transaction, not at connect: only
+    // then is the previous owner fenced and its open transaction aborted, which must happen
+    // before the checkpoint is read.
+    try {
+      await (await producer.transaction()).abort();
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    return producer;
+  }
+
   #restore(
     partition: number,
     source: string,
@@ -397,6 +450,7 @@ class MetricsStage {
       source,
       windowSizeMs: settings.windowSizeMs,
       allowedLatenessMs: settings.allowedLatenessMs,
+      maxFutureMs: settings.maxFutureMs,
     };
     const statusOptions = { staleAfterMs: settings.staleAfterMs };
     const taskOptions = { stuckAfterMs: settings.stuckAfterMs };
@@ -525,9 +579,12 @@ class MetricsStage {
         'record dead-lettered',
       );
     }
-    const late = (stats.tallies.late ??= {});
-    for (const [kind, count] of Object.entries(counted.lateByKind)) {
-      late[kind] = (late[kind] ?? 0) + count;
+    for (const [tally, byKind] of [
+      ['late', counted.lateByKind],
+      ['future', counted.futureByKind],
+    ] as const) {
+      const sums = (stats.tallies[tally] ??= {});
+      for (const [kind, count] of Object.entries(byKind)) sums[kind] = (sums[kind] ?? 0) + count;
     }
   }
 }
@@ -535,6 +592,8 @@ class MetricsStage {
 interface Counted {
   deadLetters: DeadLetter[];
   lateByKind: Record<string, number>;
+  /** Events stamped too far after their record reached Kafka: left out of the windows. */
+  futureByKind: Record<string, number>;
   changes: StatusChange[];
   tasks: TaskRecord[];
   agents: Set<string>;
@@ -545,11 +604,18 @@ function emptyCounted(): Counted {
   return {
     deadLetters: [],
     lateByKind: {},
+    futureByKind: {},
     changes: [],
     tasks: [],
     agents: new Set(),
     workflows: new Set(),
   };
+}
+
+async function disconnectAll(producers: Promise<Map<number, Producer>>): Promise<void> {
+  const left = await producers.catch(() => new Map<number, Producer>());
+  await Promise.allSettled([...left.values()].map((producer) => producer.disconnect()));
+  left.clear();
 }
 
 const FENCED_ERROR_TYPES = new Set([

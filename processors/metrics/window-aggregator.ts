@@ -20,10 +20,12 @@
  * one aggregator; a workflow whose agents sit on several partitions gets one partial window from
  * each, which WindowCombiner merges exactly (see index.ts).
  *
- * Known gap: one event stamped far in the future (a wrong agent clock) raises the partition's
- * watermark at once, closes every open window early and makes the partition's next events late.
- * The stage should refuse or clamp event times beyond its own clock plus a margin before they
- * reach `add`; it needs a clock, which this pure module has not. Until then this is a limitation.
+ * Events from the future: one event stamped far ahead (a wrong agent clock) would raise the
+ * partition's watermark at once, close every open window early and make the partition's next
+ * events late. So `add` takes the time the record was appended to its topic, and an event stamped
+ * more than `maxFutureMs` after that is left out of every window and the watermark ('future'),
+ * like a late one: still stored as an event, counted by the stage. The append time is in the log,
+ * so a replay decides the same.
  *
  * Deterministic: the same records in the same order give the same results in the same order
  * (sorted by window start, then scope, then id), and `toJSON` then `restore` in the middle of a
@@ -53,6 +55,11 @@ export interface WindowAggregatorOptions {
   relativeAccuracy?: number;
   /** Error types per window with a count of their own; the rest count as other. Default 50. */
   maxErrorTypes?: number;
+  /**
+   * How far an event time may run ahead of its record's append time and still count. Default
+   * 300 000 ms (5 minutes); from 0 to 86 400 000 ms.
+   */
+  maxFutureMs?: number;
 }
 
 export const WINDOW_AGGREGATOR_DEFAULTS = {
@@ -60,13 +67,14 @@ export const WINDOW_AGGREGATOR_DEFAULTS = {
   allowedLatenessMs: 30_000,
   relativeAccuracy: DEFAULT_RELATIVE_ACCURACY,
   maxErrorTypes: DEFAULT_MAX_ERROR_TYPES,
+  maxFutureMs: 300_000,
 } as const;
 
 const MAX_WINDOW_SIZE_MS = 86_400_000;
 const MAX_ALLOWED_LATENESS_MS = 7 * MAX_WINDOW_SIZE_MS;
 const STATE_VERSION = 1;
 
-export type AddOutcome = 'counted' | 'late';
+export type AddOutcome = 'counted' | 'late' | 'future';
 
 /** The JSON form of an aggregator: what a checkpoint stores and `restore` reads. */
 export interface WindowAggregatorState {
@@ -122,8 +130,15 @@ export class WindowAggregator {
     return this.#lateEventCount;
   }
 
-  /** Counts an event in its windows, or as late when its window has closed already. */
-  add(event: AgentEvent): AddOutcome {
+  /**
+   * Counts an event in its windows; or not, as late when its window has closed already, or as
+   * future when it is stamped more than `maxFutureMs` after `appendedAtMs`, the time its record
+   * was appended to the topic (when known).
+   */
+  add(event: AgentEvent, appendedAtMs?: number): AddOutcome {
+    if (appendedAtMs !== undefined && event.timestamp > appendedAtMs + this.options.maxFutureMs) {
+      return 'future';
+    }
     const windowStartMs = this.windowStartOf(event.timestamp);
     const windowEndMs = windowStartMs + this.options.windowSizeMs;
     if (this.#watermarkMs !== null && windowEndMs <= this.#watermarkMs) {
@@ -288,6 +303,7 @@ function resolveOptions(options: WindowAggregatorOptions): ResolvedOptions {
     MAX_ALLOWED_LATENESS_MS,
   );
   requireInteger('metrics', 'maxErrorTypes', resolved.maxErrorTypes, 0, 10_000);
+  requireInteger('metrics', 'maxFutureMs', resolved.maxFutureMs, 0, MAX_WINDOW_SIZE_MS);
   if (typeof resolved.source !== 'string' || resolved.source.length === 0) {
     throw new PanaceaError(
       'CONFIG_INVALID',

@@ -164,6 +164,7 @@ describe('config', () => {
         PANACEA_METRICS_LATENESS_MS: '0',
         PANACEA_METRICS_STALE_MS: '5000',
         PANACEA_METRICS_STUCK_MS: '60000',
+        PANACEA_METRICS_MAX_FUTURE_MS: '0',
       });
 
       expect(config.metrics).toEqual({
@@ -171,6 +172,7 @@ describe('config', () => {
         allowedLatenessMs: 0,
         staleAfterMs: 5_000,
         stuckAfterMs: 60_000,
+        maxFutureMs: 0,
       });
     });
 
@@ -180,6 +182,7 @@ describe('config', () => {
       ['PANACEA_METRICS_LATENESS_MS', '-1', 'whole milliseconds from 0 to 604800000'],
       ['PANACEA_METRICS_STALE_MS', '1m', 'whole milliseconds from 1000 to 86400000'],
       ['PANACEA_METRICS_STUCK_MS', '2592000001', 'whole milliseconds from 1000 to 2592000000'],
+      ['PANACEA_METRICS_MAX_FUTURE_MS', '86400001', 'whole milliseconds from 0 to 86400000'],
     ])('refuses %s=%s naming the range', (variable, value, expected) => {
       const error = configError({ [variable]: value });
 

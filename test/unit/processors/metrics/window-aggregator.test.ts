@@ -189,6 +189,29 @@ describe('window aggregator', () => {
     ]);
   });
 
+  it('leaves an event stamped past its append time plus maxFutureMs out of windows and watermark', () => {
+    const windows = new WindowAggregator({
+      source: SOURCE,
+      windowSizeMs: MINUTE_MS,
+      allowedLatenessMs: 10_000,
+      maxFutureMs: 5 * MINUTE_MS,
+    });
+    const appendedAtMs = T0_MS + 2_000;
+    windows.add(heartbeatAt(T0_MS + 1_000), appendedAtMs);
+
+    // A wrong agent clock a day ahead would otherwise close the open window at once.
+    const outcome = windows.add(heartbeatAt(T0_MS + 24 * 60 * MINUTE_MS), appendedAtMs);
+    const atTheBound = windows.add(heartbeatAt(appendedAtMs + 5 * MINUTE_MS), appendedAtMs);
+
+    expect(outcome).toBe('future');
+    expect(atTheBound).toBe('counted');
+    expect(windows.takeClosedWindows().map((result) => result.windowStartMs)).toEqual([T0_MS]);
+    expect(windows.watermarkMs).toBe(appendedAtMs + 5 * MINUTE_MS - 10_000);
+    expect(windows.openWindows().map((result) => result.windowStartMs)).toEqual([
+      T0_MS + 5 * MINUTE_MS,
+    ]);
+  });
+
   it('hands out open windows as copies, not final, so later events do not change them', () => {
     const windows = aggregator();
     windows.add(heartbeatAt(T0_MS + 1_000));
