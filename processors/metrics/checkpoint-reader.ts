@@ -69,10 +69,13 @@ export class CheckpointReader {
     });
   }
 
-  /** The latest checkpoint under `key` once caught up, or undefined when there is none. */
-  async latest(key: string): Promise<Buffer | undefined> {
+  /**
+   * Once caught up, a lookup of the latest value under a key (undefined when there is none or it
+   * was deleted). Looked up synchronously, several keys read the same moment of the topic.
+   */
+  async caughtUp(): Promise<(key: string) => Buffer | undefined> {
     await this.#catchUp();
-    return this.#latest.get(key) ?? undefined;
+    return (key) => this.#latest.get(key) ?? undefined;
   }
 
   async close(): Promise<void> {

@@ -25,10 +25,10 @@
  *      group, topic and partition;
  *    - the input offset, through `transaction.sendOffsets` for the stage's consumer group.
  *    Then commit. Everything downstream reads with read_committed (kafkajs's default).
- *    Known limit: one checkpoint record per partition must fit a Kafka record (about 1 MB). An
- *    open window costs a few hundred bytes to a few KiB (a sketch spans at most about 2 100
- *    buckets), so some thousand agents per partition fit; past that, the checkpoint must be split
- *    into one record per open window (tombstoned when it closes), in the same transaction.
+ *    A checkpoint grows with the partition's open windows, agents and tasks; one above 512 KiB is
+ *    written as chunks under keys of their own and a head holding their count and SHA-256, in
+ *    the same transaction (see checkpoint-chunks.ts), so no partition outgrows Kafka's record
+ *    limit.
  *
  * 3. On assignment (start, or a partition moving in), the stage reads the state topic to its end,
  *    restores the partition's checkpoint (`WindowAggregator.restore` and friends) and seeks to its

@@ -41,6 +41,7 @@ import {
 } from '../../core/stage-runner.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { AgentStatusTracker, type AgentStatusState, type StatusChange } from './agent-status.js';
+import { assembleCheckpoint, checkpointMessages } from './checkpoint-chunks.js';
 import { CheckpointReader } from './checkpoint-reader.js';
 import { readEnrichedEvent } from './enriched-event.js';
 import type { WindowResult } from './metrics-document.js';
@@ -83,6 +84,8 @@ interface PartitionState {
   tasks: TaskOverview;
   /** Processing time of the last input record, for closing the windows of a quiet partition. */
   lastInputAtMs: number;
+  /** Chunks the last checkpoint was split into (see checkpoint-chunks.ts); 0 when whole. */
+  checkpointChunks: number;
 }
 
 export async function startMetricsStage(options: MetricsStageOptions): Promise<RunningStage> {
@@ -320,16 +323,16 @@ class MetricsStage {
       status: state.status.toJSON(),
       tasks: state.tasks.toJSON(),
     };
+    const checkpointWrite = checkpointMessages(
+      this.#checkpointKey(state.partition),
+      Buffer.from(JSON.stringify(checkpoint)),
+      state.checkpointChunks,
+    );
     const transaction = await state.producer.transaction();
     try {
       await sendDurably(transaction, [
         ...results,
-        {
-          topic: this.#options.naming.metricsStateTopic(),
-          messages: [
-            { key: this.#checkpointKey(state.partition), value: JSON.stringify(checkpoint) },
-          ],
-        },
+        { topic: this.#options.naming.metricsStateTopic(), messages: checkpointWrite.messages },
       ]);
       if (nextOffset !== undefined) {
         await transaction.sendOffsets({
@@ -355,6 +358,7 @@ class MetricsStage {
     }
 
     if (nextOffset !== undefined) state.nextOffset = nextOffset;
+    state.checkpointChunks = checkpointWrite.chunks;
     return true;
   }
 
@@ -366,8 +370,9 @@ class MetricsStage {
 
     const source = `${this.inputTopic}-${partition}`;
     const producer = await this.#fencedProducer(partition, generation);
-    const saved = await this.#reader.latest(this.#checkpointKey(partition));
-    const state = this.#restore(partition, source, producer, generation, saved);
+    const saved = assembleCheckpoint(this.#checkpointKey(partition), await this.#reader.caughtUp());
+    const state = this.#restore(partition, source, producer, generation, saved?.value);
+    state.checkpointChunks = saved?.chunks ?? 0;
     this.#partitions.set(partition, state);
     this.#logger.info(
       {
@@ -454,7 +459,14 @@ class MetricsStage {
     };
     const statusOptions = { staleAfterMs: settings.staleAfterMs };
     const taskOptions = { stuckAfterMs: settings.stuckAfterMs };
-    const base = { generation, partition, source, producer, lastInputAtMs: Date.now() };
+    const base = {
+      generation,
+      partition,
+      source,
+      producer,
+      lastInputAtMs: Date.now(),
+      checkpointChunks: 0,
+    };
     if (saved === undefined) {
       return {
         ...base,
