@@ -13,7 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 
 import { messageOf, PanaceaError, type ErrorCode } from './errors.js';
-import { connectKafkaAdmin } from './kafka.js';
+import { connectKafkaAdmin, waitUntilTopicsServed } from './kafka.js';
 import type { Logger } from './logger.js';
 
 export interface CompactedRecord {
@@ -179,4 +179,5 @@ export async function ensureCompactedTopic(admin: Admin, topic: string): Promise
       },
     ],
   });
+  await waitUntilTopicsServed(admin, [topic]);
 }

@@ -13,6 +13,8 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { PanaceaConfig } from './config.js';
 import { PanaceaError } from './errors.js';
 import { componentLogger } from './logger.js';
@@ -199,4 +201,37 @@ export function hasKafkaErrorType(error: unknown, types: ReadonlySet<string>): b
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+const NOT_YET_SERVED = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+]);
+const TOPIC_SERVED_TIMEOUT_MS = 30_000;
+const TOPIC_SERVED_POLL_MS = 100;
+
+/**
+ * Waits until the broker answers for every partition of freshly created topics. kafkajs's
+ * `waitForLeaders` only waits for the metadata to name leaders; on a busy broker the leader may
+ * still answer "does not host this topic-partition" for a moment after, which a consumer joining
+ * right then takes as a crash.
+ */
+export async function waitUntilTopicsServed(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<void> {
+  const deadlineMs = Date.now() + TOPIC_SERVED_TIMEOUT_MS;
+  for (const topic of topics) {
+    for (;;) {
+      try {
+        await admin.fetchTopicOffsets(topic);
+        break;
+      } catch (error) {
+        if (!hasKafkaErrorType(error, NOT_YET_SERVED) || Date.now() > deadlineMs) throw error;
+        await sleep(TOPIC_SERVED_POLL_MS);
+      }
+    }
+  }
 }

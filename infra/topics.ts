@@ -4,6 +4,7 @@
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
 
+import { waitUntilTopicsServed } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 
 /** Partitions of the raw and enriched topics: the most stage instances that can share the work. */
@@ -44,5 +45,9 @@ export async function ensureTopics(admin: Admin, naming: Naming): Promise<string
   if (missing.length === 0) return [];
 
   await admin.createTopics({ topics: missing, waitForLeaders: true });
+  await waitUntilTopicsServed(
+    admin,
+    missing.map((definition) => definition.topic),
+  );
   return missing.map((definition) => definition.topic);
 }
