@@ -161,7 +161,8 @@ async function removeAgents(registry: AgentRegistry, args: string[]): Promise<nu
   return known.length === positionals.length ? EXIT_OK : EXIT_PARTIAL;
 }
 
-async function withAgentRegistry(
+/** Opens the agent registry of `config`'s deployment for `run`, and closes it after. */
+export async function withAgentRegistry(
   config: PanaceaConfig,
   run: (registry: AgentRegistry) => Promise<number>,
 ): Promise<number> {

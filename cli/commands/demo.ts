@@ -12,7 +12,8 @@ import { messageOf, PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming } from '../../core/naming.js';
 import { stackUp } from '../../infra/stack/stack.js';
-import { createSimulatedFleet } from '../../producers/demo/simulated-fleet.js';
+import type { AgentProfile } from '../../processors/enrich/agent-registry/agent-profile.js';
+import { createSimulatedFleet, type SimulatedAgent } from '../../producers/demo/simulated-fleet.js';
 import {
   datasetsDirectory,
   OPENHANDS_SESSION_FILE,
@@ -21,6 +22,7 @@ import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say, untilStopSignal } from '../command-line.js';
 import { createElasticsearchClient, startPipeline } from '../pipeline.js';
 import { openPublisher } from '../publishing.js';
+import { withAgentRegistry } from './agents.js';
 import { readSession } from './import.js';
 import { stackOptionsFrom } from './stack.js';
 
@@ -53,6 +55,11 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   const withRealSession = await importShippedSession(publisher.publish);
 
   const fleet = createSimulatedFleet(Date.now(), { agentCount });
+  // Registered before their first event, so every document shows the agents' names and teams.
+  await withAgentRegistry(running, async (registry) => {
+    await registry.register(fleet.agents.map(registrationOf));
+    return EXIT_OK;
+  });
   const published: Record<string, number> = {};
   const publishDue = async (): Promise<void> => {
     const events = fleet.advanceTo(Date.now());
@@ -101,6 +108,17 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
       : 'Everything stored so far stays on the servers the demo used; it started none of them.\n',
   );
   return exitCode;
+}
+
+function registrationOf(agent: SimulatedAgent): AgentProfile {
+  return {
+    id: agent.id,
+    name: agent.name,
+    team: agent.team,
+    owner: `${agent.team}@example.com`,
+    environment: 'demo',
+    labels: { agent_type: agent.type, agent_version: agent.version },
+  };
 }
 
 /** Imports the real session when it is there; says so and returns false when it is not. */
