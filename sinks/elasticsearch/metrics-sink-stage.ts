@@ -147,6 +147,9 @@ function indexRecordOf(kind: RecordKind, id: string): MetricsIndexRecord {
  * The status change once more, in the history under an id made of what the change is, so a
  * redelivered record meets its own document (409 on create: already stored). `none` stands for
  * the previous status of an agent seen for the first time.
+ * Known limit (README, Known limitations): `since` is the processing time of the metrics batch,
+ * shared by every change in it, so one agent's same transition twice in one batch gets one id and
+ * one history document; it ends when the status record carries a sequence number of its own.
  */
 function statusHistoryItem(
   document: object,
