@@ -112,8 +112,12 @@ export class WorkflowWindowCombiner {
     const topic = this.#options.enrichedTopic;
     let partitions: number;
     try {
-      const metadata = await this.#options.admin.fetchTopicMetadata({ topics: [topic] });
-      partitions = metadata.topics[0]?.partitions.length ?? 0;
+      // Not `fetchTopicMetadata`: on a topic missing from the client's cache (or an expired
+      // cache) it replaces kafkajs's cached metadata with that topic's alone, and a concurrent
+      // `fetchTopicOffsets` on the shared admin (the pipeline's idle check) then finds no
+      // partitions and fails with a TypeError. `fetchTopicOffsets` refreshes the cache for every
+      // topic the client follows and answers one entry per partition.
+      partitions = (await this.#options.admin.fetchTopicOffsets(topic)).length;
     } catch (error) {
       throw new PanaceaError(
         'KAFKA_UNAVAILABLE',
