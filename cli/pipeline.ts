@@ -138,7 +138,10 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       ),
       // Its own loop: one Kafka transaction per batch instead of a commit after the write.
       await startMetricsStage({ kafka, admin, naming, settings: config.metrics }),
-      await startStage(createMetricsSinkStage({ naming, client: elasticsearch }), runnerOptions),
+      await startStage(
+        createMetricsSinkStage({ naming, client: elasticsearch, admin }),
+        runnerOptions,
+      ),
       await startStage(
         createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
         runnerOptions,

@@ -7,6 +7,20 @@ import type { PanaceaConfig } from './config.js';
 export const EVENT_KINDS = ['activity', 'error', 'audit', 'heartbeat'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+/**
+ * The metrics indices by record: `window` (agent windows and combined workflow windows),
+ * `window_partial` (a workflow window's partial from one input partition), `status` (the current
+ * status per agent), `status_history` (every status change) and `task`.
+ */
+export const METRICS_INDEX_RECORDS = [
+  'window',
+  'window_partial',
+  'status',
+  'status_history',
+  'task',
+] as const;
+export type MetricsIndexRecord = (typeof METRICS_INDEX_RECORDS)[number];
+
 const RAW_TOPIC_BY_KIND: Record<EventKind, string> = {
   activity: 'agent.activity',
   error: 'agent.errors',
@@ -29,8 +43,8 @@ export interface Naming {
   metricsTopic(): string;
   /** The compacted topic of the metrics stage's per-partition checkpoints. */
   metricsStateTopic(): string;
-  /** A plain index of metrics documents (`window`, `status`, `task`): documents overwrite by id. */
-  metricsIndex(record: 'window' | 'status' | 'task'): string;
+  /** A plain index of metrics documents (see METRICS_INDEX_RECORDS): documents overwrite by id. */
+  metricsIndex(record: MetricsIndexRecord): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {

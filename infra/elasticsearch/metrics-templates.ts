@@ -1,7 +1,11 @@
 /**
  * The index template of the metrics indices `metrics-agent.<record>-<namespace>` (record: window,
- * status, task). Plain indices, not data streams: a window's document is rewritten as the window
- * fills and again after a replay, and a data stream takes only `create`.
+ * window_partial, status, status_history, task; see METRICS_INDEX_RECORDS in core/naming.ts). One
+ * mapping serves them all: a workflow window's partials in `window_partial` have the window
+ * document's shape, with `panacea.metrics.state` stored but not indexed as in `window`, and the
+ * status history holds the same documents as `status`. Plain indices, not data streams: a
+ * window's document is rewritten as the window fills and again after a replay, and a data stream
+ * takes only `create`.
  *
  * A full Elasticsearch ships a `metrics` template for `metrics-*-*` (priority 100) that makes every
  * matching name a data stream; ours matches first with a higher priority and no `data_stream`, so
@@ -84,6 +88,8 @@ export const METRICS_MAPPINGS = {
                 memory_mb_peak: double,
               },
             },
+            // The partial sources a combined workflow window was merged from.
+            sources: keyword,
             // The mergeable figures, for consumers that combine windows; never searched.
             state: { type: 'object', enabled: false },
           },

@@ -1,7 +1,7 @@
 /**
  * The metrics stage's pure core: event-time windows per agent and per workflow, the agent status
  * state machine and the task overview. Nothing here touches Kafka, Elasticsearch or a clock; the
- * stage (not written yet) feeds events in, passes processing time in, and carries state out.
+ * stage (metrics-stage.ts) feeds events in, passes processing time in, and carries state out.
  *
  * DESIGN: how the stage will keep the figures exact through SIGKILL and rebalances
  *
@@ -45,11 +45,19 @@
  *    same, because only committed ones were ever visible.
  *
  * 4. Workflows across partitions. A workflow's agents may sit on several partitions, each giving a
- *    partial window under the same `documentId`. A small combining step (its own consumer group on
- *    the partial records, keyed by `documentId` so one window's partials meet on one partition)
- *    keeps the latest partial per source in checkpointed state, merges them with
- *    `combinePartialWindows` (exact: integer counts and sums, sketch buckets, maxima) and writes
- *    the document to `agent.metrics` and Elasticsearch. Agent windows come from one source and pass
+ *    partial window under the same `documentId`, written to `agent.metrics` with the source in
+ *    its id (`workflow:<id>:<start>|<source>`) and the `documentId` as its key, so all partials of
+ *    a window land on one partition of `agent.metrics` and one consumer of the metrics sink: one
+ *    writer per window. The sink (sinks/elasticsearch/metrics-sink-stage.ts) stores each partial
+ *    in `metrics-agent.window_partial-<namespace>`; once that bulk write is acknowledged, it reads
+ *    every partial of each window the batch touched with a realtime `mget` (one id per partition
+ *    of the enriched topic), restores their figures from `panacea.metrics.state`, merges them
+ *    with `combinePartialWindows` (exact: integer counts and sums, sketch buckets, maxima) and
+ *    indexes the result under `documentId` in `metrics-agent.window-<namespace>`, listing the
+ *    merged sources in `panacea.metrics.sources`. Its version is the sum of the partials' stored
+ *    versions, which only grows as they do, so a combination from an older reading never
+ *    overwrites a newer one. The sink commits its offsets after both writes, so a crash between
+ *    them combines the window again on redelivery. Agent windows come from one source and pass
  *    through unchanged.
  *
  * 5. Elasticsearch. `toMetricsDocument` gives the document, `_id` = `documentId`, written with the
@@ -59,7 +67,7 @@
  *    Elasticsearch, so our template must take a higher priority and leave `data_stream` out, and
  *    map `panacea.metrics.state` with `enabled: false`. To keep a retried older write from
  *    overwriting a newer one, write with `version_type: external` and a version that only grows:
- *    the source offset of the batch (for combined documents, the sum over their sources).
+ *    the source offset of the batch (for combined documents, the sum over their partials).
  *    Task records go to `tasks-agent-<namespace>` (`_id` `task:<agent id>:<task id>`), so "stuck
  *    now" is a query at any moment.
  *

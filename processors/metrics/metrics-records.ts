@@ -5,12 +5,15 @@
  * the same id (the input offset the stage had reached), and `document` what Elasticsearch stores.
  *
  * Ids: an agent window is `agent:<agent id>:<window start>`; a status is the agent id (one
- * document per agent, its current status; every change is a record on the topic); a task is
- * `task:<agent id>:<task id>`. A workflow window carries its source partition in the id
- * (`workflow:<id>:<start>|<source>`): a workflow's agents may sit on several partitions, each
- * giving a partial window, and the combining step that merges them (see index.ts, point 4) is not
- * written yet. Known gap: until it is, a workflow spread over partitions has one document per
- * partition; counts add up across them, percentiles do not.
+ * document per agent, its current status; every change is a record on the topic, and the sink
+ * keeps each one in a history index too); a task is `task:<agent id>:<task id>`. A workflow
+ * window carries its source partition in the id (`workflow:<id>:<start>|<source>`): a workflow's
+ * agents may sit on several partitions, each giving a partial window. All partials of a window
+ * share the Kafka key (the window id), so they meet on one partition of `agent.metrics`, where the
+ * metrics sink merges them into the window's one document (see index.ts, point 4). A consumer of
+ * the topic that wants whole workflow figures merges the same way: keep the latest partial per
+ * source, restore each `panacea.metrics.state` with `WindowFigures.fromJSON`, and merge them with
+ * `combinePartialWindows`; adding up counts works, percentiles need the merged sketch.
  */
 import type { Message } from 'kafkajs';
 

@@ -1,8 +1,9 @@
 /**
- * What both Elasticsearch sinks do with a batch: turn each record into a bulk item (a record that
- * cannot be one is dead-lettered with its reason), write them all, and dead-letter each item
- * Elasticsearch refused with its answer, so the batch is handed back only when every record is
- * stored or parked.
+ * What both Elasticsearch sinks do with a batch: turn each record into its bulk items (a record
+ * that cannot be one is dead-lettered with its reason), write them all, and dead-letter each record
+ * with an item Elasticsearch refused, with its answer, so the batch is handed back only when every
+ * record is stored or parked. A record with several items (a status change goes to the current
+ * status and to the history) is dead-lettered once, for its first refused item.
  */
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
@@ -16,7 +17,7 @@ import type { BulkItem, BulkWriter } from './bulk-writer.js';
 
 export async function writeBatchInBulk(
   records: readonly StageRecord[],
-  toBulkItem: (record: StageRecord) => BulkItem<StageRecord>,
+  toBulkItems: (record: StageRecord) => BulkItem<StageRecord>[],
   writer: BulkWriter,
   context: BatchContext,
 ): Promise<BatchOutcome> {
@@ -25,14 +26,17 @@ export async function writeBatchInBulk(
 
   for (const record of records) {
     try {
-      items.push(toBulkItem(record));
+      items.push(...toBulkItems(record));
     } catch (error) {
       deadLetters.push(deadLetterFor(record, error));
     }
   }
 
   const result = await writer.write(items, context);
+  const refusedRecords = new Set<StageRecord>();
   for (const refused of result.refused) {
+    if (refusedRecords.has(refused.item.tag)) continue;
+    refusedRecords.add(refused.item.tag);
     const error = new PanaceaError(
       'DOCUMENT_REJECTED',
       `Elasticsearch answered ${refused.status}: ${refused.reason}`,

@@ -84,6 +84,39 @@ export class BulkWriter {
     return result;
   }
 
+  /**
+   * Sends a request that reads or writes as a whole (the combiner's `mget`) with the same retry
+   * policy as a bulk request: retried with backoff while the failure may pass (no answer, 429,
+   * 5xx), refused for good otherwise, and cut short by a stop.
+   */
+  async request<R>(
+    description: string,
+    send: (signal: AbortSignal) => Promise<R>,
+    context: WriteContext,
+  ): Promise<R> {
+    for (let attempt = 1; ; attempt += 1) {
+      if (attempt > 1) await this.#backOff(attempt, 0, context);
+
+      try {
+        return await send(context.signal);
+      } catch (error) {
+        if (context.signal.aborted) throw stopped();
+        if (!canPass(error)) {
+          throw new PanaceaError(
+            'ELASTICSEARCH_UNAVAILABLE',
+            `Elasticsearch refused the ${description} request and retrying cannot help: ${summariseError(error).message}`,
+            { statusCode: summariseError(error).statusCode },
+            error,
+          );
+        }
+        this.#logger.warn(
+          { err: summariseError(error), attempt, request: description },
+          'request failed; retrying',
+        );
+      }
+    }
+  }
+
   async #writeChunk<T>(
     chunk: BulkItem<T>[],
     context: WriteContext,

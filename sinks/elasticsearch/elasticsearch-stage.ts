@@ -40,7 +40,12 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
     inputTopics: [naming.enrichedTopic()],
     summary: { target: `logs-agent.<kind>-${namespace}` },
     handleBatch: (records: StageRecord[], context: BatchContext): Promise<BatchOutcome> =>
-      writeBatchInBulk(records, (record) => toBulkItem(record, naming, namespace), writer, context),
+      writeBatchInBulk(
+        records,
+        (record) => [toBulkItem(record, naming, namespace)],
+        writer,
+        context,
+      ),
   };
 }
 

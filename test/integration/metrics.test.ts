@@ -1,14 +1,17 @@
 /**
  * The metrics stage on real servers: a known event set gives exactly the expected window figures
  * in Elasticsearch, also when the pipeline is SIGKILLed at a random point and started again; a
- * late event is stored as an event and left out of its closed window; tasks in progress are
- * queryable at any moment.
+ * workflow whose agents sit on several partitions gets one combined window document; a late
+ * event is stored as an event and left out of its closed window; tasks in progress and every
+ * status change are queryable at any moment.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
+import { EVENT_TOPIC_PARTITIONS } from '../../infra/topics.js';
 import {
   field,
   isolate,
@@ -130,7 +133,7 @@ function exactQuantile(values: number[], q: number): number {
 
 async function searchMetrics(
   isolation: Isolation,
-  record: 'window' | 'status' | 'task',
+  record: 'window' | 'window_partial' | 'status' | 'status_history' | 'task',
   query: object = { match_all: {} },
 ): Promise<SearchHit[]> {
   const index = `metrics-agent.${record}-${isolation.namespace}`;
@@ -283,6 +286,78 @@ describe('metrics stage', () => {
     expectFigures(await searchMetrics(isolation, 'window'), expected);
   });
 
+  it('combines a workflow spread over partitions into one exact window document', async () => {
+    const isolation = isolate('metricscombine');
+    const env = metricsEnv(isolation);
+    const agents = agentsOnDistinctPartitions('c-agent');
+    const windowStart = new Date(BASE_MS).toISOString();
+    const durationsMs: number[] = [];
+    const lines: string[] = [];
+    agents.forEach(({ agentId }, agent) => {
+      for (let task = 0; task < 60; task += 1) {
+        const durationMs = durationOf(agent, 7, task) * (agent + 1);
+        const base = { agent: { id: agentId }, workflowId: 'c-wf', taskId: `t-${task}` };
+        lines.push(
+          JSON.stringify({
+            ...base,
+            kind: 'activity',
+            eventId: `${agentId}-start-${task}`,
+            timestamp: BASE_MS + task * 500,
+            activity: { action: 'task.run', status: 'started' },
+          }),
+          JSON.stringify({
+            ...base,
+            kind: 'activity',
+            eventId: `${agentId}-end-${task}`,
+            timestamp: BASE_MS + task * 500 + 250,
+            activity: { action: 'task.run', status: 'succeeded', durationMs },
+          }),
+        );
+        durationsMs.push(durationMs);
+      }
+    });
+    await produceLines(isolation, 'workflow', lines);
+
+    const run = await runPanacea(['run', '--until-idle'], env);
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    const workflowWindows = (await searchMetrics(isolation, 'window')).filter(
+      (hit) => field(hit, 'panacea.metrics.scope') === 'workflow',
+    );
+    // One document for the window, none per partition.
+    expect(workflowWindows.map((hit) => hit._id)).toEqual([`workflow:c-wf:${windowStart}`]);
+    const combined = workflowWindows[0] as SearchHit;
+    const metric = (name: string): unknown => field(combined, `panacea.metrics.${name}`);
+    expect(metric('sources')).toEqual(
+      agents.map(({ partition }) => `${isolation.topicPrefix}agent.events.enriched-${partition}`),
+    );
+    expect(metric('tasks')).toMatchObject({
+      started: durationsMs.length,
+      succeeded: durationsMs.length,
+      failed: 0,
+    });
+    expect(metric('events.count')).toBe(lines.length);
+    for (const [name, q] of [
+      ['p50', 0.5],
+      ['p95', 0.95],
+      ['p99', 0.99],
+    ] as const) {
+      const exact = exactQuantile(durationsMs, q);
+      const reported = metric(`duration_ms.${name}`) as number;
+      expect(Math.abs(reported - exact) / exact, name).toBeLessThanOrEqual(0.01);
+    }
+    expect(metric('duration_ms.max')).toBe(Math.max(...durationsMs));
+    expect(metric('duration_ms.count')).toBe(durationsMs.length);
+    // The partials stay in their own index, one per partition, for consumers that merge them.
+    const partials = await searchMetrics(isolation, 'window_partial');
+    expect(partials.map((hit) => hit._id).sort()).toEqual(
+      agents.map(
+        ({ partition }) =>
+          `workflow:c-wf:${windowStart}|${isolation.topicPrefix}agent.events.enriched-${partition}`,
+      ),
+    );
+  });
+
   it('marks an agent stale once its heartbeats stop, in processing time', async () => {
     const isolation = isolate('metricsstale');
     const env = { ...isolation.env, PANACEA_METRICS_STALE_MS: '1000' };
@@ -314,6 +389,19 @@ describe('metrics stage', () => {
       previous: 'active',
       cause: 'silence',
     });
+    // Each change stays in the history, under an id made of the change.
+    const since = (hit: SearchHit): string => field(hit, 'panacea.status.since') as string;
+    const history = (await searchMetrics(isolation, 'status_history')).sort((a, b) =>
+      since(a).localeCompare(since(b)),
+    );
+    expect(history.map((hit) => field(hit, 'panacea.status'))).toMatchObject([
+      { previous: null, current: 'active', cause: 'heartbeat' },
+      { previous: 'active', current: 'stale', cause: 'silence' },
+    ]);
+    expect(history.map((hit) => hit._id)).toEqual([
+      `status:quiet-agent:${since(history[0] as SearchHit)}:none->active`,
+      `status:quiet-agent:${since(history[1] as SearchHit)}:active->stale`,
+    ]);
   });
 
   it('stores a late event as an event but leaves it out of its closed window', async () => {
@@ -397,6 +485,37 @@ describe('metrics stage', () => {
     ]);
   });
 });
+
+/**
+ * One agent id per partition of the enriched topic, picked with the producer's own partitioner
+ * (murmur2 of the key, the agent id), so a workflow of these agents spans every partition.
+ */
+function agentsOnDistinctPartitions(label: string): { agentId: string; partition: number }[] {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata: PartitionMetadata[] = Array.from(
+    { length: EVENT_TOPIC_PARTITIONS },
+    (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    }),
+  );
+  const byPartition = new Map<number, string>();
+  for (let candidate = 0; byPartition.size < EVENT_TOPIC_PARTITIONS; candidate += 1) {
+    const agentId = `${label}-${candidate}`;
+    const partition = partitioner({
+      topic: 'any',
+      partitionMetadata,
+      message: { key: agentId, value: null },
+    });
+    if (!byPartition.has(partition)) byPartition.set(partition, agentId);
+  }
+  return [...byPartition]
+    .sort(([a], [b]) => a - b)
+    .map(([partition, agentId]) => ({ agentId, partition }));
+}
 
 /** The events counted so far, summed over the agent windows in Elasticsearch. */
 async function countedEvents(isolation: Isolation): Promise<number> {

@@ -1,6 +1,7 @@
 /**
  * The bulk writer against a real Elasticsearch: create semantics by id, duplicates counted as
- * written, and documents refused for good handed back with Elasticsearch's reason.
+ * written, documents refused for good handed back with Elasticsearch's reason, and the same retry
+ * policy for a whole request such as the metrics sink's `mget`.
  */
 import { Client } from '@elastic/elasticsearch';
 import { describe, expect, it } from 'vitest';
@@ -143,5 +144,72 @@ describe('elasticsearch bulk writer', () => {
     expect(heartbeats).toBeGreaterThanOrEqual(attempts - 1);
     expect(heartbeats).toBeLessThanOrEqual(attempts);
     await unreachable.close();
+  });
+
+  it('retries a whole request (an mget) the same way and refuses one that cannot pass', async () => {
+    const isolation = isolate('bulkrequest');
+    const client = new Client({ node: isolation.elasticsearchUrl });
+    const unreachable = new Client({ node: `http://127.0.0.1:${await freePort()}`, maxRetries: 0 });
+    const writerFor = (target: Client): BulkWriter =>
+      new BulkWriter({
+        client: target,
+        logger: quietLogger,
+        initialRetryDelayMs: 20,
+        maxRetryDelayMs: 50,
+      });
+    const index = `panacea-test-request-${isolation.namespace}`;
+    await client.index({ index, id: 'a', document: { n: 1 }, refresh: false });
+
+    try {
+      const found = await writerFor(client).request(
+        'mget',
+        (signal) => client.mget({ index, ids: ['a', 'b'], realtime: true }, { signal }),
+        { signal: new AbortController().signal },
+      );
+      expect(found.docs.map((doc) => 'found' in doc && doc.found)).toEqual([true, false]);
+
+      let refusedAttempts = 0;
+      const refused = await writerFor(client)
+        .request(
+          'mget',
+          (signal) => {
+            refusedAttempts += 1;
+            // No ids: Elasticsearch answers 400, which no retry can change.
+            return client.mget({ index, ids: [] }, { signal });
+          },
+          { signal: new AbortController().signal },
+        )
+        .then(
+          () => 'resolved',
+          (error: unknown) => error,
+        );
+      expect((refused as PanaceaError).code).toBe('ELASTICSEARCH_UNAVAILABLE');
+      expect(refusedAttempts).toBe(1);
+
+      const stop = new AbortController();
+      let attempts = 0;
+      const waiting = writerFor(unreachable)
+        .request(
+          'mget',
+          (signal) => {
+            attempts += 1;
+            return unreachable.mget({ index, ids: ['a'] }, { signal });
+          },
+          { signal: stop.signal },
+        )
+        .then(
+          () => 'resolved',
+          (error: unknown) => error,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stop.abort();
+      const outcome = await waiting;
+      expect((outcome as PanaceaError).code).toBe('STAGE_STOPPED');
+      expect(attempts).toBeGreaterThan(2);
+    } finally {
+      await client.indices.delete({ index }, { ignore: [404] });
+      await client.close();
+      await unreachable.close();
+    }
   });
 });
