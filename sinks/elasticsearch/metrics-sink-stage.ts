@@ -144,12 +144,11 @@ function indexRecordOf(kind: RecordKind, id: string): MetricsIndexRecord {
 }
 
 /**
- * The status change once more, in the history under an id made of what the change is, so a
- * redelivered record meets its own document (409 on create: already stored). `none` stands for
- * the previous status of an agent seen for the first time.
- * Known limit (README, Known limitations): `since` is the processing time of the metrics batch,
- * shared by every change in it, so one agent's same transition twice in one batch gets one id and
- * one history document; it ends when the status record carries a sequence number of its own.
+ * The status change once more, in the history, under an id made of the agent, the change's time
+ * and the position of its record on `agent.metrics`: every change is exactly one record in a
+ * committed transaction there, so the position tells two changes of one batch apart (they share
+ * `since`, the batch's processing time), and a redelivered record meets its own document (409 on
+ * create: already stored).
  */
 function statusHistoryItem(
   document: object,
@@ -168,11 +167,10 @@ function statusHistoryItem(
   if (typeof status?.current !== 'string' || typeof status.since !== 'string') {
     throw violation('document.panacea.status', 'expected current and since');
   }
-  const previous = typeof status.previous === 'string' ? status.previous : 'none';
 
   return {
     index: naming.metricsIndex('status_history'),
-    id: `status:${agentId}:${status.since}:${previous}->${status.current}`,
+    id: `status:${agentId}:${status.since}:${record.partition}-${record.offset}`,
     document,
     operation: 'create',
     tag: record,
