@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import type { Admin, Consumer, ConsumerConfig, Kafka, Producer } from 'kafkajs';
 
 import { loadConfig, type PanaceaConfig } from '../core/config.js';
+import { messageOf } from '../core/errors.js';
 import { createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
@@ -179,18 +180,17 @@ async function measure(
   const input = createNaming(config);
   const { events, agents } = generateEvents(options.eventCount);
 
-  // 1. What the stages need and `startPipeline` opens before any stage starts. The registries
-  //    come first because each creates its compacted topic with `waitForLeaders`: right after
-  //    ensureTopics has created a dozen topics, this broker answers that wait with
-  //    UNKNOWN_TOPIC_OR_PARTITION for a second or two, which kafkajs does not retry.
-  const registry = await openSchemaRegistry(config, kafka);
-  const agentRegistry = await openAgentRegistry({
-    kafka,
-    brokers: config.kafkaBrokers,
-    topic: input.agentRegistryTopic(),
-    groupPrefix: runPrefix,
-    logger: componentLogger('agent-registry'),
-  });
+  // 1. What the stages need and `startPipeline` opens before any stage starts.
+  const registry = await retryingTopicCreation(() => openSchemaRegistry(config, kafka));
+  const agentRegistry = await retryingTopicCreation(() =>
+    openAgentRegistry({
+      kafka,
+      brokers: config.kafkaBrokers,
+      topic: input.agentRegistryTopic(),
+      groupPrefix: runPrefix,
+      logger: componentLogger('agent-registry'),
+    }),
+  );
   const shared: Shared = {
     config,
     kafka,
@@ -215,7 +215,7 @@ async function measure(
     await agentRegistry.register(
       agents.map((agent) => ({ id: agent.id, name: agent.name, team: agent.team })),
     );
-    fill = await fillRawTopics(config, input, events);
+    fill = await retryingTopicCreation(() => fillRawTopics(config, input, events));
     const rawRecords = await countRecords(admin, input.rawTopics());
     if (rawRecords !== events.length) {
       throw new BenchFailure(
@@ -477,7 +477,7 @@ async function prepareNaming(
     agentRegistryTopic: shared.input.agentRegistryTopic,
     enrichedTopic: (enrichedFrom ?? own).enrichedTopic,
   };
-  await ensureTopics(shared.admin, naming);
+  await retryingTopicCreation(() => ensureTopics(shared.admin, naming));
   return naming;
 }
 
@@ -532,6 +532,30 @@ async function timeRun(
 
 function batchesOf(stages: RunningStage[]): Record<string, number> {
   return Object.fromEntries(stages.map((stage) => [stage.name, stage.stats().batches]));
+}
+
+/** Tries of a step that creates topics; see retryingTopicCreation. */
+const TOPIC_CREATION_ATTEMPTS = 4;
+const TOPIC_CREATION_PAUSE_MS = 2_000;
+
+/**
+ * Runs a step that creates topics again after a retriable failure. On this shared broker a topic
+ * creation with `waitForLeaders` fails now and then with UNKNOWN_TOPIC_OR_PARTITION (the new
+ * topic is not in the broker's metadata yet, typically while other topics are being created or
+ * deleted), which kafkajs does not retry; core/compacted-topic.ts and infra/topics.ts pass it on
+ * as a retriable error, so the caller decides, and a bench should not fail on it.
+ */
+async function retryingTopicCreation<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true;
+      if (!retriable || attempt >= TOPIC_CREATION_ATTEMPTS) throw error;
+      say(`topic creation failed (attempt ${attempt}), trying again: ${messageOf(error)}`);
+      await sleep(TOPIC_CREATION_PAUSE_MS);
+    }
+  }
 }
 
 /** Waits for `done`, failing when a stage ends by itself or the run takes too long. */
