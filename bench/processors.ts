@@ -7,7 +7,7 @@
  * times the enrich stage alone and the metrics stage alone (on what the lone enrich wrote).
  * Prints a table for a person and one JSON line for machines. Elasticsearch is not used.
  *
- * Usage: npm run bench -- --only processors [--events 50000] [--rounds 3]
+ * Usage: npm run bench -- --only processors [--events 30000] [--rounds 3]
  *
  * The raw topics are filled once, as `panacea produce` fills them; every round and every side
  * then reads them from the beginning with consumer groups and output topics of its own. Every run
@@ -43,13 +43,17 @@ import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
 import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
 
 interface BenchOptions {
-  /** Events in the raw topics, read by every side of every round. `--events`; default 50 000. */
+  /**
+   * Events in the raw topics, read by every side of every round. `--events`; default 30 000:
+   * from about 50 000 on, one partition's metrics checkpoint passes the broker's 1 MB record
+   * limit and the metrics stage crashes (see README, "Known limitations" and "Processors").
+   */
   eventCount: number;
   /** Rounds of every side. `--rounds`; default 3. */
   rounds: number;
 }
 
-const DEFAULT_OPTIONS: BenchOptions = { eventCount: 50_000, rounds: 3 };
+const DEFAULT_OPTIONS: BenchOptions = { eventCount: 30_000, rounds: 3 };
 
 /** Many agents, so the metrics stage keeps windows and task state for many subjects. */
 const FLEET_AGENT_COUNT = 200;
@@ -566,8 +570,14 @@ async function waitForStages(
 ): Promise<void> {
   const ended = Promise.race(
     stages.map(async (stage) => {
-      await stage.finished.catch(() => undefined);
-      throw new BenchFailure(`stage ${stage.name} stopped by itself; its log is on stderr`);
+      // A crash that kafkajs does not restart rejects; a stop it reports as one resolves.
+      const reason = await stage.finished.then(
+        () => 'without an error',
+        (error: unknown) => `with "${messageOf(error)}"`,
+      );
+      throw new BenchFailure(
+        `stage ${stage.name} stopped by itself ${reason}; its log is on stderr`,
+      );
     }),
   );
   ended.catch(() => undefined);
