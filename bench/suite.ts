@@ -2,9 +2,9 @@
  * `npm run bench`: runs every benchmark, one after the other, each in a process of its own so
  * that one's memory and event loop do not colour the next one's figures.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput] [--events N] [other options]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors] [--events N] [options]
  *
- * Options are handed to each benchmark that knows them (`--events` to both); `--only` runs one.
+ * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one.
  * The exit code is the first non-zero exit code of a benchmark, or 0.
  */
 import { spawn } from 'node:child_process';
@@ -26,6 +26,7 @@ const BENCHMARKS: Benchmark[] = [
     options: ['events', 'latency-rate', 'latency-seconds', 'latency-samples'],
   },
   { name: 'sdk-throughput', file: 'sdk-throughput.js', options: ['events', 'rounds'] },
+  { name: 'processors', file: 'processors.js', options: ['events', 'rounds'] },
 ];
 
 async function main(argv: string[]): Promise<number> {
