@@ -185,16 +185,14 @@ async function measure(
   const { events, agents } = generateEvents(options.eventCount);
 
   // 1. What the stages need and `startPipeline` opens before any stage starts.
-  const registry = await retryingTopicCreation(() => openSchemaRegistry(config, kafka));
-  const agentRegistry = await retryingTopicCreation(() =>
-    openAgentRegistry({
-      kafka,
-      brokers: config.kafkaBrokers,
-      topic: input.agentRegistryTopic(),
-      groupPrefix: runPrefix,
-      logger: componentLogger('agent-registry'),
-    }),
-  );
+  const registry = await openSchemaRegistry(config, kafka);
+  const agentRegistry = await openAgentRegistry({
+    kafka,
+    brokers: config.kafkaBrokers,
+    topic: input.agentRegistryTopic(),
+    groupPrefix: runPrefix,
+    logger: componentLogger('agent-registry'),
+  });
   const shared: Shared = {
     config,
     kafka,
@@ -219,7 +217,7 @@ async function measure(
     await agentRegistry.register(
       agents.map((agent) => ({ id: agent.id, name: agent.name, team: agent.team })),
     );
-    fill = await retryingTopicCreation(() => fillRawTopics(config, input, events));
+    fill = await fillRawTopics(config, input, events);
     const rawRecords = await countRecords(admin, input.rawTopics());
     if (rawRecords !== events.length) {
       throw new BenchFailure(
@@ -481,7 +479,7 @@ async function prepareNaming(
     agentRegistryTopic: shared.input.agentRegistryTopic,
     enrichedTopic: (enrichedFrom ?? own).enrichedTopic,
   };
-  await retryingTopicCreation(() => ensureTopics(shared.admin, naming));
+  await ensureTopics(shared.admin, naming);
   return naming;
 }
 
@@ -536,30 +534,6 @@ async function timeRun(
 
 function batchesOf(stages: RunningStage[]): Record<string, number> {
   return Object.fromEntries(stages.map((stage) => [stage.name, stage.stats().batches]));
-}
-
-/** Tries of a step that creates topics; see retryingTopicCreation. */
-const TOPIC_CREATION_ATTEMPTS = 4;
-const TOPIC_CREATION_PAUSE_MS = 2_000;
-
-/**
- * Runs a step that creates topics again after a retriable failure. On this shared broker a topic
- * creation with `waitForLeaders` fails now and then with UNKNOWN_TOPIC_OR_PARTITION (the new
- * topic is not in the broker's metadata yet, typically while other topics are being created or
- * deleted), which kafkajs does not retry; core/compacted-topic.ts and infra/topics.ts pass it on
- * as a retriable error, so the caller decides, and a bench should not fail on it.
- */
-async function retryingTopicCreation<T>(step: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await step();
-    } catch (error) {
-      const retriable = (error as { retriable?: unknown }).retriable === true;
-      if (!retriable || attempt >= TOPIC_CREATION_ATTEMPTS) throw error;
-      say(`topic creation failed (attempt ${attempt}), trying again: ${messageOf(error)}`);
-      await sleep(TOPIC_CREATION_PAUSE_MS);
-    }
-  }
 }
 
 /** Waits for `done`, failing when a stage ends by itself or the run takes too long. */

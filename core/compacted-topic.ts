@@ -13,7 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 
 import { messageOf, PanaceaError, type ErrorCode } from './errors.js';
-import { connectKafkaAdmin, waitUntilTopicsServed } from './kafka.js';
+import { connectKafkaAdmin, createTopicsServed } from './kafka.js';
 import type { Logger } from './logger.js';
 
 export interface CompactedRecord {
@@ -168,16 +168,7 @@ export class CompactedTopicReader {
 export async function ensureCompactedTopic(admin: Admin, topic: string): Promise<void> {
   const existing = await admin.listTopics();
   if (existing.includes(topic)) return;
-  // A concurrent creator makes this return false, which is as good as creating it.
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: 1,
-        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-      },
-    ],
-  });
-  await waitUntilTopicsServed(admin, [topic]);
+  await createTopicsServed(admin, [
+    { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+  ]);
 }

@@ -5,6 +5,7 @@
 import {
   Kafka,
   type Admin,
+  type ITopicConfig,
   logLevel,
   Partitioners,
   type LogEntry,
@@ -213,17 +214,21 @@ const TOPIC_SERVED_TIMEOUT_MS = 30_000;
 const TOPIC_SERVED_POLL_MS = 100;
 
 /**
- * Waits until the broker answers for every partition of freshly created topics. kafkajs's
- * `waitForLeaders` only waits for the metadata to name leaders; on a busy broker the leader may
- * still answer "does not host this topic-partition" for a moment after, which a consumer joining
- * right then takes as a crash.
+ * Creates topics and returns once the broker answers for every partition of them. kafkajs's
+ * `waitForLeaders` waits for the metadata to name leaders, but on a busy broker (topics being
+ * created or deleted meanwhile) that wait can itself fail with "does not host this
+ * topic-partition" although the topics were created, and the leader may still answer so for a
+ * moment after; a consumer joining right then takes it as a crash. Both are waited out here.
+ * A concurrent creator of the same topics is fine.
  */
-export async function waitUntilTopicsServed(
-  admin: Admin,
-  topics: readonly string[],
-): Promise<void> {
+export async function createTopicsServed(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  try {
+    await admin.createTopics({ topics, waitForLeaders: true });
+  } catch (error) {
+    if (!hasKafkaErrorType(error, NOT_YET_SERVED)) throw error;
+  }
   const deadlineMs = Date.now() + TOPIC_SERVED_TIMEOUT_MS;
-  for (const topic of topics) {
+  for (const { topic } of topics) {
     for (;;) {
       try {
         await admin.fetchTopicOffsets(topic);

@@ -4,7 +4,7 @@
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
 
-import { waitUntilTopicsServed } from '../core/kafka.js';
+import { createTopicsServed } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 
 /** Partitions of the raw and enriched topics: the most stage instances that can share the work. */
@@ -44,10 +44,6 @@ export async function ensureTopics(admin: Admin, naming: Naming): Promise<string
   const missing = topicDefinitions(naming).filter((definition) => !existing.has(definition.topic));
   if (missing.length === 0) return [];
 
-  await admin.createTopics({ topics: missing, waitForLeaders: true });
-  await waitUntilTopicsServed(
-    admin,
-    missing.map((definition) => definition.topic),
-  );
+  await createTopicsServed(admin, missing);
   return missing.map((definition) => definition.topic);
 }
