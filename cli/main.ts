@@ -21,12 +21,15 @@ const USAGE = `usage:
   panacea agents register --file FILE | list | remove ID...
                                                  the agent registry the enrichment adds to events
   panacea run [--until-idle]                     run the pipeline
+  panacea kibana import [--file DIR_OR_FILE] [--overwrite]
+                                                 data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
 
 environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA_DIR,
              PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
              PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
-             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, LOG_LEVEL, LOG_FORMAT (see README)`;
+             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, KIBANA_URL, LOG_LEVEL, LOG_FORMAT
+             (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
 
@@ -39,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -33,6 +33,11 @@ export interface PanaceaConfig {
    * subjects in a Kafka topic). `SCHEMA_REGISTRY_URL`; default unset.
    */
   schemaRegistryUrl: string | undefined;
+  /**
+   * Kibana, for `panacea kibana import` only (credentials may be in the URL, a path such as
+   * `/s/<space>` picks a space). `KIBANA_URL`; default unset.
+   */
+  kibanaUrl: string | undefined;
   /** Settings of the metrics stage, each from its own variable (see MetricsConfig). */
   metrics: MetricsConfig;
   /**
@@ -123,6 +128,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
       ? undefined
       : parseHttpUrl('SCHEMA_REGISTRY_URL', schemaRegistryText);
 
+  const kibanaText = nonEmpty(environment.KIBANA_URL);
+  const kibanaUrl = kibanaText === undefined ? undefined : parseHttpUrl('KIBANA_URL', kibanaText);
+
   const metrics: MetricsConfig = {
     windowSizeMs: millisecondsVariable(environment, 'PANACEA_METRICS_WINDOW_MS', 1000, DAY_MS),
     allowedLatenessMs: millisecondsVariable(
@@ -145,6 +153,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     namespace,
     topicPrefix,
     schemaRegistryUrl,
+    kibanaUrl,
     metrics,
     redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
   };

@@ -47,6 +47,8 @@ export const ERROR_CATALOGUE = {
   KAFKA_UNAVAILABLE: { retriable: true, summary: 'Kafka could not be reached' },
   ARCHIVE_WRITE_FAILED: { retriable: true, summary: 'the audit archive could not be written' },
   IMPORT_INVALID: { retriable: false, summary: 'an input file for an importer is not valid' },
+  KIBANA_UNAVAILABLE: { retriable: true, summary: 'Kibana could not be reached or failed' },
+  KIBANA_REQUEST_REJECTED: { retriable: false, summary: 'Kibana refused a request as not valid' },
   STACK_UNAVAILABLE: { retriable: false, summary: 'the local stack cannot be started' },
   STACK_START_FAILED: { retriable: false, summary: 'a local server did not come up' },
   STAGE_STOPPED: { retriable: false, summary: 'a stage was asked to stop during its work' },
