@@ -17,11 +17,19 @@ export interface KibanaObject {
   references?: { name: string; type: string; id: string }[];
 }
 
+/**
+ * How a field is read: `aggregate` (a Lens bucket or metric, a sort, a time field, a runtime
+ * field's doc values) needs doc values; `search` (a KQL clause) and `show` (a Discover column)
+ * need only the field to be mapped.
+ */
+export type FieldPurpose = 'aggregate' | 'search' | 'show';
+
 export interface FieldUse {
   /** `lens panacea-ingest-lag`, for messages. */
   object: string;
   dataViewId: string;
   field: string;
+  purpose: FieldPurpose;
 }
 
 /** Lens's pseudo-field for "count of documents"; not a field of any index. */
@@ -35,11 +43,11 @@ export function referencedFields(objects: KibanaObject[]): FieldUse[] {
     const name = `${object.type} ${object.id}`;
     switch (object.type) {
       case 'index-pattern':
-        return dataViewFields(object).map((field) => ({
-          object: name,
-          dataViewId: object.id,
-          field,
-        }));
+        return uniqueUses(
+          name,
+          object.id,
+          dataViewFields(object).map((field) => [field, 'aggregate'] as const),
+        );
       case 'search':
         return searchFields(object, name);
       case 'lens':
@@ -85,8 +93,11 @@ function searchFields(search: KibanaObject, name: string): FieldUse[] {
   );
   const meta = search.attributes.kibanaSavedObjectMeta as { searchSourceJSON?: string } | undefined;
   const source = JSON.parse(meta?.searchSourceJSON ?? '{}') as { query?: { query?: string } };
-  const fields = [...columns, ...sort, ...kqlFields(source.query?.query ?? '')];
-  return [...new Set(fields)].map((field) => ({ object: name, dataViewId, field }));
+  return uniqueUses(name, dataViewId, [
+    ...sort.map((field) => [field, 'aggregate'] as const),
+    ...kqlFields(source.query?.query ?? '').map((field) => [field, 'search'] as const),
+    ...columns.map((field) => [field, 'show'] as const),
+  ]);
 }
 
 interface LensColumn {
@@ -110,19 +121,30 @@ function lensFields(lens: KibanaObject, name: string): FieldUse[] {
 
   return layers.flatMap(([layerId, layer]) => {
     const dataViewId = referenceId(lens, `${LENS_LAYER_REFERENCE}${layerId}`, name);
-    const fields = Object.values(layer.columns ?? {}).flatMap((column) => [
+    const columns = Object.values(layer.columns ?? {});
+    const aggregated = columns.flatMap((column) => [
       ...(column.sourceField === undefined || column.sourceField === LENS_RECORDS_FIELD
         ? []
         : [column.sourceField]),
       ...(column.params?.sortField === undefined ? [] : [column.params.sortField]),
-      ...kqlFields(column.filter?.query ?? ''),
     ]);
-    return [...new Set([...fields, ...queryFields])].map((field) => ({
-      object: name,
-      dataViewId,
-      field,
-    }));
+    const searched = columns.flatMap((column) => kqlFields(column.filter?.query ?? ''));
+    return uniqueUses(name, dataViewId, [
+      ...aggregated.map((field) => [field, 'aggregate'] as const),
+      ...[...searched, ...queryFields].map((field) => [field, 'search'] as const),
+    ]);
   });
+}
+
+/** One use per field, the most demanding purpose kept (the first given). */
+function uniqueUses(
+  object: string,
+  dataViewId: string,
+  fields: (readonly [string, FieldPurpose])[],
+): FieldUse[] {
+  const byField = new Map<string, FieldPurpose>();
+  for (const [field, purpose] of fields) if (!byField.has(field)) byField.set(field, purpose);
+  return [...byField].map(([field, purpose]) => ({ object, dataViewId, field, purpose }));
 }
 
 function referenceId(object: KibanaObject, referenceName: string, name: string): string {
