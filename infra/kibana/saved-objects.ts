@@ -622,12 +622,16 @@ function dashboard(): SavedObject {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** File name in `infra/kibana/` → its objects, in an order that imports without forward refs. */
+/**
+ * File name in `infra/kibana/` → its objects. The names sort in dependency order (data views, then
+ * what reads them), so the import request, which joins the files in name order, never refers
+ * forward; Kibana resolves references within one request anyway, but a person reading it need not.
+ */
 export function savedObjectFiles(): Record<string, SavedObject[]> {
   return {
-    'data-views.ndjson': dataViews(),
-    'searches.ndjson': searches(),
-    'dashboard.ndjson': [...visualizations(), dashboard()],
+    '01-data-views.ndjson': dataViews(),
+    '02-searches.ndjson': searches(),
+    '03-dashboard.ndjson': [...visualizations(), dashboard()],
   };
 }
 

@@ -120,7 +120,10 @@ describe('kibana import command', () => {
     answer = { status: 200, body: JSON.stringify({ success: true, successCount: 1 }) };
     const url = kibanaUrl.replace('http://', 'http://ops:s%3Acret@') + '/s/team-a/';
 
-    await runImport(['--overwrite', '--file', `${defaultSavedObjectsPath()}/searches.ndjson`], url);
+    await runImport(
+      ['--overwrite', '--file', `${defaultSavedObjectsPath()}/02-searches.ndjson`],
+      url,
+    );
 
     const [request] = requests;
     expect(request?.url).toBe('/s/team-a/api/saved_objects/_import?overwrite=true');
