@@ -33,9 +33,10 @@ export interface FieldUse {
 }
 
 /** Lens's pseudo-field for "count of documents"; not a field of any index. */
-const LENS_RECORDS_FIELD = '___records___';
+export const LENS_RECORDS_FIELD = '___records___';
 const LENS_LAYER_REFERENCE = 'indexpattern-datasource-layer-';
-const SEARCH_INDEX_REFERENCE = 'kibanaSavedObjectMeta.searchSourceJSON.index';
+/** The reference through which a saved search names its data view. */
+export const SEARCH_INDEX_REFERENCE = 'kibanaSavedObjectMeta.searchSourceJSON.index';
 
 /** Every field the objects read, each with the data view it is read through. */
 export function referencedFields(objects: KibanaObject[]): FieldUse[] {

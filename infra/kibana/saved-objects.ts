@@ -14,6 +14,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { LENS_RECORDS_FIELD, SEARCH_INDEX_REFERENCE } from './referenced-fields.js';
+
 export interface SavedObjectReference {
   name: string;
   type: string;
@@ -27,7 +29,6 @@ export interface SavedObject {
   references: SavedObjectReference[];
   coreMigrationVersion: string;
   typeMigrationVersion: string;
-  managed: boolean;
 }
 
 const CORE_MIGRATION_VERSION = '8.8.0';
@@ -57,7 +58,6 @@ function savedObject(
     references,
     coreMigrationVersion: CORE_MIGRATION_VERSION,
     typeMigrationVersion: TYPE_MIGRATION_VERSION[type],
-    managed: false,
   };
 }
 
@@ -125,8 +125,6 @@ function dataViews(): SavedObject[] {
 
 // ---------------------------------------------------------------------------------------------
 // Saved searches
-
-const SEARCH_INDEX_REFERENCE = 'kibanaSavedObjectMeta.searchSourceJSON.index';
 
 interface SearchSpec {
   id: string;
@@ -252,9 +250,6 @@ function searches(): SavedObject[] {
 // ---------------------------------------------------------------------------------------------
 // Lens visualizations
 
-/** Lens's pseudo-field for "count of documents". */
-export const LENS_RECORDS_FIELD = '___records___';
-
 type Column = Record<string, unknown>;
 
 const column = {
@@ -288,6 +283,7 @@ const column = {
       parentFormat: { id: 'terms' },
     },
   }),
+  /** With a filter, a tile that must read 0 rather than "no data" when nothing matches. */
   count: (label: string, filter?: string): Column => ({
     label,
     customLabel: true,
@@ -296,7 +292,7 @@ const column = {
     sourceField: LENS_RECORDS_FIELD,
     isBucketed: false,
     scale: 'ratio',
-    params: { emptyAsNull: true },
+    params: { emptyAsNull: filter === undefined },
     ...(filter === undefined ? {} : { filter: { query: filter, language: 'kuery' } }),
   }),
   metric: (
@@ -322,7 +318,7 @@ const column = {
     operationType: 'last_value',
     sourceField: field,
     isBucketed: false,
-    scale: dataType === 'date' ? 'interval' : 'ordinal',
+    scale: dataType === 'string' ? 'ordinal' : 'ratio',
     params: { sortField: TIME_FIELD, showArrayValues: false },
   }),
 };
