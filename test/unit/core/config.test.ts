@@ -91,6 +91,14 @@ describe('config', () => {
       expect(config.elasticsearchUrlFromEnvironment).toBe(true);
     });
 
+    it('reads KIBANA_URL with credentials and a space path, unset by default', () => {
+      const config = loadConfig({ KIBANA_URL: 'https://ops:secret@kibana.example:5601/s/ops/' });
+
+      expect(config.kibanaUrl).toBe('https://ops:secret@kibana.example:5601/s/ops');
+      expect(loadConfig({}).kibanaUrl).toBeUndefined();
+      expect(configError({ KIBANA_URL: 'kibana:5601' }).context).toEqual({ field: 'KIBANA_URL' });
+    });
+
     it('resolves PANACEA_DATA_DIR to an absolute path', () => {
       expect(loadConfig({ PANACEA_DATA_DIR: 'var/panacea' }).dataDir).toBe(
         path.resolve('var/panacea'),
