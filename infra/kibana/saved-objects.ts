@@ -72,6 +72,7 @@ export const DATA_VIEW_IDS = {
   heartbeat: 'panacea-logs-agent-heartbeat',
   window: 'panacea-metrics-agent-window',
   status: 'panacea-metrics-agent-status',
+  statusHistory: 'panacea-metrics-agent-status-history',
   task: 'panacea-metrics-agent-task',
 } as const;
 
@@ -119,6 +120,7 @@ function dataViews(): SavedObject[] {
     dataView('heartbeat', 'logs-agent.heartbeat-*', 'Panacea: agent heartbeats'),
     dataView('window', 'metrics-agent.window-*', 'Panacea: metrics windows'),
     dataView('status', 'metrics-agent.status-*', 'Panacea: agent status'),
+    dataView('statusHistory', 'metrics-agent.status_history-*', 'Panacea: agent status changes'),
     dataView('task', 'metrics-agent.task-*', 'Panacea: tasks'),
   ];
 }
@@ -435,6 +437,19 @@ function visualizations(): SavedObject[] {
       visualizationType: 'lnsDatatable',
       visualization: datatable(['agent', 'current', 'previous', 'since']),
     }),
+    lens({
+      id: 'panacea-status-changes',
+      title: 'Status changes',
+      description: 'Agents entering each status over time, from the status history.',
+      view: 'statusHistory',
+      columns: [
+        ['time', column.dateHistogram()],
+        ['status', column.terms('Entered', 'panacea.status.current', 'changes', 6)],
+        ['changes', column.count('Changes')],
+      ],
+      visualizationType: 'lnsXY',
+      visualization: xy('bar_stacked', 'time', ['changes'], 'status'),
+    }),
     // Task overview
     lens({
       id: 'panacea-tasks-by-state',
@@ -555,8 +570,9 @@ interface PanelPlacement {
 
 /** The grid is 48 columns wide; rows are the dashboard's sections. */
 const PANELS: PanelPlacement[] = [
-  { lensId: 'panacea-agents-by-status', x: 0, y: 0, w: 16, h: 12 },
-  { lensId: 'panacea-agent-status-table', x: 16, y: 0, w: 32, h: 12 },
+  { lensId: 'panacea-agents-by-status', x: 0, y: 0, w: 12, h: 12 },
+  { lensId: 'panacea-agent-status-table', x: 12, y: 0, w: 20, h: 12 },
+  { lensId: 'panacea-status-changes', x: 32, y: 0, w: 16, h: 12 },
   { lensId: 'panacea-tasks-by-state', x: 0, y: 12, w: 32, h: 10 },
   { lensId: 'panacea-stuck-tasks-count', x: 32, y: 12, w: 16, h: 10 },
   { lensId: 'panacea-task-duration-p95', x: 0, y: 22, w: 16, h: 12 },

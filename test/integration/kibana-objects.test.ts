@@ -106,7 +106,7 @@ describe('kibana saved objects on a pipeline run', () => {
       if (found === 0) unresolved.push(title);
     }
 
-    expect(dataViews).toHaveLength(8);
+    expect(dataViews).toHaveLength(9);
     expect(unresolved).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { PanaceaError } from '../../../../core/errors.js';
-import { createNaming, EVENT_KINDS } from '../../../../core/naming.js';
+import { createNaming, EVENT_KINDS, METRICS_INDEX_RECORDS } from '../../../../core/naming.js';
 import { EVENT_MAPPINGS } from '../../../../infra/elasticsearch/index-templates.js';
 import { METRICS_MAPPINGS } from '../../../../infra/elasticsearch/metrics-templates.js';
 import {
@@ -104,7 +104,7 @@ describe('kibana saved objects', () => {
         panelRefName: string;
       }[];
       const names = new Set(dashboard.references?.map((reference) => reference.name));
-      expect(panels.length).toBeGreaterThanOrEqual(9);
+      expect(panels.length).toBeGreaterThanOrEqual(10);
       for (const panel of panels) {
         expect(names.has(`${panel.panelIndex}:${panel.panelRefName}`)).toBe(true);
       }
@@ -114,11 +114,11 @@ describe('kibana saved objects', () => {
   it('has a data view with @timestamp for every data stream and metrics index, any namespace', () => {
     const naming = createNaming({ topicPrefix: '', namespace: 'prod_eu' });
     const patterns = dataViews.map((view) => globToRegExp(view.attributes.title as string));
+    // Every metrics index but the partials, which are the combining step's input only.
+    const shown = METRICS_INDEX_RECORDS.filter((record) => record !== 'window_partial');
     const names = [
       ...EVENT_KINDS.map((kind) => naming.dataStream(kind)),
-      naming.metricsIndex('window'),
-      naming.metricsIndex('status'),
-      naming.metricsIndex('task'),
+      ...shown.map((record) => naming.metricsIndex(record)),
     ];
 
     for (const name of names) {
@@ -129,12 +129,16 @@ describe('kibana saved objects', () => {
     for (const view of dataViews) expect(view.attributes.timeFieldName).toBe('@timestamp');
   });
 
-  it('keeps the metrics data views off indices of other metrics records', () => {
-    const titles = dataViews.map((view) => view.attributes.title as string);
-    const others = ['metrics-agent.window_partial-prod', 'metrics-agent.status_history-prod'];
+  it('gives each metrics data view the indices of one record only', () => {
+    const naming = createNaming({ topicPrefix: '', namespace: 'prod' });
+    const indices = METRICS_INDEX_RECORDS.map((record) => naming.metricsIndex(record));
+    const titles = dataViews
+      .map((view) => view.attributes.title as string)
+      .filter((title) => title.startsWith('metrics-agent.'));
 
     for (const title of titles) {
-      for (const other of others) expect(globToRegExp(title).test(other), title).toBe(false);
+      const matched = indices.filter((index) => globToRegExp(title).test(index));
+      expect(matched, title).toHaveLength(1);
     }
   });
 
