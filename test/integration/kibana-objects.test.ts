@@ -63,6 +63,28 @@ function titleFor(title: string, isolation: Isolation): string {
   return title.replace(/-\*$/, `-${isolation.namespace}`);
 }
 
+/**
+ * The Elasticsearch query of the KQL the saved searches use: `field : "value"` and
+ * `field < "value"` clauses joined by `and`. Kibana translates KQL itself; this stands in for it
+ * so the searches' intent is checked on real documents, and refuses any other form so that a new
+ * query shape is translated here on purpose rather than skipped.
+ */
+function kqlToQuery(kql: string): object {
+  if (kql.trim() === '') return { match_all: {} };
+  const ranges = { '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' } as const;
+  const filter = kql.split(/\s+and\s+/).map((clause) => {
+    const equals = /^([\w.@]+)\s*:\s*"([^"]*)"$/.exec(clause.trim());
+    if (equals !== null) return { term: { [equals[1] as string]: equals[2] } };
+    const range = /^([\w.@]+)\s*(<=|>=|<|>)\s*"([^"]*)"$/.exec(clause.trim());
+    if (range !== null) {
+      const bound = ranges[range[2] as keyof typeof ranges];
+      return { range: { [range[1] as string]: { [bound]: range[3] } } };
+    }
+    throw new Error(`no translation for the KQL clause "${clause}": extend kqlToQuery`);
+  });
+  return { bool: { filter } };
+}
+
 async function getJson(isolation: Isolation, pathAndQuery: string): Promise<unknown> {
   const response = await fetch(`${isolation.elasticsearchUrl}/${pathAndQuery}`);
   const body = (await response.json()) as unknown;
@@ -108,6 +130,43 @@ describe('kibana saved objects on a pipeline run', () => {
 
     expect(dataViews).toHaveLength(9);
     expect(unresolved).toEqual([]);
+  });
+
+  it('finds with each saved search what its title promises', async () => {
+    // What the run's events hold: one denied audit action, task t1 failed, task t2 started an hour
+    // ago and never ended (stuck), one error; no agent was silent long enough to turn stale.
+    const expectedIds: Record<string, string[]> = {
+      'panacea-errors-by-agent-and-severity': ['e1'],
+      'panacea-denied-audit-actions': ['au1'],
+      'panacea-failed-tasks': ['task:kibana-agent:t1'],
+      'panacea-stale-agents': [],
+      'panacea-stuck-tasks': ['task:kibana-agent:t2'],
+    };
+    const searches = objects.filter((object) => object.type === 'search');
+    expect(searches.map((search) => search.id).sort()).toEqual(Object.keys(expectedIds).sort());
+
+    for (const search of searches) {
+      const view = dataViews.find((candidate) =>
+        search.references?.some((reference) => reference.id === candidate.id),
+      );
+      const title = titleFor(view?.attributes.title as string, isolation);
+      const meta = search.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string };
+      const source = JSON.parse(meta.searchSourceJSON) as { query: { query: string } };
+      const sort = (search.attributes.sort as [string, string][]).map(([field, order]) => ({
+        [field]: order,
+      }));
+      const response = await fetch(`${isolation.elasticsearchUrl}/${title}/_search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: kqlToQuery(source.query.query), sort, size: 100 }),
+      });
+      const body = (await response.json()) as { hits?: { hits: { _id: string }[] } };
+
+      expect(body.hits, `${search.id}: ${JSON.stringify(body)}`).toBeDefined();
+      expect(body.hits?.hits.map((hit) => hit._id).sort(), search.id).toEqual(
+        expectedIds[search.id],
+      );
+    }
   });
 
   it('finds every referenced field in the mappings, aggregatable where aggregated', async () => {
