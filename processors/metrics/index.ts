@@ -13,7 +13,9 @@
  *    (Reading the four raw topics instead would split one agent over four partitions; the
  *    combiner below would cope, but quiet topics would hold windows open.)
  *
- * 2. One transaction per processed batch of a partition, with a kafkajs transactional producer
+ * 2. One transaction per partition at a time, holding the results of the batches of up to a
+ *    second (`commitIntervalMs`), so a busy partition writes its checkpoint once a second and
+ *    not once per fetched batch. It uses a kafkajs transactional producer
  *    whose `transactionalId` names the input partition (`<prefix>panacea-metrics-<partition>`),
  *    so that a new owner of the partition fences the old one at `initTransactions` (kafkajs has no
  *    consumer-group fencing of KIP-447). In that transaction:
@@ -24,7 +26,9 @@
  *      tasks: overview.toJSON() }` to the compacted topic `<prefix>panacea.metrics-state`, keyed by
  *      group, topic and partition;
  *    - the input offset, through `transaction.sendOffsets` for the stage's consumer group.
- *    Then commit. Everything downstream reads with read_committed (kafkajs's default).
+ *    Then commit. A state dropped before its commit (a failed send, a fenced producer) rewinds
+ *    the consumer's fetch position to its checkpoint's offset, since its batches were counted
+ *    into a transaction that is now aborted. Everything downstream reads with read_committed (kafkajs's default).
  *    A checkpoint grows with the partition's open windows, agents and tasks; one above 512 KiB is
  *    written as chunks under keys of their own and a head holding their count and SHA-256, in
  *    the same transaction (see checkpoint-chunks.ts), so no partition outgrows Kafka's record

@@ -3,16 +3,17 @@
  * out to `agent.metrics`; exact through SIGKILL and rebalances, as index.ts's DESIGN describes.
  *
  * It runs its own consumer loop rather than core/stage-runner.ts, because its commit is not an
- * offset commit after a durable write but one Kafka transaction per batch of a partition, holding
- * the results, the partition's checkpoint (to `panacea.metrics-state`) and the input offset
- * (`sendOffsets`). Each input partition has its own transactional producer, whose id names the
+ * offset commit after a durable write but a Kafka transaction per partition, holding the results
+ * of its batches for up to `commitIntervalMs`, then the partition's checkpoint (to
+ * `panacea.metrics-state`) and the input offset (`sendOffsets`), committed together. Each input partition has its own transactional producer, whose id names the
  * partition: whoever takes the partition over fences the previous owner before restoring, so a
  * zombie can never commit on top of the restored state.
  *
  * Steps of a batch: restore the partition if this generation has not yet (fence, read the
- * checkpoint, continue from its offset), count the records, take what closed, write everything
- * in one transaction. A timer does the processing-time work between batches: stale agents, and
- * closing the windows of a partition that has gone quiet.
+ * checkpoint, continue from its offset), count the records, take what closed, send the results
+ * into the partition's open transaction, and commit it once it has been open for the interval.
+ * A timer does the processing-time work between batches: stale agents, closing the windows of a
+ * partition that has gone quiet, and committing transactions whose interval has passed.
  */
 import {
   Partitioners,
@@ -22,6 +23,7 @@ import {
   type Kafka,
   type Producer,
   type TopicMessages,
+  type Transaction,
 } from 'kafkajs';
 
 import type { MetricsConfig } from '../../core/config.js';
@@ -44,7 +46,7 @@ import { AgentStatusTracker, type AgentStatusState, type StatusChange } from './
 import { assembleCheckpoint, checkpointMessages } from './checkpoint-chunks.js';
 import { CheckpointReader } from './checkpoint-reader.js';
 import { readEnrichedEvent } from './enriched-event.js';
-import type { WindowResult } from './metrics-document.js';
+import type { WindowScope } from './metrics-document.js';
 import { statusRecord, taskRecord, windowRecord } from './metrics-records.js';
 import { TaskOverview, type TaskOverviewState, type TaskRecord } from './task-overview.js';
 import { WindowAggregator, type WindowAggregatorState } from './window-aggregator.js';
@@ -59,7 +61,15 @@ export interface MetricsStageOptions {
   settings: MetricsConfig;
   /** How often the processing-time work runs. Default 1 000 ms. */
   tickIntervalMs?: number;
+  /**
+   * How long a partition's results may wait in its open transaction before it is committed with
+   * the checkpoint and offset. Default 1 000 ms: results show up within about a second, and a
+   * busy partition writes its checkpoint once a second instead of once per fetched batch.
+   */
+  commitIntervalMs?: number;
 }
+
+const DEFAULT_COMMIT_INTERVAL_MS = 1_000;
 
 const CHECKPOINT_VERSION = 1;
 
@@ -78,7 +88,16 @@ interface PartitionState {
   /** `<topic>-<partition>`, the name the core's saved state is checked against. */
   source: string;
   producer: Producer;
+  /** The next input offset to count: where the state stands, committed or not. */
   nextOffset: bigint;
+  /** The input offset the last committed checkpoint stands on. */
+  committedOffset: bigint;
+  /** The transaction the results since the last commit went into; undefined when none is open. */
+  transaction: Transaction | undefined;
+  /** Processing time of the oldest change not committed yet; undefined when all is committed. */
+  uncommittedSinceMs: number | undefined;
+  /** What the batches since the last commit counted, for the stats once committed. */
+  uncommitted: { records: number; counted: Counted }[];
   windows: WindowAggregator;
   status: AgentStatusTracker;
   tasks: TaskOverview;
@@ -193,6 +212,13 @@ class MetricsStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
+      await Promise.allSettled([...this.#locks.values()]);
+      // Committed while the partitions are still ours, so a clean stop leaves nothing to redo.
+      await Promise.allSettled(
+        [...this.#partitions.values()].map((state) =>
+          this.#withLock(state.partition, () => this.#commit(state)),
+        ),
+      );
       await this.#consumer.disconnect();
       this.#resolveFinished();
       await Promise.allSettled([...this.#locks.values()]);
@@ -217,7 +243,7 @@ class MetricsStage {
     if (batch.messages.length === 0 || this.#abort.signal.aborted) return;
 
     const generation = this.#generation;
-    const committed = await this.#withLock(batch.partition, async () => {
+    const counted = await this.#withLock(batch.partition, async () => {
       const state = await this.#stateFor(batch.partition, generation);
       if (state === undefined || this.#abort.signal.aborted) return false;
       const records = batch.messages
@@ -239,14 +265,17 @@ class MetricsStage {
         topic: this.#options.naming.deadLetterTopic(deadLetter.source.topic),
         messages: [toDeadLetterMessage(deadLetter, METRICS_STAGE, nowMs)],
       }));
-      const written = await this.#commit(state, [...results, ...deadLetterMessages], nextOffset);
-      if (!written) return false;
+      if (!(await this.#send(state, [...results, ...deadLetterMessages]))) return false;
 
-      this.#countBatch(records.length, counted);
-      return true;
+      state.nextOffset = nextOffset;
+      state.uncommitted.push({ records: records.length, counted });
+      state.uncommittedSinceMs ??= nowMs;
+      return this.#commitDue(state, nowMs) ? this.#commit(state) : true;
     });
 
-    if (!committed) return;
+    // Resolved once counted, committed or not: the fetch moves on, and a state dropped before its
+    // commit rewinds the fetch to its checkpoint (see #drop).
+    if (!counted) return;
     payload.resolveOffset(batch.lastOffset());
     await payload.heartbeat();
   }
@@ -289,11 +318,11 @@ class MetricsStage {
     const version = Number(state.nextOffset);
     const changes = [...counted.changes, ...state.status.checkStale(nowMs)];
     state.tasks.forgetEnded(nowMs);
-    const touched = (result: WindowResult): boolean =>
-      (result.scope === 'agent' ? counted.agents : counted.workflows).has(result.subjectId);
+    const touched = (scope: WindowScope, subjectId: string): boolean =>
+      (scope === 'agent' ? counted.agents : counted.workflows).has(subjectId);
     const windows = [
       ...state.windows.takeClosedWindows(),
-      ...state.windows.openWindows().filter(touched),
+      ...(counted.agents.size === 0 ? [] : state.windows.openWindows(touched)),
     ];
 
     const messages = [
@@ -306,19 +335,32 @@ class MetricsStage {
     return messages.length === 0 ? [] : [{ topic: this.#options.naming.metricsTopic(), messages }];
   }
 
+  /** Sends results into the partition's open transaction, opening one when none is. */
+  async #send(state: PartitionState, messages: TopicMessages[]): Promise<boolean> {
+    if (messages.length === 0) return true;
+    return this.#transactionally(state, async () => {
+      state.transaction ??= await state.producer.transaction();
+      state.uncommittedSinceMs ??= Date.now();
+      await sendDurably(state.transaction, messages);
+    });
+  }
+
+  #commitDue(state: PartitionState, nowMs: number): boolean {
+    const intervalMs = this.#options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
+    return state.uncommittedSinceMs !== undefined && nowMs - state.uncommittedSinceMs >= intervalMs;
+  }
+
   /**
-   * One transaction: the results, the checkpoint and, when input was consumed, its offset. False
-   * when the partition was taken over meanwhile (this producer is fenced): the state is dropped
-   * and the next batch restores from the new owner's checkpoint.
+   * Ends the open transaction with the checkpoint and the input offset, so the results, the state
+   * they came from and the offset it stands on become visible together. False when the partition
+   * was taken over meanwhile (this producer is fenced): the state is dropped, and whoever holds
+   * the partition next restores from the last committed checkpoint.
    */
-  async #commit(
-    state: PartitionState,
-    results: TopicMessages[],
-    nextOffset: bigint | undefined,
-  ): Promise<boolean> {
+  async #commit(state: PartitionState): Promise<boolean> {
+    if (state.uncommittedSinceMs === undefined) return true;
     const checkpoint: Checkpoint = {
       version: CHECKPOINT_VERSION,
-      nextOffset: String(nextOffset ?? state.nextOffset),
+      nextOffset: String(state.nextOffset),
       windows: state.windows.toJSON(),
       status: state.status.toJSON(),
       tasks: state.tasks.toJSON(),
@@ -328,26 +370,48 @@ class MetricsStage {
       Buffer.from(JSON.stringify(checkpoint)),
       state.checkpointChunks,
     );
-    const transaction = await state.producer.transaction();
-    try {
+    const committed = await this.#transactionally(state, async () => {
+      const transaction = (state.transaction ??= await state.producer.transaction());
       await sendDurably(transaction, [
-        ...results,
         { topic: this.#options.naming.metricsStateTopic(), messages: checkpointWrite.messages },
       ]);
-      if (nextOffset !== undefined) {
+      if (state.nextOffset !== state.committedOffset) {
         await transaction.sendOffsets({
           consumerGroupId: this.groupId,
           topics: [
             {
               topic: this.inputTopic,
-              partitions: [{ partition: state.partition, offset: String(nextOffset) }],
+              partitions: [{ partition: state.partition, offset: String(state.nextOffset) }],
             },
           ],
         });
       }
       await transaction.commit();
+    });
+    if (!committed) return false;
+
+    state.transaction = undefined;
+    state.uncommittedSinceMs = undefined;
+    state.committedOffset = state.nextOffset;
+    state.checkpointChunks = checkpointWrite.chunks;
+    for (const { records, counted } of state.uncommitted.splice(0)) {
+      this.#countBatch(records, counted);
+    }
+    return true;
+  }
+
+  /**
+   * Runs a step of the open transaction. When it fails, the transaction is aborted and the state,
+   * now ahead of any checkpoint, is dropped; a fenced producer (the partition taken over) gives
+   * false, anything else is thrown.
+   */
+  async #transactionally(state: PartitionState, step: () => Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
     } catch (error) {
-      await transaction.abort().catch(() => undefined);
+      await state.transaction?.abort().catch(() => undefined);
+      state.transaction = undefined;
       await this.#drop(state.partition);
       if (!isFenced(error)) throw error;
       this.#logger.warn(
@@ -356,17 +420,18 @@ class MetricsStage {
       );
       return false;
     }
-
-    if (nextOffset !== undefined) state.nextOffset = nextOffset;
-    state.checkpointChunks = checkpointWrite.chunks;
-    return true;
   }
 
   /** The partition's state for this generation, restored from its checkpoint when needed. */
   async #stateFor(partition: number, generation: number): Promise<PartitionState | undefined> {
     const known = this.#partitions.get(partition);
     if (known?.generation === generation) return known;
-    if (known !== undefined) await this.#drop(partition);
+    if (known !== undefined) {
+      // Safe even if the partition has moved: its new owner reads the checkpoint only after
+      // fencing this producer, so it sees this commit or this commit fails.
+      await this.#commit(known).catch(() => false);
+      await this.#drop(partition);
+    }
 
     const source = `${this.inputTopic}-${partition}`;
     const producer = await this.#fencedProducer(partition, generation);
@@ -466,11 +531,15 @@ class MetricsStage {
       producer,
       lastInputAtMs: Date.now(),
       checkpointChunks: 0,
+      transaction: undefined,
+      uncommittedSinceMs: undefined,
+      uncommitted: [],
     };
     if (saved === undefined) {
       return {
         ...base,
         nextOffset: 0n,
+        committedOffset: 0n,
         windows: new WindowAggregator(windowOptions),
         status: new AgentStatusTracker(statusOptions),
         tasks: new TaskOverview(taskOptions),
@@ -488,6 +557,7 @@ class MetricsStage {
     return {
       ...base,
       nextOffset: BigInt(checkpoint.nextOffset),
+      committedOffset: BigInt(checkpoint.nextOffset),
       windows: WindowAggregator.restore(windowOptions, checkpoint.windows),
       status: AgentStatusTracker.restore(statusOptions, checkpoint.status),
       tasks: TaskOverview.restore(taskOptions, checkpoint.tasks),
@@ -536,12 +606,13 @@ class MetricsStage {
     const nowMs = Date.now();
     const results = await this.#droppingOnError(state, () => {
       if (nowMs - state.lastInputAtMs >= windowSizeMs + allowedLatenessMs) {
-        const ends = state.windows.openWindows().map((result) => result.windowEndMs);
-        if (ends.length > 0) state.windows.advanceWatermark(Math.max(...ends));
+        const latestEndMs = state.windows.latestOpenWindowEndMs();
+        if (latestEndMs !== undefined) state.windows.advanceWatermark(latestEndMs);
       }
       return this.#collect(state, emptyCounted(), nowMs);
     });
-    if (results.length > 0) await this.#commit(state, results, undefined);
+    if (!(await this.#send(state, results))) return;
+    if (this.#commitDue(state, nowMs)) await this.#commit(state);
   }
 
   /**
@@ -557,10 +628,23 @@ class MetricsStage {
     }
   }
 
+  /**
+   * Forgets the partition's state. Its fetch position may be past the checkpoint (batches counted
+   * into a transaction that will never commit now), so it is rewound to the checkpoint's offset;
+   * kafkajs ignores that for a partition no longer assigned.
+   */
   async #drop(partition: number): Promise<void> {
     const state = this.#partitions.get(partition);
     this.#partitions.delete(partition);
-    await state?.producer.disconnect().catch(() => undefined);
+    if (state === undefined) return;
+    if (state.nextOffset !== state.committedOffset && !this.#abort.signal.aborted) {
+      this.#consumer.seek({
+        topic: this.inputTopic,
+        partition,
+        offset: String(state.committedOffset),
+      });
+    }
+    await state.producer.disconnect().catch(() => undefined);
   }
 
   #withLock<T>(partition: number, work: () => Promise<T>): Promise<T> {

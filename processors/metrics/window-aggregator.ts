@@ -179,15 +179,29 @@ export class WindowAggregator {
     return closed;
   }
 
-  /** Copies of the figures of every open window so far, in output order, not final. */
-  openWindows(): WindowResult[] {
-    return this.#sortedWindows().map(([, window]) =>
-      this.#resultOf(
-        window,
-        false,
-        WindowFigures.fromJSON(window.figures.toJSON(), this.#figuresOptions),
-      ),
-    );
+  /**
+   * Copies of the figures of the open windows so far, in output order, not final: all of them,
+   * or only those `include` picks (copying is the cost, so the filter runs first).
+   */
+  openWindows(include?: (scope: WindowScope, subjectId: string) => boolean): WindowResult[] {
+    return this.#sortedWindows()
+      .filter(([, window]) => include?.(window.scope, window.subjectId) ?? true)
+      .map(([, window]) =>
+        this.#resultOf(
+          window,
+          false,
+          WindowFigures.fromJSON(window.figures.toJSON(), this.#figuresOptions),
+        ),
+      );
+  }
+
+  /** The end of the latest open window; undefined when none is open. */
+  latestOpenWindowEndMs(): number | undefined {
+    let latestStartMs: number | undefined;
+    for (const window of this.#windows.values()) {
+      latestStartMs = Math.max(latestStartMs ?? window.windowStartMs, window.windowStartMs);
+    }
+    return latestStartMs === undefined ? undefined : latestStartMs + this.options.windowSizeMs;
   }
 
   windowStartOf(timestampMs: number): number {
