@@ -43,6 +43,7 @@ const TRANSIENT_BROKER_ANSWERS = [
   'There is no leader for this topic-partition',
   'Leader not available',
   'This server does not host this topic-partition',
+  'This server is not the leader for that topic-partition',
   'Topic with this name already exists',
   'Topic creation errors',
   // A transaction begun right after the previous one's commit, while the broker still ends it.

@@ -6,6 +6,7 @@ describe('kafkajs log lines', () => {
   it.each([
     "The coordinator is loading and hence can't process requests for this group",
     'Topic creation errors',
+    'This server is not the leader for that topic-partition',
     'The group coordinator is not available',
     'Restarting the consumer in 300ms',
     'There is no leader for this topic-partition as we are in the middle of a leadership election',
