@@ -13,7 +13,7 @@ import { readCapabilities } from '../../../infra/elasticsearch/capabilities.js';
 import { startRetentionSchedule } from '../../../infra/elasticsearch/retention.js';
 import { retentionTargetsFor, setupElasticsearch } from '../../../infra/elasticsearch/setup.js';
 import type { EsStatus } from '../../../cli/commands/es.js';
-import { isolate, runPanacea, type Isolation } from '../harness.js';
+import { isolate, runPanacea, spawnPanacea, type Isolation } from '../harness.js';
 
 const KINDS = ['activity', 'error', 'audit', 'heartbeat'];
 const MINUTE_MS = 60_000;
@@ -250,6 +250,37 @@ describe('panacea es', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('enforces retention inside panacea run, and reports it in the log', async () => {
+    const isolation = isolate('esrun');
+    const env = {
+      ...isolation.env,
+      PANACEA_RETENTION_HEARTBEAT: '1m',
+      PANACEA_RETENTION_INTERVAL: '1s',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const stream = `logs-agent.heartbeat-${isolation.namespace}`;
+    expect((await runPanacea(['es', 'setup'], env)).exitCode).toBe(0);
+    await writeEvents(isolation, stream, 10, 2, 'expired');
+    const [expiredIndex] = await backingIndices(isolation, stream);
+
+    const child = spawnPanacea(['run'], env);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    try {
+      await expect
+        .poll(() => backingIndices(isolation, stream), { timeout: 60_000, interval: 1000 })
+        .not.toContain(expiredIndex);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('"msg":"retention enforcement started"');
+    expect(stderr).toContain(`"index":"${expiredIndex}"`);
+    expect(stderr).toContain('"msg":"deleted an expired backing index"');
   });
 
   it('puts data_retention in the templates on a server with the lifecycle (as far as this one takes it)', async () => {
