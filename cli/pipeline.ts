@@ -10,12 +10,12 @@ import type { Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
-import { messageOf, PanaceaError } from '../core/errors.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';
 import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
+import { elasticsearchFailure } from '../infra/elasticsearch/request-errors.js';
 import { startRetentionSchedule } from '../infra/elasticsearch/retention.js';
 import {
   mechanismOf,
@@ -87,12 +87,7 @@ export async function prepareElasticsearch(
     const targets = retentionTargetsFor(config.namespace, config.retention, mechanism);
     return startRetentionSchedule(client, targets, intervalMs, componentLogger('retention'));
   } catch (error) {
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `cannot set up Elasticsearch at ${config.elasticsearchUrl}: ${messageOf(error)}`,
-      {},
-      error,
-    );
+    throw elasticsearchFailure(error, `cannot set up Elasticsearch at ${config.elasticsearchUrl}`);
   }
 }
 

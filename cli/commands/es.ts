@@ -6,10 +6,11 @@ import { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { formatDuration, parseDurationMs } from '../../core/durations.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
+import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, METRICS_INDEX_RECORDS } from '../../core/naming.js';
 import { readCapabilities } from '../../infra/elasticsearch/capabilities.js';
+import { elasticsearchFailure } from '../../infra/elasticsearch/request-errors.js';
 import {
   readDataStreams,
   readPlainIndices,
@@ -72,13 +73,7 @@ export async function esCommand(args: string[], config: PanaceaConfig): Promise<
     }
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof PanaceaError) throw error;
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `${config.elasticsearchUrl}: ${messageOf(error)}`,
-      {},
-      error,
-    );
+    throw elasticsearchFailure(error, `es ${action} at ${config.elasticsearchUrl}`);
   } finally {
     await client.close();
   }

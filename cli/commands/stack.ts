@@ -3,7 +3,7 @@
  * pipeline on.
  */
 import type { PanaceaConfig } from '../../core/config.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
+import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import {
   defaultCacheDir,
@@ -76,13 +76,6 @@ async function setUpElasticsearch(config: PanaceaConfig, elasticsearchUrl: strin
       retention: config.retention,
     });
     for (const line of describeSetup(report)) process.stderr.write(`${line}\n`);
-  } catch (error) {
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `es setup at ${elasticsearchUrl}: ${messageOf(error)}`,
-      {},
-      error,
-    );
   } finally {
     await client.close();
   }

@@ -11,9 +11,10 @@
 import type { Client } from '@elastic/elasticsearch';
 
 import { formatDuration } from '../../core/durations.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
+import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { readDataStreams, refresh } from './index-state.js';
+import { elasticsearchFailure } from './request-errors.js';
 import { planRetention, rolloverAfterMsFor, type RetentionPlan } from './retention-policy.js';
 
 export interface RetentionTarget {
@@ -65,13 +66,7 @@ export async function enforceRetention(
       if (count > 0) report.deletedDocuments.push({ index: target.name, count });
     }
   } catch (error) {
-    if (error instanceof PanaceaError) throw error;
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `retention could not be enforced: ${messageOf(error)}`,
-      {},
-      error,
-    );
+    throw elasticsearchFailure(error, 'retention could not be enforced');
   }
 
   if (!options.dryRun) {
@@ -135,7 +130,8 @@ async function enforceOnDataStream(
   for (const deletion of plan.deletions) {
     const newestTimestamp = new Date(deletion.expiredAtMs).toISOString();
     if (!options.dryRun) {
-      await client.indices.delete({ index: deletion.index });
+      // Another instance's enforcer may have deleted it a moment before: gone is what we want.
+      await client.indices.delete({ index: deletion.index }, { ignore: [404] });
       options.logger.info(
         {
           dataStream: target.name,

@@ -11,6 +11,7 @@ import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, METRICS_INDEX_RECORDS, type EventKind } from '../../core/naming.js';
 import { readCapabilities, type ElasticsearchCapabilities } from './capabilities.js';
 import { readDataStreams } from './index-state.js';
+import { elasticsearchFailure } from './request-errors.js';
 import { wantedEventTemplates } from './index-templates.js';
 import { wantedMetricsTemplate } from './metrics-templates.js';
 import type { RetentionTargets } from './retention.js';
@@ -88,6 +89,16 @@ export async function setupElasticsearch(
   client: Client,
   options: SetupOptions,
 ): Promise<SetupReport> {
+  try {
+    return await setUp(client, options);
+  } catch (error) {
+    throw elasticsearchFailure(error, 'Elasticsearch setup failed', {
+      namespace: options.namespace,
+    });
+  }
+}
+
+async function setUp(client: Client, options: SetupOptions): Promise<SetupReport> {
   const capabilities = options.capabilities ?? (await readCapabilities(client));
   const mechanism = mechanismOf(capabilities);
   const wanted = [
