@@ -78,7 +78,8 @@ export async function prepareElasticsearch(
     const mechanism = mechanismOf(capabilities);
     const intervalMs = config.retention.enforcementIntervalMs;
     if (intervalMs === undefined) {
-      logger.warn(
+      // Asked for in so many words, so not a warning; `es status` shows it too.
+      logger.info(
         { mechanism },
         'retention enforcement by Panacea is off (PANACEA_RETENTION_INTERVAL=off)',
       );
