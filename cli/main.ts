@@ -9,6 +9,9 @@ import { STACK_USAGE, stackCommand } from './commands/stack.js';
 
 const USAGE = `usage:
   ${STACK_USAGE}
+  panacea es setup|status|retention [--json] [--dry-run]
+                                                 index templates and data streams (setup),
+                                                 what they hold (status), expire data (retention)
   panacea produce --file FILE|-                 publish NDJSON contract events
   panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
                                                  publish a real agent session
@@ -28,7 +31,8 @@ const USAGE = `usage:
 environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA_DIR,
              PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
              PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
-             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, KIBANA_URL, LOG_LEVEL, LOG_FORMAT
+             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, PANACEA_RETENTION_<KIND>,
+             PANACEA_RETENTION_INTERVAL, PANACEA_ES_SETUP, KIBANA_URL, LOG_LEVEL, LOG_FORMAT
              (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
@@ -40,6 +44,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   import: async () => (await import('./commands/import.js')).importCommand,
   schemas: async () => (await import('./commands/schemas.js')).schemasCommand,
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
+  es: async () => (await import('./commands/es.js')).esCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,

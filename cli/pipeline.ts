@@ -10,14 +10,19 @@ import type { Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
-import { messageOf, PanaceaError } from '../core/errors.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';
 import { readCapabilities } from '../infra/elasticsearch/capabilities.js';
-import { installIndexTemplates } from '../infra/elasticsearch/index-templates.js';
-import { installMetricsTemplate } from '../infra/elasticsearch/metrics-templates.js';
+import { elasticsearchFailure } from '../infra/elasticsearch/request-errors.js';
+import { startRetentionSchedule } from '../infra/elasticsearch/retention.js';
+import {
+  mechanismOf,
+  retentionTargetsFor,
+  setupElasticsearch,
+  type SetupReport,
+} from '../infra/elasticsearch/setup.js';
 import { ensureTopics } from '../infra/topics.js';
 import {
   openAgentRegistry,
@@ -45,7 +50,14 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-export async function prepareElasticsearch(client: Client, url: string): Promise<void> {
+/**
+ * `panacea es setup` before the pipeline starts (unless `PANACEA_ES_SETUP=false`), and Panacea's
+ * retention enforcement for what Elasticsearch does not expire itself.
+ */
+export async function prepareElasticsearch(
+  client: Client,
+  config: PanaceaConfig,
+): Promise<{ stop(): Promise<void> }> {
   try {
     const capabilities = await readCapabilities(client);
     for (const degradation of capabilities.degradations) {
@@ -54,16 +66,43 @@ export async function prepareElasticsearch(client: Client, url: string): Promise
         'Elasticsearch lacks a feature; working around it',
       );
     }
-    await installIndexTemplates(client, capabilities);
-    await installMetricsTemplate(client);
+    if (config.elasticsearchSetupOnStart) {
+      const report = await setupElasticsearch(client, {
+        namespace: config.namespace,
+        retention: config.retention,
+        capabilities,
+      });
+      logger.info(summariseSetup(report), 'Elasticsearch set up');
+    }
+
+    const mechanism = mechanismOf(capabilities);
+    const intervalMs = config.retention.enforcementIntervalMs;
+    if (intervalMs === undefined) {
+      // Asked for in so many words, so not a warning; `es status` shows it too.
+      logger.info(
+        { mechanism },
+        'retention enforcement by Panacea is off (PANACEA_RETENTION_INTERVAL=off)',
+      );
+      return { stop: async () => undefined };
+    }
+    const targets = retentionTargetsFor(config.namespace, config.retention, mechanism);
+    return startRetentionSchedule(client, targets, intervalMs, componentLogger('retention'));
   } catch (error) {
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `cannot install index templates at ${url}: ${messageOf(error)}`,
-      {},
-      error,
-    );
+    throw elasticsearchFailure(error, `cannot set up Elasticsearch at ${config.elasticsearchUrl}`);
   }
+}
+
+/** The setup report as log fields: only what changed, and the retention mechanism. */
+export function summariseSetup(report: SetupReport): Record<string, unknown> {
+  return {
+    mechanism: report.mechanism,
+    changedTemplates: report.templates
+      .filter((template) => template.change !== 'unchanged')
+      .map((template) => `${template.name} ${template.change}`),
+    rolledOver: report.dataStreams
+      .filter((stream) => stream.rolledOver)
+      .map((stream) => stream.name),
+  };
 }
 
 export function createElasticsearchClient(config: PanaceaConfig): Client {
@@ -81,9 +120,11 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   const stages: RunningStage[] = [];
   let registry: SchemaRegistry | undefined;
   let agentRegistry: AgentRegistry | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   // Everything opened so far is closed again when start-up fails half-way, so a caller in the
   // same process (tests, the bench) is not left with stages consuming in the background.
   const release = async (): Promise<void> => {
+    await retention?.stop();
     await Promise.allSettled(stages.map((stage) => stage.stop()));
     await Promise.allSettled(producers.map((producer) => producer.disconnect()));
     await Promise.allSettled([
@@ -99,7 +140,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     const redactionRules = loadRedactionRules(config.redactionRulesFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
-    await prepareElasticsearch(elasticsearch, config.elasticsearchUrl);
+    retention = await prepareElasticsearch(elasticsearch, config);
     await Promise.all(producers.map((producer) => producer.connect()));
     const [enrichedProducer, deadLetterProducer] = producers as [Producer, Producer];
     registry = await openSchemaRegistry(config, kafka);

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 
+import { formatDuration, parseDurationMs } from './durations.js';
 import { PanaceaError } from './errors.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 
@@ -45,6 +46,36 @@ export interface PanaceaConfig {
    * "Redaction"). `PANACEA_REDACTION_RULES`; default unset (the built-in rules).
    */
   redactionRulesFile: string | undefined;
+  /** How long each kind of data is kept, and how often Panacea enforces it (see RetentionConfig). */
+  retention: RetentionConfig;
+  /**
+   * Whether `panacea run` installs the index templates (as `panacea es setup` does) before it
+   * starts. `PANACEA_ES_SETUP`, `true` or `false`; default `true`.
+   */
+  elasticsearchSetupOnStart: boolean;
+}
+
+/**
+ * Retention per data stream kind, and for the metrics indices. Each from
+ * `PANACEA_RETENTION_<KIND>` as a duration (`30d`, `12h`, `15m`).
+ */
+export interface RetentionConfig {
+  /** `PANACEA_RETENTION_HEARTBEAT`; default 7 days. */
+  heartbeatMs: number;
+  /** `PANACEA_RETENTION_ACTIVITY`; default 30 days. */
+  activityMs: number;
+  /** `PANACEA_RETENTION_METRICS`; default 30 days. */
+  metricsMs: number;
+  /** `PANACEA_RETENTION_ERROR`; default 90 days. */
+  errorMs: number;
+  /** `PANACEA_RETENTION_AUDIT`; default 400 days. */
+  auditMs: number;
+  /**
+   * How often `panacea run` enforces retention where Elasticsearch does not (no data stream
+   * lifecycle, and always for the metrics indices). `PANACEA_RETENTION_INTERVAL`, a duration or
+   * `off`; default 1 minute. Undefined: not enforced by `run` (`panacea es retention` still is).
+   */
+  enforcementIntervalMs: number | undefined;
 }
 
 export interface MetricsConfig {
@@ -75,6 +106,29 @@ export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
 };
 
 const DAY_MS = 86_400_000;
+
+export const DEFAULT_RETENTION_CONFIG: RetentionConfig = {
+  heartbeatMs: 7 * DAY_MS,
+  activityMs: 30 * DAY_MS,
+  metricsMs: 30 * DAY_MS,
+  errorMs: 90 * DAY_MS,
+  auditMs: 400 * DAY_MS,
+  enforcementIntervalMs: 60_000,
+};
+
+const RETENTION_VARIABLES = {
+  PANACEA_RETENTION_HEARTBEAT: 'heartbeatMs',
+  PANACEA_RETENTION_ACTIVITY: 'activityMs',
+  PANACEA_RETENTION_METRICS: 'metricsMs',
+  PANACEA_RETENTION_ERROR: 'errorMs',
+  PANACEA_RETENTION_AUDIT: 'auditMs',
+} as const satisfies Record<string, keyof RetentionConfig>;
+
+// A retention under a minute would delete data the sink is still writing; over ten years is a typo.
+const MIN_RETENTION_MS = 60_000;
+const MAX_RETENTION_MS = 3650 * DAY_MS;
+const MIN_ENFORCEMENT_INTERVAL_MS = 1000;
+const DURATION_FORM = 'a duration such as 15m, 12h or 30d';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
 export const DEFAULT_ELASTICSEARCH_URL = 'http://127.0.0.1:9200';
@@ -144,6 +198,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     maxFutureMs: millisecondsVariable(environment, 'PANACEA_METRICS_MAX_FUTURE_MS', 0, DAY_MS),
   };
 
+  const retention = readRetention(environment);
+  const setupText = nonEmpty(environment.PANACEA_ES_SETUP) ?? 'true';
+  if (setupText !== 'true' && setupText !== 'false') {
+    throw invalid('PANACEA_ES_SETUP', setupText, 'true or false');
+  }
+
   return {
     kafkaBrokers,
     kafkaBrokersFromEnvironment: brokersText !== undefined,
@@ -156,7 +216,44 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     kibanaUrl,
     metrics,
     redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
+    retention,
+    elasticsearchSetupOnStart: setupText === 'true',
   };
+}
+
+function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {
+  const retention = { ...DEFAULT_RETENTION_CONFIG };
+  for (const [variable, key] of Object.entries(RETENTION_VARIABLES)) {
+    const text = nonEmpty(environment[variable]);
+    if (text === undefined) continue;
+    const durationMs = parseDurationMs(text);
+    if (durationMs === undefined) throw invalid(variable, text, DURATION_FORM);
+    if (durationMs < MIN_RETENTION_MS || durationMs > MAX_RETENTION_MS) {
+      const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
+      throw invalid(variable, text, `${DURATION_FORM}, ${range}`);
+    }
+    retention[key] = durationMs;
+  }
+
+  const intervalText = nonEmpty(environment.PANACEA_RETENTION_INTERVAL);
+  if (intervalText === 'off') {
+    retention.enforcementIntervalMs = undefined;
+  } else if (intervalText !== undefined) {
+    const intervalMs = parseDurationMs(intervalText);
+    if (
+      intervalMs === undefined ||
+      intervalMs < MIN_ENFORCEMENT_INTERVAL_MS ||
+      intervalMs > DAY_MS
+    ) {
+      throw invalid(
+        'PANACEA_RETENTION_INTERVAL',
+        intervalText,
+        `${DURATION_FORM} from 1s to 1d, or off`,
+      );
+    }
+    retention.enforcementIntervalMs = intervalMs;
+  }
+  return retention;
 }
 
 function optionalPath(value: string | undefined): string | undefined {

@@ -44,6 +44,10 @@ export const ERROR_CATALOGUE = {
   },
   DOCUMENT_REJECTED: { retriable: false, summary: 'Elasticsearch refused a document' },
   ELASTICSEARCH_UNAVAILABLE: { retriable: true, summary: 'Elasticsearch did not accept a request' },
+  ELASTICSEARCH_REFUSED: {
+    retriable: false,
+    summary: 'Elasticsearch refused a template, rollover or deletion request as not valid',
+  },
   KAFKA_UNAVAILABLE: { retriable: true, summary: 'Kafka could not be reached' },
   ARCHIVE_WRITE_FAILED: { retriable: true, summary: 'the audit archive could not be written' },
   IMPORT_INVALID: { retriable: false, summary: 'an input file for an importer is not valid' },

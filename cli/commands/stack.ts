@@ -59,6 +59,28 @@ export function stackOptionsFrom(
   };
 }
 
+/**
+ * `panacea es setup` on the stack just brought up, unless `PANACEA_ES_SETUP=false`. Its report
+ * goes to stderr: stdout carries only the `KAFKA_BROKERS=…` lines a shell can evaluate.
+ */
+async function setUpElasticsearch(config: PanaceaConfig, elasticsearchUrl: string): Promise<void> {
+  if (!config.elasticsearchSetupOnStart) return;
+  // Loaded here, so `stack status` and `stack down` do not load the Elasticsearch client.
+  const { describeSetup } = await import('./es.js');
+  const { setupElasticsearch } = await import('../../infra/elasticsearch/setup.js');
+  const { Client } = await import('@elastic/elasticsearch');
+  const client = new Client({ node: elasticsearchUrl, maxRetries: 0, requestTimeout: 30_000 });
+  try {
+    const report = await setupElasticsearch(client, {
+      namespace: config.namespace,
+      retention: config.retention,
+    });
+    for (const line of describeSetup(report)) process.stderr.write(`${line}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
 export async function stackCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     args,
@@ -91,6 +113,7 @@ export async function stackCommand(args: string[], config: PanaceaConfig): Promi
             : `already available (${component.source}), started nothing`;
         process.stderr.write(`${label} at ${component.address}: ${how}\n`);
       }
+      await setUpElasticsearch(config, result.elasticsearchUrl);
       say(`KAFKA_BROKERS=${result.kafkaBrokers.join(',')}`);
       say(`ELASTICSEARCH_URL=${result.elasticsearchUrl}`);
       return EXIT_OK;

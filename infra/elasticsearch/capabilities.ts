@@ -10,6 +10,11 @@ export interface ElasticsearchCapabilities {
   modules: string[];
   /** `constant_keyword` (module constant-keyword); without it `data_stream.*` is a keyword. */
   constantKeyword: boolean;
+  /**
+   * The data streams module: `PUT/GET _data_stream` and the lifecycle service that applies a
+   * template's `data_retention`. Without it Panacea enforces retention itself.
+   */
+  dataStreamLifecycle: boolean;
   /** Missing modules that change behaviour, with what it means, for setup and status output. */
   degradations: string[];
 }
@@ -32,10 +37,17 @@ export async function readCapabilities(client: Client): Promise<ElasticsearchCap
     degradations.push(
       'module constant-keyword missing: data_stream.* fields are mapped as keyword',
     );
-  if (!has('data-streams')) {
+  const dataStreamLifecycle = has('data-streams');
+  if (!dataStreamLifecycle) {
     degradations.push(
-      'module data-streams missing: data streams are created on first write, but their management APIs and lifecycle (retention) are unavailable',
+      'module data-streams missing: data streams are created on first write, and retention is enforced by Panacea (rollover and deletion of expired backing indices) instead of the data stream lifecycle',
     );
   }
-  return { version: node?.version ?? 'unknown', modules, constantKeyword, degradations };
+  return {
+    version: node?.version ?? 'unknown',
+    modules,
+    constantKeyword,
+    dataStreamLifecycle,
+    degradations,
+  };
 }

@@ -4,15 +4,21 @@
  * indexed (`dynamic: false`), and free-form attributes use `flattened`, so no producer can grow the
  * mapping without bound.
  */
-import type { Client } from '@elastic/elasticsearch';
+import { createHash } from 'node:crypto';
 
+import { formatDuration } from '../../core/durations.js';
+import { EVENT_KINDS, type EventKind } from '../../core/naming.js';
 import type { ElasticsearchCapabilities } from './capabilities.js';
+import type { WantedTemplate } from './template-comparison.js';
 
 export const COMPONENT_TEMPLATE_SETTINGS = 'logs-agent@panacea-settings';
 export const COMPONENT_TEMPLATE_MAPPINGS = 'logs-agent@panacea-mappings';
-export const INDEX_TEMPLATE = 'logs-agent@panacea';
-/** Above Elastic's built-in `logs` template (100), so ours wins for `logs-agent.*`. */
-const TEMPLATE_PRIORITY = 500;
+/**
+ * Above Elastic's built-in `logs` template (100), so ours wins for `logs-agent.*`, and above the
+ * catch-all `logs-agent@panacea` (500, `logs-agent.*-*`) that releases before per-stream templates
+ * installed, so servers that still hold it keep working.
+ */
+const STREAM_TEMPLATE_PRIORITY = 510;
 
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
 const searchableText = {
@@ -137,25 +143,71 @@ export function eventMappingsFor(
   };
 }
 
-/** Installs (or updates) the templates; idempotent. */
-export async function installIndexTemplates(
-  client: Client,
-  capabilities: ElasticsearchCapabilities,
-): Promise<void> {
-  await client.cluster.putComponentTemplate({
-    name: COMPONENT_TEMPLATE_SETTINGS,
-    template: { settings: EVENT_SETTINGS },
+/** Retention of one data stream, and whether the template carries it to the lifecycle service. */
+export interface StreamRetention {
+  retentionMs: number;
+  /** True on a server with the data stream lifecycle: `data_retention` goes in the template. */
+  inTemplate: boolean;
+}
+
+/**
+ * The templates one deployment (one namespace) needs for its event data streams: the two shared
+ * component templates, and one composable template per kind that matches exactly that kind's data
+ * stream. One per stream, because retention is per stream and per deployment (two deployments on
+ * one cluster may keep data for different times); and a test can change its own template without
+ * touching anybody else's.
+ */
+export function wantedEventTemplates(
+  namespace: string,
+  capabilities: Pick<ElasticsearchCapabilities, 'constantKeyword'>,
+  retentionOf: (kind: EventKind) => StreamRetention,
+): WantedTemplate[] {
+  const components: WantedTemplate[] = [
+    {
+      type: 'component',
+      name: COMPONENT_TEMPLATE_SETTINGS,
+      body: { template: { settings: EVENT_SETTINGS } },
+      dataStreams: [],
+    },
+    {
+      type: 'component',
+      name: COMPONENT_TEMPLATE_MAPPINGS,
+      body: { template: { mappings: eventMappingsFor(capabilities) } },
+      dataStreams: [],
+    },
+  ];
+  // The components are shared by every deployment on the cluster, so the deployment that updates
+  // them is not the only one whose streams need a rollover. Their fingerprint in each composable
+  // template makes every deployment's next setup see its own template as changed, and roll over.
+  const componentsHash = createHash('sha256')
+    .update(JSON.stringify(components.map((component) => component.body)))
+    .digest('hex')
+    .slice(0, 16);
+
+  const composables = EVENT_KINDS.map((kind): WantedTemplate => {
+    const dataStream = `logs-agent.${kind}-${namespace}`;
+    const retention = retentionOf(kind);
+    return {
+      type: 'index',
+      name: `${dataStream}@panacea`,
+      body: {
+        index_patterns: [dataStream],
+        data_stream: {},
+        priority: STREAM_TEMPLATE_PRIORITY,
+        composed_of: [COMPONENT_TEMPLATE_SETTINGS, COMPONENT_TEMPLATE_MAPPINGS],
+        ...(retention.inTemplate
+          ? { template: { lifecycle: { data_retention: formatDuration(retention.retentionMs) } } }
+          : {}),
+        _meta: {
+          managed_by: 'panacea',
+          description: `AI agent ${kind} events from the Panacea pipeline`,
+          components_hash: componentsHash,
+          retention: formatDuration(retention.retentionMs),
+          retention_by: retention.inTemplate ? 'lifecycle' : 'panacea',
+        },
+      },
+      dataStreams: [dataStream],
+    };
   });
-  await client.cluster.putComponentTemplate({
-    name: COMPONENT_TEMPLATE_MAPPINGS,
-    template: { mappings: eventMappingsFor(capabilities) as never },
-  });
-  await client.indices.putIndexTemplate({
-    name: INDEX_TEMPLATE,
-    index_patterns: ['logs-agent.*-*'],
-    data_stream: {},
-    priority: TEMPLATE_PRIORITY,
-    composed_of: [COMPONENT_TEMPLATE_SETTINGS, COMPONENT_TEMPLATE_MAPPINGS],
-    _meta: { managed_by: 'panacea', description: 'AI agent events from the Panacea pipeline' },
-  });
+  return [...components, ...composables];
 }

@@ -11,7 +11,7 @@
  * matching name a data stream; ours matches first with a higher priority and no `data_stream`, so
  * the name stays a plain index. The minimal test distribution has no built-in template at all.
  */
-import type { Client } from '@elastic/elasticsearch';
+import type { WantedTemplate } from './template-comparison.js';
 
 export const METRICS_INDEX_TEMPLATE = 'metrics-agent@panacea';
 /** Above Elastic's built-in `metrics` template (100). */
@@ -118,16 +118,23 @@ export const METRICS_MAPPINGS = {
   },
 } as const;
 
-/** Installs (or updates) the metrics template; idempotent. */
-export async function installMetricsTemplate(client: Client): Promise<void> {
-  await client.indices.putIndexTemplate({
+/**
+ * The metrics template, shared by every deployment on the cluster. Plain indices cannot roll over,
+ * so a changed mapping applies to metrics indices created after it (see README, limitations).
+ */
+export function wantedMetricsTemplate(): WantedTemplate {
+  return {
+    type: 'index',
     name: METRICS_INDEX_TEMPLATE,
-    index_patterns: ['metrics-agent.*-*'],
-    priority: METRICS_TEMPLATE_PRIORITY,
-    template: {
-      settings: { 'index.auto_expand_replicas': '0-1' },
-      mappings: METRICS_MAPPINGS as never,
+    body: {
+      index_patterns: ['metrics-agent.*-*'],
+      priority: METRICS_TEMPLATE_PRIORITY,
+      template: {
+        settings: { 'index.auto_expand_replicas': '0-1' },
+        mappings: METRICS_MAPPINGS,
+      },
+      _meta: { managed_by: 'panacea', description: 'AI agent metrics from the Panacea pipeline' },
     },
-    _meta: { managed_by: 'panacea', description: 'AI agent metrics from the Panacea pipeline' },
-  });
+    dataStreams: [],
+  };
 }

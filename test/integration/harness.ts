@@ -52,6 +52,9 @@ export function isolate(label: string, options: IsolationOptions = {}): Isolatio
       PANACEA_NAMESPACE: namespace,
       PANACEA_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
+      // The tests pin real traces from 2025, far older than any default retention: Panacea's
+      // enforcement in `panacea run` would delete what they check. Retention tests turn it on.
+      PANACEA_RETENTION_INTERVAL: 'off',
       // Unset unless asked for: a SCHEMA_REGISTRY_URL in the shell that runs the tests would
       // otherwise move every test off the embedded registry without saying so.
       SCHEMA_REGISTRY_URL: options.schemaRegistryUrl,

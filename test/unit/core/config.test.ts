@@ -8,6 +8,7 @@ import {
   DEFAULT_KAFKA_BROKERS,
   DEFAULT_METRICS_CONFIG,
   DEFAULT_NAMESPACE,
+  DEFAULT_RETENTION_CONFIG,
   loadConfig,
 } from '../../../core/config.js';
 import type { PanaceaError } from '../../../core/errors.js';
@@ -29,6 +30,8 @@ describe('config', () => {
         namespace: 'default',
         topicPrefix: '',
         metrics: DEFAULT_METRICS_CONFIG,
+        retention: DEFAULT_RETENTION_CONFIG,
+        elasticsearchSetupOnStart: true,
       });
     });
 
@@ -192,6 +195,68 @@ describe('config', () => {
       ['PANACEA_METRICS_STUCK_MS', '2592000001', 'whole milliseconds from 1000 to 2592000000'],
       ['PANACEA_METRICS_MAX_FUTURE_MS', '86400001', 'whole milliseconds from 0 to 86400000'],
     ])('refuses %s=%s naming the range', (variable, value, expected) => {
+      const error = configError({ [variable]: value });
+
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.context.field).toBe(variable);
+      expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
+    });
+  });
+
+  describe('retention', () => {
+    it('keeps heartbeats 7 days, activity and metrics 30, errors 90 and audit 400 by default', () => {
+      const retention = loadConfig({}).retention;
+
+      expect(retention.heartbeatMs).toBe(7 * 86_400_000);
+      expect(retention.activityMs).toBe(30 * 86_400_000);
+      expect(retention.metricsMs).toBe(30 * 86_400_000);
+      expect(retention.errorMs).toBe(90 * 86_400_000);
+      expect(retention.auditMs).toBe(400 * 86_400_000);
+      expect(retention.enforcementIntervalMs).toBe(60_000);
+    });
+
+    it('reads each kind from its own variable in days, hours or minutes', () => {
+      const retention = loadConfig({
+        PANACEA_RETENTION_ACTIVITY: '12h',
+        PANACEA_RETENTION_HEARTBEAT: '15m',
+        PANACEA_RETENTION_ERROR: '45d',
+        PANACEA_RETENTION_AUDIT: '730d',
+        PANACEA_RETENTION_METRICS: '90m',
+        PANACEA_RETENTION_INTERVAL: '30s',
+      }).retention;
+
+      expect(retention).toEqual({
+        activityMs: 12 * 3_600_000,
+        heartbeatMs: 15 * 60_000,
+        errorMs: 45 * 86_400_000,
+        auditMs: 730 * 86_400_000,
+        metricsMs: 90 * 60_000,
+        enforcementIntervalMs: 30_000,
+      });
+    });
+
+    it('turns enforcement in panacea run off with PANACEA_RETENTION_INTERVAL=off', () => {
+      expect(
+        loadConfig({ PANACEA_RETENTION_INTERVAL: 'off' }).retention.enforcementIntervalMs,
+      ).toBeUndefined();
+    });
+
+    it.each([
+      ['PANACEA_RETENTION_AUDIT', '1 year', 'a duration such as 15m, 12h or 30d'],
+      ['PANACEA_RETENTION_ERROR', '30', 'a duration such as 15m, 12h or 30d'],
+      ['PANACEA_RETENTION_ACTIVITY', '30s', 'a duration such as 15m, 12h or 30d, from 1m to 3650d'],
+      [
+        'PANACEA_RETENTION_METRICS',
+        '4000d',
+        'a duration such as 15m, 12h or 30d, from 1m to 3650d',
+      ],
+      [
+        'PANACEA_RETENTION_INTERVAL',
+        'hourly',
+        'a duration such as 15m, 12h or 30d from 1s to 1d, or off',
+      ],
+      ['PANACEA_ES_SETUP', 'yes', 'true or false'],
+    ])('refuses %s=%s naming the variable, the value and the form', (variable, value, expected) => {
       const error = configError({ [variable]: value });
 
       expect(error.code).toBe('CONFIG_INVALID');
