@@ -30,7 +30,15 @@ import { EVENT_SETTINGS, eventMappingsFor } from '../infra/elasticsearch/index-t
 import { toEnrichedDocument, type EnrichedDocument } from '../processors/enrich/ecs-document.js';
 import { createSimulatedFleet } from '../producers/demo/simulated-fleet.js';
 import type { AgentEvent } from '../schemas/event.js';
-import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
+import {
+  BenchFailure,
+  formatNumber,
+  loadAverage1m,
+  parseInteger,
+  reportOrFail,
+  round,
+  say,
+} from './report-support.js';
 
 interface BenchOptions {
   /** Events for the throughput figures. `--events`; default 20 000. */
@@ -82,11 +90,6 @@ const LATENCY_DRAIN_TIMEOUT_MS = 30_000;
  */
 const PIPELINE_TIMEOUT_BASE_MS = 60_000;
 const PIPELINE_TIMEOUT_PER_EVENT_MS = 10;
-
-/** A measurement that came out wrong (documents missing, a stage died): no figure to use. */
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
 
 interface MachineFacts {
   date: string;
@@ -152,20 +155,14 @@ async function main(argv: string[]): Promise<number> {
     elasticsearch: createElasticsearchClient(config),
   };
 
-  let exitCode = 0;
-  try {
-    const result = await measure(options, resources);
-    printReport(result, options);
-    say(JSON.stringify(result));
-  } catch (error) {
-    if (!(error instanceof BenchFailure)) throw error;
-    say(`FAILED: ${error.message}`);
-    exitCode = 1;
-  } finally {
-    await cleanUp(resources);
-    await rm(dataDir, { recursive: true, force: true });
-  }
-  return exitCode;
+  return reportOrFail({
+    measure: () => measure(options, resources),
+    printReport: (result) => printReport(result, options),
+    cleanUp: async () => {
+      await cleanUp(resources);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  });
 }
 
 async function measure(options: BenchOptions, resources: Resources): Promise<BenchResult> {

@@ -40,7 +40,16 @@ import { openSchemaCodec, type SchemaCodec } from '../schemas/codec.js';
 import type { AgentEvent } from '../schemas/event.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
-import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
+import {
+  BenchFailure,
+  deleteRunTopicsAndGroups,
+  formatNumber,
+  loadAverage1m,
+  parseInteger,
+  reportOrFail,
+  round,
+  say,
+} from './report-support.js';
 
 interface BenchOptions {
   /**
@@ -72,11 +81,6 @@ const PROGRESS_POLL_INTERVAL_MS = 20;
  */
 const RUN_TIMEOUT_BASE_MS = 60_000;
 const RUN_TIMEOUT_PER_EVENT_MS = 5;
-
-/** A measurement that came out wrong (records missing, a stage died): no figure to use. */
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
 
 const SIDES = ['baseline', 'pipeline', 'enrich', 'metrics'] as const;
 type Side = (typeof SIDES)[number];
@@ -156,20 +160,15 @@ async function main(argv: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
 
-  let exitCode = 0;
   try {
-    const result = await measure(options, config, kafka, admin, runPrefix);
-    printReport(result);
-    say(JSON.stringify(result));
-  } catch (error) {
-    if (!(error instanceof BenchFailure)) throw error;
-    say(`FAILED: ${error.message}`);
-    exitCode = 1;
+    return await reportOrFail({
+      measure: () => measure(options, config, kafka, admin, runPrefix),
+      printReport,
+      cleanUp: () => deleteRunTopicsAndGroups(admin, runPrefix),
+    });
   } finally {
-    await cleanUp(admin, runPrefix);
     await admin.disconnect();
   }
-  return exitCode;
 }
 
 async function measure(
@@ -665,15 +664,6 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[middle] ?? Number.NaN)
     : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
-
-async function cleanUp(admin: Admin, runPrefix: string): Promise<void> {
-  const { groups } = await admin.listGroups();
-  const groupIds = groups.map((group) => group.groupId).filter((id) => id.startsWith(runPrefix));
-  if (groupIds.length > 0) await admin.deleteGroups(groupIds).catch(() => undefined);
-  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(runPrefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  say(`cleanup: deleted ${topics.length} Kafka topics and ${groupIds.length} consumer groups`);
 }
 
 function printReport(result: BenchResult): void {

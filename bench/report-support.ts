@@ -1,8 +1,11 @@
 /**
  * What every benchmark shares to read its options and print its figures: integer options with a
- * range, rounding, numbers with thousands separators, the machine's load, and lines on stdout.
+ * range, rounding, numbers with thousands separators, the machine's load, lines on stdout, the
+ * frame of a run (report or fail, then clean up) and the clean-up of a run's Kafka topics.
  */
 import os from 'node:os';
+
+import type { Admin } from 'kafkajs';
 
 /** An integer option within [min, max], or the fallback when it is not given. */
 export function parseInteger(
@@ -36,4 +39,43 @@ export function loadAverage1m(): number {
 
 export function say(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** A measurement that came out wrong (records missing, a stage died): no figure to use. */
+export class BenchFailure extends Error {
+  override readonly name = 'BenchFailure';
+}
+
+/**
+ * The frame of every benchmark's run: measures, prints the report and its JSON line, and cleans
+ * up whatever happened. A BenchFailure prints `FAILED: <why>` and gives exit code 1; any other
+ * error is a bug and is thrown after the clean-up.
+ */
+export async function reportOrFail<Result>(steps: {
+  measure: () => Promise<Result>;
+  printReport: (result: Result) => void;
+  cleanUp: () => Promise<void>;
+}): Promise<number> {
+  try {
+    const result = await steps.measure();
+    steps.printReport(result);
+    say(JSON.stringify(result));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof BenchFailure)) throw error;
+    say(`FAILED: ${error.message}`);
+    return 1;
+  } finally {
+    await steps.cleanUp();
+  }
+}
+
+/** Deletes the Kafka topics and consumer groups of one run, all named with its prefix. */
+export async function deleteRunTopicsAndGroups(admin: Admin, runPrefix: string): Promise<void> {
+  const { groups } = await admin.listGroups();
+  const groupIds = groups.map((group) => group.groupId).filter((id) => id.startsWith(runPrefix));
+  if (groupIds.length > 0) await admin.deleteGroups(groupIds).catch(() => undefined);
+  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(runPrefix));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+  say(`cleanup: deleted ${topics.length} Kafka topics and ${groupIds.length} consumer groups`);
 }

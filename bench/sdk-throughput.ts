@@ -34,7 +34,16 @@ import { batchBytes } from '../producers/sdk/outbox.js';
 import type { AgentPublisher, EventContext } from '../producers/sdk/types.js';
 import { validateEvent } from '../schemas/contract.js';
 import type { AgentEvent, AgentIdentity } from '../schemas/event.js';
-import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
+import {
+  BenchFailure,
+  deleteRunTopicsAndGroups,
+  formatNumber,
+  loadAverage1m,
+  parseInteger,
+  reportOrFail,
+  round,
+  say,
+} from './report-support.js';
 
 const { CompressionTypes } = kafkajs;
 
@@ -59,11 +68,6 @@ const FLUSH_TIMEOUT_MS = 300_000;
 const FLEET_STEP_MS = 10_000;
 const FLEET_HISTORY_MS = 24 * 60 * 60 * 1000;
 const FLEET_AGENT_COUNT = 50;
-
-/** A measurement that came out wrong (records missing, events dropped): no figure to use. */
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
 
 interface RoundFigure {
   round: number;
@@ -113,20 +117,15 @@ async function main(argv: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
 
-  let exitCode = 0;
   try {
-    const result = await measure(options, config, kafka, admin, runPrefix);
-    printReport(result);
-    say(JSON.stringify(result));
-  } catch (error) {
-    if (!(error instanceof BenchFailure)) throw error;
-    say(`FAILED: ${error.message}`);
-    exitCode = 1;
+    return await reportOrFail({
+      measure: () => measure(options, config, kafka, admin, runPrefix),
+      printReport,
+      cleanUp: () => deleteRunTopicsAndGroups(admin, runPrefix),
+    });
   } finally {
-    await cleanUp(admin, runPrefix);
     await admin.disconnect();
   }
-  return exitCode;
 }
 
 async function measure(
@@ -407,15 +406,6 @@ async function expectRecordCount(admin: Admin, naming: Naming, expected: number)
       `expected ${expected} records on ${naming.rawTopic('activity')} and its sibling topics, found ${count}`,
     );
   }
-}
-
-async function cleanUp(admin: Admin, runPrefix: string): Promise<void> {
-  const { groups } = await admin.listGroups();
-  const groupIds = groups.map((group) => group.groupId).filter((id) => id.startsWith(runPrefix));
-  if (groupIds.length > 0) await admin.deleteGroups(groupIds).catch(() => undefined);
-  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(runPrefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  say(`cleanup: deleted ${topics.length} Kafka topics and ${groupIds.length} consumer groups`);
 }
 
 function printReport(result: BenchResult): void {
