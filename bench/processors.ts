@@ -22,7 +22,7 @@ import type { Admin, Consumer, ConsumerConfig, Kafka, Producer } from 'kafkajs';
 
 import { loadConfig, type PanaceaConfig } from '../core/config.js';
 import { messageOf } from '../core/errors.js';
-import { createDurableProducer, createKafka } from '../core/kafka.js';
+import { createDurableProducer } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';
@@ -42,11 +42,10 @@ import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
 import {
   BenchFailure,
-  deleteRunTopicsAndGroups,
   formatNumber,
   loadAverage1m,
   parseInteger,
-  reportOrFail,
+  runKafkaBenchmark,
   round,
   say,
 } from './report-support.js';
@@ -156,19 +155,13 @@ async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   const runPrefix = `bench.processors.${randomBytes(4).toString('hex')}.`;
   const config = loadConfig({ ...process.env, PANACEA_TOPIC_PREFIX: `${runPrefix}input.` });
-  const kafka = createKafka(config, 'panacea-bench-processors');
-  const admin = kafka.admin();
-  await admin.connect();
-
-  try {
-    return await reportOrFail({
-      measure: () => measure(options, config, kafka, admin, runPrefix),
-      printReport,
-      cleanUp: () => deleteRunTopicsAndGroups(admin, runPrefix),
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  return runKafkaBenchmark({
+    config,
+    clientId: 'panacea-bench-processors',
+    runPrefix,
+    measure: (kafka, admin) => measure(options, config, kafka, admin, runPrefix),
+    printReport,
+  });
 }
 
 async function measure(

@@ -5,7 +5,10 @@
  */
 import os from 'node:os';
 
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+
+import type { PanaceaConfig } from '../core/config.js';
+import { createKafka } from '../core/kafka.js';
 
 /** An integer option within [min, max], or the fallback when it is not given. */
 export function parseInteger(
@@ -78,4 +81,29 @@ export async function deleteRunTopicsAndGroups(admin: Admin, runPrefix: string):
   const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(runPrefix));
   if (topics.length > 0) await admin.deleteTopics({ topics });
   say(`cleanup: deleted ${topics.length} Kafka topics and ${groupIds.length} consumer groups`);
+}
+
+/**
+ * The frame of a benchmark on Kafka alone: a client and a connected admin for `measure`, then the
+ * report (see reportOrFail) and the deletion of every topic and group named with `runPrefix`.
+ */
+export async function runKafkaBenchmark<Result>(steps: {
+  config: PanaceaConfig;
+  clientId: string;
+  runPrefix: string;
+  measure: (kafka: Kafka, admin: Admin) => Promise<Result>;
+  printReport: (result: Result) => void;
+}): Promise<number> {
+  const kafka = createKafka(steps.config, steps.clientId);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await reportOrFail({
+      measure: () => steps.measure(kafka, admin),
+      printReport: steps.printReport,
+      cleanUp: () => deleteRunTopicsAndGroups(admin, steps.runPrefix),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }

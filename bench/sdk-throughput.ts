@@ -24,7 +24,7 @@ import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { pino } from 'pino';
 
 import { loadConfig, type PanaceaConfig } from '../core/config.js';
-import { createDurableProducer, createKafka, messageBytes } from '../core/kafka.js';
+import { createDurableProducer, messageBytes } from '../core/kafka.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { ensureTopics } from '../infra/topics.js';
 import { createSimulatedFleet } from '../producers/demo/simulated-fleet.js';
@@ -36,11 +36,10 @@ import { validateEvent } from '../schemas/contract.js';
 import type { AgentEvent, AgentIdentity } from '../schemas/event.js';
 import {
   BenchFailure,
-  deleteRunTopicsAndGroups,
   formatNumber,
   loadAverage1m,
   parseInteger,
-  reportOrFail,
+  runKafkaBenchmark,
   round,
   say,
 } from './report-support.js';
@@ -113,19 +112,13 @@ async function main(argv: string[]): Promise<number> {
   const runId = randomBytes(4).toString('hex');
   const runPrefix = `bench.${runId}.`;
   const config = loadConfig({ ...process.env, PANACEA_TOPIC_PREFIX: runPrefix });
-  const kafka = createKafka(config, 'panacea-bench-sdk');
-  const admin = kafka.admin();
-  await admin.connect();
-
-  try {
-    return await reportOrFail({
-      measure: () => measure(options, config, kafka, admin, runPrefix),
-      printReport,
-      cleanUp: () => deleteRunTopicsAndGroups(admin, runPrefix),
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  return runKafkaBenchmark({
+    config,
+    clientId: 'panacea-bench-sdk',
+    runPrefix,
+    measure: (kafka, admin) => measure(options, config, kafka, admin, runPrefix),
+    printReport,
+  });
 }
 
 async function measure(
