@@ -16,9 +16,10 @@ const STOP_AFTER_FAILURE_TIMEOUT_MS = 10_000;
 
 export async function runCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const { values } = parseCommandArgs(args, { 'until-idle': { type: 'boolean', default: false } });
-  const pipeline = await startPipeline(config);
-
+  // Listened for before starting: a signal while the stages start stops them once they have,
+  // instead of killing the process halfway through its start.
   const stopSignal = untilStopSignal();
+  const pipeline = await startPipeline(config);
   const until = values['until-idle'] ? pipeline.waitUntilIdle().then(() => 'idle') : stopSignal;
 
   try {
