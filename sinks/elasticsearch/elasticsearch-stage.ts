@@ -26,6 +26,9 @@ export interface ElasticsearchStageOptions {
   naming: Naming;
   namespace: string;
   client: Client;
+  /** Handed to the bulk writer; see `BulkWriterOptions` for the defaults. */
+  maxRequestBytes?: number;
+  maxRequestsInFlight?: number;
 }
 
 export function createElasticsearchStage(options: ElasticsearchStageOptions): StageDefinition {
@@ -33,6 +36,8 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
   const writer = new BulkWriter({
     client,
     logger: componentLogger(`stage.${ELASTICSEARCH_STAGE}.bulk`),
+    maxRequestBytes: options.maxRequestBytes,
+    maxRequestsInFlight: options.maxRequestsInFlight,
   });
 
   return {
@@ -46,6 +51,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
         writer,
         context,
       ),
+    writerStats: () => writer.stats(),
   };
 }
 
