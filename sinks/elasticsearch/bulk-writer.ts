@@ -53,7 +53,7 @@ export interface BulkWriterOptions {
   maxRequestsInFlight?: number;
   /** First retry delay, ms; doubles per attempt. Default 200. */
   initialRetryDelayMs?: number;
-  /** Longest wait between two retries, ms. Default 30 000. */
+  /** Longest wait between two retries, ms. Default 5 000. */
   maxRetryDelayMs?: number;
 }
 
@@ -74,7 +74,8 @@ export const BULK_WRITER_DEFAULTS = {
   maxRequestBytes: 10 * 1024 * 1024,
   maxRequestsInFlight: 2,
   initialRetryDelayMs: 200,
-  maxRetryDelayMs: 30_000,
+  // Short enough that the writer notices within seconds that Elasticsearch is back.
+  maxRetryDelayMs: 5_000,
   /** Elasticsearch's own default `http.max_content_length`, used until the server says more. */
   serverMaxContentLengthBytes: 100 * 1024 * 1024,
 } as const;
