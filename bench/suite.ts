@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark, one after the other, each in a process of its own so
  * that one's memory and event loop do not colour the next one's figures.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors] [--events N] [options]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink] [--events N] [options]
  *
  * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one.
  * The exit code is the first non-zero exit code of a benchmark, or 0.
@@ -27,6 +27,11 @@ const BENCHMARKS: Benchmark[] = [
   },
   { name: 'sdk-throughput', file: 'sdk-throughput.js', options: ['events', 'rounds'] },
   { name: 'processors', file: 'processors.js', options: ['events', 'rounds'] },
+  {
+    name: 'sink',
+    file: 'sink.js',
+    options: ['events', 'rounds', 'outage-seconds', 'input-rate'],
+  },
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -35,7 +35,10 @@ import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
 import { createAuditArchiveStage } from '../sinks/audit-archive/audit-archive-stage.js';
-import { createElasticsearchStage } from '../sinks/elasticsearch/elasticsearch-stage.js';
+import {
+  createElasticsearchStage,
+  ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION,
+} from '../sinks/elasticsearch/elasticsearch-stage.js';
 import { createMetricsSinkStage } from '../sinks/elasticsearch/metrics-sink-stage.js';
 
 const logger = componentLogger('pipeline');
@@ -175,7 +178,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       await startStage(enrich, runnerOptions),
       await startStage(
         createElasticsearchStage({ naming, namespace: config.namespace, client: elasticsearch }),
-        runnerOptions,
+        { ...runnerOptions, maxBytesPerPartition: ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION },
       ),
       // Its own loop: one Kafka transaction per batch instead of a commit after the write.
       await startMetricsStage({ kafka, admin, naming, settings: config.metrics }),

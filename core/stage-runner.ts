@@ -99,6 +99,8 @@ export interface StageDefinition {
   handleBatch(records: StageRecord[], context: BatchContext): Promise<BatchOutcome>;
   /** Releases the stage's own clients after the consumer has stopped. */
   close?(): Promise<void>;
+  /** The live figures of the stage's writer, read with the stage's stats. */
+  writerStats?(): WriterStats;
 }
 
 export interface StageRunnerOptions {
@@ -120,6 +122,31 @@ export interface StageStats {
   deadLetteredByCode: Record<string, number>;
   /** The stages' own counts (see `BatchOutcome.tallies`), summed over committed batches. */
   tallies: Record<string, Record<string, number>>;
+  /** The stage's writer, for a stage that has one (see `StageDefinition.writerStats`). */
+  writer?: WriterStats;
+}
+
+/**
+ * What a sink's writer (the Elasticsearch bulk writer) has done since it was made, live rather
+ * than per committed batch; counts are documents unless named otherwise.
+ */
+export interface WriterStats {
+  /** Stored by Elasticsearch: created, or overwritten by a newer version. */
+  indexed: number;
+  /** Already stored (409): a redelivered or replayed document, counted as written. */
+  duplicates: number;
+  /** Sent again after a retriable item status or a failed request, once per resend. */
+  retried: number;
+  /** Refused for good and handed back to the caller, which dead-letters them. */
+  refused: number;
+  /** Bulk requests sent and not answered yet. */
+  requestsInFlight: number;
+  documentsInFlight: number;
+  /**
+   * Time Elasticsearch could not be reached, ms, the current outage included: the batches waiting
+   * on it hold their partitions, so their consumers fetch nothing meanwhile.
+   */
+  pausedMs: number;
 }
 
 /**
@@ -191,6 +218,10 @@ export async function startStage(
     'stage started',
   );
 
+  const currentStats = (): StageStats => {
+    const writer = definition.writerStats?.();
+    return { ...structuredClone(stats), ...(writer === undefined ? {} : { writer }) };
+  };
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -199,7 +230,7 @@ export async function startStage(
       // Between a crash and kafkajs's restart there is no runner to emit STOP; settle it here.
       resolveFinished();
       await definition.close?.();
-      logger.info({ groupId, ...stats }, 'stage stopped');
+      logger.info({ groupId, ...currentStats() }, 'stage stopped');
     })();
     return stopping;
   };
@@ -210,7 +241,7 @@ export async function startStage(
     inputTopics: definition.inputTopics,
     finished,
     stop,
-    stats: () => structuredClone(stats),
+    stats: currentStats,
   };
 }
 

@@ -41,7 +41,8 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
 /**
  * One summary line per stage, e.g. `enrich: 24 records, 5 dead-lettered (DECODE_FAILED 2, …),
  * 4 redacted (bearer 1, email 3), 1 normalised (invalid_utf8 1)`; a tally group is shown only when
- * it counted something.
+ * it counted something. A stage with a writer adds what it did, e.g. `; writer: 20 indexed,
+ * 2 duplicates, 3 retried, 1 refused, 0 in flight, paused 31.2 s`.
  */
 export function describeStats(stage: string, stats: StageStats): string {
   const records = `${stats.records} ${stats.records === 1 ? 'record' : 'records'}`;
@@ -50,7 +51,14 @@ export function describeStats(stage: string, stats: StageStats): string {
     const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
     if (total > 0) parts.push(`${total} ${group}${detail(counts)}`);
   }
-  return `${stage}: ${records}, ${parts.join(', ')}`;
+  const line = `${stage}: ${records}, ${parts.join(', ')}`;
+  if (stats.writer === undefined) return line;
+
+  const { indexed, duplicates, retried, refused, documentsInFlight, pausedMs } = stats.writer;
+  return (
+    `${line}; writer: ${indexed} indexed, ${duplicates} duplicates, ${retried} retried, ` +
+    `${refused} refused, ${documentsInFlight} in flight, paused ${(pausedMs / 1000).toFixed(1)} s`
+  );
 }
 
 function detail(counts: Record<string, number>): string {

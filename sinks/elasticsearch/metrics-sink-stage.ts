@@ -89,6 +89,7 @@ export function createMetricsSinkStage(options: MetricsSinkStageOptions): StageD
 
       return { deadLetters: [...written.deadLetters, ...combineDeadLetters] };
     },
+    writerStats: () => writer.stats(),
   };
 }
 

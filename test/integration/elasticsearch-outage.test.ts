@@ -1,6 +1,7 @@
 /**
- * An Elasticsearch outage in the middle of a run: the sink keeps retrying without committing, and
- * once Elasticsearch is back every accepted event is stored, once. This test starts an
+ * An Elasticsearch outage in the middle of a run: the sink keeps retrying without committing, says
+ * it holds its input and counts the time, and once Elasticsearch is back every accepted event is
+ * stored, once. This test starts an
  * Elasticsearch of its own (the shared one must stay up for the other tests) and stops it mid-run.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -103,7 +104,17 @@ describe('elasticsearch outage', () => {
 
     expect(complete).toBe(true);
     expect(exitCode).toBe(0);
-    expect(stdout).toContain('sink-elasticsearch:');
     expect(await count(url, isolation.namespace)).toBe(EVENT_COUNT);
+    // The sink said once that it held its input, and its summary counts the time it did.
+    expect(stderr.split('input paused until it does').length - 1).toBeGreaterThanOrEqual(1);
+    const summary =
+      /sink-elasticsearch: .*writer: (\d+) indexed, (\d+) duplicates, (\d+) retried, 0 refused, 0 in flight, paused (\d+\.\d) s/.exec(
+        stdout,
+      );
+    expect(summary).not.toBeNull();
+    const [, indexed, duplicates, retried, pausedSeconds] = summary!.map(Number);
+    expect((indexed ?? 0) + (duplicates ?? 0)).toBeGreaterThanOrEqual(EVENT_COUNT);
+    expect(retried).toBeGreaterThan(0);
+    expect(pausedSeconds).toBeGreaterThan(5);
   }, 400_000);
 });

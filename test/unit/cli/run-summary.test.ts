@@ -20,4 +20,28 @@ describe('run summary line', () => {
       'enrich: 25 records, 1 dead-lettered (DECODE_FAILED 1), 4 redacted (bearer 1, email 3)',
     );
   });
+
+  it("adds what a sink stage's writer did: indexed, duplicates, retried, refused, in flight, paused", () => {
+    const line = describeStats('sink-elasticsearch', {
+      batches: 3,
+      records: 24,
+      deadLettered: 1,
+      deadLetteredByCode: { DOCUMENT_REJECTED: 1 },
+      tallies: {},
+      writer: {
+        indexed: 20,
+        duplicates: 3,
+        retried: 7,
+        refused: 1,
+        requestsInFlight: 1,
+        documentsInFlight: 12,
+        pausedMs: 31_240,
+      },
+    });
+
+    expect(line).toBe(
+      'sink-elasticsearch: 24 records, 1 dead-lettered (DOCUMENT_REJECTED 1); writer: 20 indexed, ' +
+        '3 duplicates, 7 retried, 1 refused, 12 in flight, paused 31.2 s',
+    );
+  });
 });
