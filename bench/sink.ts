@@ -45,7 +45,15 @@ import {
   createElasticsearchStage,
   ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION,
 } from '../sinks/elasticsearch/elasticsearch-stage.js';
-import { formatNumber, loadAverage1m, parseInteger, round, say } from './report-support.js';
+import {
+  BenchFailure,
+  formatNumber,
+  loadAverage1m,
+  parseInteger,
+  reportOrFail,
+  round,
+  say,
+} from './report-support.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 interface BenchOptions {
@@ -79,10 +87,6 @@ const RECOVERY_SECONDS = 15;
 const CATCH_UP_TIMEOUT_MS = 180_000;
 const MEMORY_GOAL_MIB = 300;
 
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
-
 interface SideFigure {
   round: number;
   elapsedMs: number;
@@ -110,32 +114,26 @@ async function main(argv: string[]): Promise<number> {
   const elasticsearch = new Client({ node: config.elasticsearchUrl });
   await admin.connect();
 
-  let exitCode = 0;
-  try {
-    // Templates for the bench's namespaces; the retention schedule it would start is not needed.
-    await (await prepareElasticsearch(elasticsearch, config)).stop();
-    const loadAtStart = loadAverage1m();
-    const throughput = await measureThroughput(options, config, kafka, admin, namespacePrefix);
-    const outage = await measureOutage(options, config, admin, runPrefix, namespacePrefix);
-    const result = {
-      date: new Date().toISOString(),
-      machine: machine(loadAtStart),
-      settings: { ...options },
-      throughput,
-      outage,
-    };
-    printReport(result);
-    say(JSON.stringify(result));
-  } catch (error) {
-    if (!(error instanceof BenchFailure)) throw error;
-    say(`FAILED: ${error.message}`);
-    exitCode = 1;
-  } finally {
-    await cleanUp(admin, elasticsearch, runPrefix, namespacePrefix);
-    await admin.disconnect();
-    await elasticsearch.close();
-  }
-  return exitCode;
+  return reportOrFail({
+    measure: async () => {
+      const loadAtStart = loadAverage1m();
+      const throughput = await measureThroughput(options, config, kafka, admin, namespacePrefix);
+      const outage = await measureOutage(options, config, admin, runPrefix, namespacePrefix);
+      return {
+        date: new Date().toISOString(),
+        machine: machine(loadAtStart),
+        settings: { ...options },
+        throughput,
+        outage,
+      };
+    },
+    printReport,
+    cleanUp: async () => {
+      await cleanUp(admin, elasticsearch, runPrefix, namespacePrefix);
+      await admin.disconnect();
+      await elasticsearch.close();
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,6 +206,7 @@ async function timeSink(
   );
   const deadLetterProducer = createDurableProducer(kafka);
   const client = createElasticsearchClient(config);
+  await installTemplates(client, config, namespace);
   await deadLetterProducer.connect();
 
   try {
@@ -252,6 +251,7 @@ async function timeHelper(
 ): Promise<SideFigure> {
   const namespace = `${namespacePrefix}_r${roundIndex + 1}_helper`;
   const client = createElasticsearchClient(config);
+  await installTemplates(client, config, namespace);
   // What the sink stage adds to each document, added here before the clock runs.
   const prepared = documents.map((document) => ({
     ...document,
@@ -512,6 +512,19 @@ async function waitUntil(done: () => boolean, progress: () => string): Promise<v
     }
     await sleep(20);
   }
+}
+
+/**
+ * The templates of one namespace, as `panacea run` installs them at start (templates are per
+ * namespace), without the retention schedule it would also start.
+ */
+async function installTemplates(
+  client: Client,
+  config: PanaceaConfig,
+  namespace: string,
+): Promise<void> {
+  const retention = { ...config.retention, enforcementIntervalMs: undefined };
+  await (await prepareElasticsearch(client, { ...config, namespace, retention })).stop();
 }
 
 async function countStored(client: Client, namespace: string): Promise<number> {
