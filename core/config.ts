@@ -45,7 +45,32 @@ export interface PanaceaConfig {
    * "Redaction"). `PANACEA_REDACTION_RULES`; default unset (the built-in rules).
    */
   redactionRulesFile: string | undefined;
+  /** Settings of the audit archive, each from its own variable (see ArchiveConfig). */
+  archive: ArchiveConfig;
 }
+
+export interface ArchiveConfig {
+  /**
+   * A segment is sealed once its file reaches this size. `PANACEA_ARCHIVE_SEGMENT_BYTES`; default
+   * 67 108 864 (64 MiB), 1 024 to 1 073 741 824.
+   */
+  segmentBytes: number;
+  /**
+   * A segment is sealed once it has been open this long, so a quiet partition still commits.
+   * `PANACEA_ARCHIVE_SEGMENT_MS`; default 600 000 (10 minutes), 100 to 86 400 000.
+   */
+  segmentMs: number;
+  /**
+   * A PEM file with the Ed25519 private key that signs the chain heads.
+   * `PANACEA_ARCHIVE_SIGNING_KEY`; default unset: a key generated in the archive directory.
+   */
+  signingKeyFile: string | undefined;
+}
+
+export const DEFAULT_ARCHIVE_CONFIG = {
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMs: 600_000,
+} as const;
 
 export interface MetricsConfig {
   /** Event-time window size. `PANACEA_METRICS_WINDOW_MS`; default 60 000, 1 000 to 86 400 000. */
@@ -156,7 +181,43 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     kibanaUrl,
     metrics,
     redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
+    archive: {
+      segmentBytes: wholeNumberVariable(
+        environment,
+        'PANACEA_ARCHIVE_SEGMENT_BYTES',
+        DEFAULT_ARCHIVE_CONFIG.segmentBytes,
+        1024,
+        1024 * 1024 * 1024,
+        'bytes',
+      ),
+      segmentMs: wholeNumberVariable(
+        environment,
+        'PANACEA_ARCHIVE_SEGMENT_MS',
+        DEFAULT_ARCHIVE_CONFIG.segmentMs,
+        100,
+        DAY_MS,
+        'milliseconds',
+      ),
+      signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
+    },
   };
+}
+
+function wholeNumberVariable(
+  environment: NodeJS.ProcessEnv,
+  variable: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw invalid(variable, text, `whole ${unit} from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function optionalPath(value: string | undefined): string | undefined {
