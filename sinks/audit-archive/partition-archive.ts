@@ -8,8 +8,7 @@
  * every offset in it holds an archived record (records sent to the dead-letter topic and
  * transaction markers take offsets too). That is what lets `verify` prove no range is missing.
  */
-import { readFile, rename, rm } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
@@ -21,6 +20,7 @@ import {
   appendManifestEntry,
   dropIncompleteTail,
   GENESIS_HASH,
+  MANIFEST_FILE,
   readManifest,
   sha256Hex,
   withEntryHash,
@@ -204,7 +204,7 @@ export class PartitionArchive {
       this.#entries += 1;
       await this.#signHead();
     } catch (error) {
-      throw this.#writeFailed(path.join(this.directory, 'manifest.ndjson'), error);
+      throw this.#writeFailed(path.join(this.directory, MANIFEST_FILE), error);
     }
     return { entry, nextOffset: open.lastOffset + 1n };
   }

@@ -13,11 +13,11 @@ import path from 'node:path';
 
 import type { KeyObject } from 'node:crypto';
 
-import { PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import { ARCHIVED_RECORD_SCHEMA } from './archived-record.js';
 import { headSignatureValid, readHead } from './chain-head.js';
 import { decodeContainer } from './container-file.js';
-import { entryHashOf, GENESIS_HASH, readManifest, sha256Hex } from './manifest.js';
+import { entryHashOf, GENESIS_HASH, MANIFEST_FILE, readManifest, sha256Hex } from './manifest.js';
 import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
 
 export interface VerifyOptions {
@@ -104,7 +104,7 @@ async function verifyPartition(
     manifest = readManifest(directory);
     head = readHead(directory);
   } catch (error) {
-    return broken('manifest.ndjson', (error as Error).message);
+    return broken(MANIFEST_FILE, messageOf(error));
   }
   if (manifest.completeBytes !== manifest.sizeBytes) {
     return broken('manifest.ndjson', 'the last entry is cut short (a run ended while appending)');
