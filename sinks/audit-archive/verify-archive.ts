@@ -14,10 +14,17 @@ import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { ARCHIVED_RECORD_SCHEMA } from './archived-record.js';
+import { ARCHIVED_RECORD_SCHEMA, type ArchivedRecord } from './archived-record.js';
 import { headSignatureValid, readHead } from './chain-head.js';
 import { decodeContainer } from './container-file.js';
-import { entryHashOf, GENESIS_HASH, MANIFEST_FILE, readManifest, sha256Hex } from './manifest.js';
+import {
+  entryHashOf,
+  GENESIS_HASH,
+  MANIFEST_FILE,
+  readManifest,
+  sha256Hex,
+  type ManifestEntry,
+} from './manifest.js';
 import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
 
 export interface VerifyOptions {
@@ -166,7 +173,7 @@ async function verifyPartition(
 
   for (const entry of entries) {
     if (!inWindow(entry.firstTimestamp, entry.lastTimestamp, options)) continue;
-    const reason = await checkSegment(directory, entry.segment, entry.sha256, entry.records);
+    const reason = await checkSegment(directory, topic, partition, entry);
     if (reason !== undefined) return broken(entry.segment, reason);
     report.segments += 1;
     report.events += entry.records;
@@ -183,17 +190,17 @@ async function verifyPartition(
 
 async function checkSegment(
   directory: string,
-  name: string,
-  expectedSha256: string,
-  expectedRecords: number,
+  topic: string,
+  partition: number,
+  entry: ManifestEntry,
 ): Promise<string | undefined> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path.join(directory, name));
+    bytes = await readFile(path.join(directory, entry.segment));
   } catch {
     return 'the segment file is missing';
   }
-  if (sha256Hex(bytes) !== expectedSha256) {
+  if (sha256Hex(bytes) !== entry.sha256) {
     return 'the SHA-256 of the file does not match the manifest (the segment was changed)';
   }
   let decoded;
@@ -205,8 +212,20 @@ async function checkSegment(
   if (decoded.schemaName !== EXPECTED_SCHEMA) {
     return `the records are ${decoded.schemaName ?? 'unnamed'}, not ${EXPECTED_SCHEMA}`;
   }
-  if (decoded.records.length !== expectedRecords) {
-    return `holds ${decoded.records.length} records, the manifest says ${expectedRecords}`;
+  if (decoded.records.length !== entry.records) {
+    return `holds ${decoded.records.length} records, the manifest says ${entry.records}`;
+  }
+  // The records themselves must sit where the entry says, in offset order.
+  let previousOffset = BigInt(entry.firstOffset) - 1n;
+  for (const record of decoded.records as ArchivedRecord[]) {
+    const offset = BigInt(record.offset);
+    if (record.topic !== topic || record.partition !== partition) {
+      return `holds a record of ${record.topic} partition ${record.partition}`;
+    }
+    if (offset <= previousOffset || offset > BigInt(entry.lastOffset)) {
+      return `the record at offset ${offset} is out of order or outside offsets ${entry.firstOffset} to ${entry.lastOffset}`;
+    }
+    previousOffset = offset;
   }
   return undefined;
 }

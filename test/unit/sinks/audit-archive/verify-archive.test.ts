@@ -11,10 +11,13 @@ import {
   withEntryHash,
   GENESIS_HASH,
 } from '../../../../sinks/audit-archive/manifest.js';
+import { PartitionArchive } from '../../../../sinks/audit-archive/partition-archive.js';
 import { partitionDirectory } from '../../../../sinks/audit-archive/segment-files.js';
 import { verifyArchive } from '../../../../sinks/audit-archive/verify-archive.js';
 import {
   BASE_TIME_MS,
+  logger,
+  records,
   signingKey,
   temporaryRoot,
   TOPIC,
@@ -183,6 +186,22 @@ describe('audit archive verification', () => {
     expect(report.broken).toMatchObject({
       segment: third.segment,
       reason: 'offsets 3 to 5 are in no segment',
+    });
+  });
+
+  it('names a segment whose records lie outside the range its entry states', async () => {
+    const root = temporaryRoot();
+    const key = signingKey();
+    const archive = await PartitionArchive.open(root, TOPIC, 0, key, logger);
+    // Signed and hashed as written, but the records claim offsets 0-4 in a segment for 10-14.
+    await archive.append(records(0, 4), 10n, 14n, 0);
+    const sealed = await archive.seal();
+
+    const report = await verifyArchive(root, { publicKey: key.publicKey });
+
+    expect(report.broken).toMatchObject({
+      segment: sealed?.entry.segment,
+      reason: 'the record at offset 0 is out of order or outside offsets 10 to 14',
     });
   });
 });
