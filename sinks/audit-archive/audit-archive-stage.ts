@@ -15,6 +15,7 @@
  * the rest as one block, and seal and commit when the segment is full. A timer seals segments
  * that have been open long enough, and a stop seals every open segment before it disconnects.
  */
+import { channel } from 'node:diagnostics_channel';
 import path from 'node:path';
 
 import type { Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 'kafkajs';
@@ -42,6 +43,13 @@ import { PartitionArchive } from './partition-archive.js';
 // Known gap: segments stay on local disk for ever. An S3-compatible backend, retention, legal holds
 // and export are the later parts of the archive issue; until then the README lists them as missing.
 export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
+
+/**
+ * Published once per sealed segment with `{ topic, partition, segment, records, firstOffset,
+ * lastOffset }`, before its offsets are committed, so tests and tracing can follow the archive
+ * without parsing logs.
+ */
+export const segmentChannel = channel('panacea:audit-archive:segment');
 
 export function auditArchiveRoot(dataDir: string): string {
   return path.join(dataDir, 'audit-archive');
@@ -292,10 +300,17 @@ class AuditArchiveStage implements RunningStage {
     if (sealed === undefined) return;
     this.#segmentsSealed += 1;
     this.#countPending(partition);
-    this.#logger.debug(
-      { partition, segment: sealed.entry.segment, records: sealed.entry.records },
-      'segment sealed',
-    );
+    if (segmentChannel.hasSubscribers) {
+      const { segment, records, firstOffset, lastOffset } = sealed.entry;
+      segmentChannel.publish({
+        topic: this.#topic,
+        partition,
+        segment,
+        records,
+        firstOffset,
+        lastOffset,
+      });
+    }
 
     const offset = sealed.nextOffset.toString();
     try {
