@@ -24,6 +24,9 @@ const USAGE = `usage:
   panacea agents register --file FILE | list | remove ID...
                                                  the agent registry the enrichment adds to events
   panacea run [--until-idle]                     run the pipeline
+  panacea audit verify [--from RFC3339] [--to RFC3339] [--public-key FILE] [--json]
+                                                 check the audit archive's hashes, chain and
+                                                 signatures; exit 1 naming the first broken segment
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
@@ -32,7 +35,9 @@ environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA
              PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
              PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
              PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, PANACEA_RETENTION_<KIND>,
-             PANACEA_RETENTION_INTERVAL, PANACEA_ES_SETUP, KIBANA_URL, LOG_LEVEL, LOG_FORMAT
+             PANACEA_RETENTION_INTERVAL, PANACEA_ES_SETUP, PANACEA_ARCHIVE_SEGMENT_BYTES,
+             PANACEA_ARCHIVE_SEGMENT_MS, PANACEA_ARCHIVE_SIGNING_KEY, KIBANA_URL, LOG_LEVEL,
+             LOG_FORMAT
              (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
@@ -48,6 +53,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -34,7 +34,10 @@ import { loadRedactionRules } from '../processors/enrich/redaction-rules-file.js
 import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.js';
-import { createAuditArchiveStage } from '../sinks/audit-archive/audit-archive-stage.js';
+import {
+  auditArchiveRoot,
+  startAuditArchiveStage,
+} from '../sinks/audit-archive/audit-archive-stage.js';
 import {
   createElasticsearchStage,
   ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION,
@@ -186,10 +189,15 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
         createMetricsSinkStage({ naming, client: elasticsearch, admin }),
         runnerOptions,
       ),
-      await startStage(
-        createAuditArchiveStage({ naming, dataDir: config.dataDir, codec }),
-        runnerOptions,
-      ),
+      // Its own loop: offsets are committed once the segment holding them is sealed.
+      await startAuditArchiveStage({
+        kafka,
+        naming,
+        root: auditArchiveRoot(config.dataDir),
+        settings: config.archive,
+        codec,
+        deadLetterProducer,
+      }),
     );
   } catch (error) {
     await release();
@@ -217,7 +225,11 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     stages,
     failed,
     async waitUntilIdle(pollIntervalMs = 500) {
-      const groups = stages.map((stage) => ({ groupId: stage.groupId, topics: stage.inputTopics }));
+      const groups = stages.map((stage) => ({
+        groupId: stage.groupId,
+        topics: stage.inputTopics,
+        consumedPositions: stage.consumedPositions?.bind(stage),
+      }));
       // Two idle readings in a row: a commit and the publish it follows cannot both fall between them.
       let idleReadings = 0;
       while (idleReadings < 2) {

@@ -53,6 +53,8 @@ export interface PanaceaConfig {
    * starts. `PANACEA_ES_SETUP`, `true` or `false`; default `true`.
    */
   elasticsearchSetupOnStart: boolean;
+  /** Settings of the audit archive, each from its own variable (see ArchiveConfig). */
+  archive: ArchiveConfig;
 }
 
 /**
@@ -77,6 +79,29 @@ export interface RetentionConfig {
    */
   enforcementIntervalMs: number | undefined;
 }
+
+export interface ArchiveConfig {
+  /**
+   * A segment is sealed once its file reaches this size. `PANACEA_ARCHIVE_SEGMENT_BYTES`; default
+   * 67 108 864 (64 MiB), 1 024 to 1 073 741 824.
+   */
+  segmentBytes: number;
+  /**
+   * A segment is sealed once it has been open this long, so a quiet partition still commits.
+   * `PANACEA_ARCHIVE_SEGMENT_MS`; default 600 000 (10 minutes), 100 to 86 400 000.
+   */
+  segmentMs: number;
+  /**
+   * A PEM file with the Ed25519 private key that signs the chain heads.
+   * `PANACEA_ARCHIVE_SIGNING_KEY`; default unset: a key generated in the archive directory.
+   */
+  signingKeyFile: string | undefined;
+}
+
+export const DEFAULT_ARCHIVE_CONFIG = {
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMs: 600_000,
+} as const;
 
 export interface MetricsConfig {
   /** Event-time window size. `PANACEA_METRICS_WINDOW_MS`; default 60 000, 1 000 to 86 400 000. */
@@ -218,6 +243,25 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
     redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
     retention,
     elasticsearchSetupOnStart: setupText === 'true',
+    archive: {
+      segmentBytes: wholeNumberVariable(
+        environment,
+        'PANACEA_ARCHIVE_SEGMENT_BYTES',
+        DEFAULT_ARCHIVE_CONFIG.segmentBytes,
+        1024,
+        1024 * 1024 * 1024,
+        'bytes',
+      ),
+      segmentMs: wholeNumberVariable(
+        environment,
+        'PANACEA_ARCHIVE_SEGMENT_MS',
+        DEFAULT_ARCHIVE_CONFIG.segmentMs,
+        100,
+        DAY_MS,
+        'milliseconds',
+      ),
+      signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
+    },
   };
 }
 
@@ -254,6 +298,23 @@ function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {
     retention.enforcementIntervalMs = intervalMs;
   }
   return retention;
+}
+
+function wholeNumberVariable(
+  environment: NodeJS.ProcessEnv,
+  variable: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw invalid(variable, text, `whole ${unit} from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function optionalPath(value: string | undefined): string | undefined {

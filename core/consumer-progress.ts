@@ -8,6 +8,12 @@ import type { Admin } from 'kafkajs';
 export interface GroupInput {
   groupId: string;
   topics: string[];
+  /**
+   * For a stage that holds commits back until a unit of work is sealed (the audit archive), the
+   * next offset it has read per `topic:partition`: it has caught up once that reaches the end,
+   * and its stop seals and commits what it holds.
+   */
+  consumedPositions?: () => Map<string, bigint>;
 }
 
 export interface PartitionLag {
@@ -19,6 +25,7 @@ export interface PartitionLag {
 
 export async function measureLag(admin: Admin, group: GroupInput): Promise<PartitionLag[]> {
   const committed = await admin.fetchOffsets({ groupId: group.groupId, topics: group.topics });
+  const consumed = group.consumedPositions?.() ?? new Map<string, bigint>();
   const lags: PartitionLag[] = [];
 
   for (const topic of group.topics) {
@@ -32,7 +39,9 @@ export async function measureLag(admin: Admin, group: GroupInput): Promise<Parti
     for (const end of ends) {
       const high = BigInt(end.high);
       // No commit yet (-1) means the group starts from the log start, which retention may move.
-      const position = committedByPartition.get(end.partition) ?? -1n;
+      const committedPosition = committedByPartition.get(end.partition) ?? -1n;
+      const consumedPosition = consumed.get(`${topic}:${end.partition}`) ?? -1n;
+      const position = consumedPosition > committedPosition ? consumedPosition : committedPosition;
       const start = position < 0n ? BigInt(end.low) : position;
       lags.push({
         groupId: group.groupId,

@@ -50,6 +50,10 @@ export const ERROR_CATALOGUE = {
   },
   KAFKA_UNAVAILABLE: { retriable: true, summary: 'Kafka could not be reached' },
   ARCHIVE_WRITE_FAILED: { retriable: true, summary: 'the audit archive could not be written' },
+  ARCHIVE_INVALID: {
+    retriable: false,
+    summary: 'the audit archive is not what its manifest and signed chain head say',
+  },
   IMPORT_INVALID: { retriable: false, summary: 'an input file for an importer is not valid' },
   KIBANA_UNAVAILABLE: { retriable: true, summary: 'Kibana could not be reached or failed' },
   KIBANA_REQUEST_REJECTED: { retriable: false, summary: 'Kibana refused a request as not valid' },

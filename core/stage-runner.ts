@@ -167,6 +167,8 @@ export interface RunningStage {
   /** Stops fetching, lets the batch in hand finish or abort, then releases clients. */
   stop(): Promise<void>;
   stats(): StageStats;
+  /** For a stage that holds commits back, what it has read (see GroupInput.consumedPositions). */
+  consumedPositions?(): Map<string, bigint>;
 }
 
 export async function startStage(

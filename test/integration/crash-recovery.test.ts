@@ -2,10 +2,12 @@
  * Nothing accepted is lost and nothing is stored twice when the pipeline is killed with SIGKILL in
  * the middle of its work and started again; and SIGTERM stops it cleanly within seconds.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+
+import { readArchivedRecords } from './audit-archive-reader.js';
 
 import { isolate, runPanacea, searchAll, spawnPanacea, type Isolation } from './harness.js';
 
@@ -39,18 +41,12 @@ async function countDocuments(isolation: Isolation): Promise<number> {
   return ((await response.json()) as { count?: number }).count ?? 0;
 }
 
-function archivedOffsets(isolation: Isolation): string[] {
-  const root = path.join(isolation.dataDir, 'audit-archive', `${isolation.topicPrefix}agent.audit`);
-  const offsets: string[] = [];
-  for (const partition of readdirSync(root)) {
-    for (const segment of readdirSync(path.join(root, partition))) {
-      const text = readFileSync(path.join(root, partition, segment), 'utf8');
-      for (const line of text.split('\n').filter(Boolean)) {
-        offsets.push(`${partition}/${(JSON.parse(line) as { offset: string }).offset}`);
-      }
-    }
-  }
-  return offsets;
+async function archivedOffsets(isolation: Isolation): Promise<string[]> {
+  const records = await readArchivedRecords(
+    isolation.dataDir,
+    `${isolation.topicPrefix}agent.audit`,
+  );
+  return records.map((record) => `${record.partition}/${record.offset}`);
 }
 
 describe('pipeline crash recovery', () => {
@@ -81,7 +77,7 @@ describe('pipeline crash recovery', () => {
     const hits = await searchAll(isolation, '*', { match_all: {} });
     expect(await countDocuments(isolation)).toBe(EVENT_COUNT);
     expect(new Set(hits.map((hit) => hit._id)).size).toBe(hits.length);
-    const offsets = archivedOffsets(isolation);
+    const offsets = await archivedOffsets(isolation);
     expect(offsets).toHaveLength(EVENT_COUNT / KINDS.length);
     expect(new Set(offsets).size).toBe(offsets.length);
   });

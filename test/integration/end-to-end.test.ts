@@ -2,10 +2,12 @@
  * The first complete path on real servers: NDJSON → `panacea produce` → Kafka → `panacea run
  * --until-idle` → Elasticsearch, the audit archive and the dead-letter topics.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+
+import { readArchivedRecords } from './audit-archive-reader.js';
 
 import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
 import { validateEvent } from '../../schemas/contract.js';
@@ -269,8 +271,8 @@ describe('events flow end to end', () => {
       auditDeadLetters.map((record) => record.headers[DEAD_LETTER_HEADERS.stage]).sort(),
     ).toEqual(['enrich', 'sink-audit-archive']);
 
-    const archived = readArchive(isolation.dataDir, auditTopic);
-    expect(archived.map((line) => line.event.eventId).sort()).toEqual([
+    const archived = await readArchivedRecords(isolation.dataDir, auditTopic);
+    expect(archived.map((record) => record.eventId).sort()).toEqual([
       'aud-0',
       'aud-1',
       'aud-2',
@@ -286,23 +288,8 @@ describe('events flow end to end', () => {
     expect(await searchAll(isolation)).toHaveLength(valid.length);
     // The archive is the record of what arrived: the republished records are new records (new
     // offsets) with the same event ids, so a reviewer sees both and can tell them apart.
-    const rearchived = readArchive(isolation.dataDir, auditTopic);
+    const rearchived = await readArchivedRecords(isolation.dataDir, auditTopic);
     expect(rearchived).toHaveLength(10);
-    expect(new Set(rearchived.map((line) => line.event.eventId)).size).toBe(5);
+    expect(new Set(rearchived.map((record) => record.eventId)).size).toBe(5);
   });
 });
-
-function readArchive(dataDir: string, topic: string): Array<{ offset: string; event: AgentEvent }> {
-  const root = path.join(dataDir, 'audit-archive', topic);
-  const lines: Array<{ offset: string; event: AgentEvent }> = [];
-  for (const partition of readdirSync(root)) {
-    for (const segment of readdirSync(path.join(root, partition)).filter((name) =>
-      name.endsWith('.ndjson'),
-    )) {
-      const text = readFileSync(path.join(root, partition, segment), 'utf8');
-      for (const line of text.split('\n').filter(Boolean))
-        lines.push(JSON.parse(line) as { offset: string; event: AgentEvent });
-    }
-  }
-  return lines;
-}

@@ -4,11 +4,13 @@
  * the agent registry's entries (registered, changed and removed while the pipeline runs) apply to
  * the events published after them.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { describe, expect, it } from 'vitest';
+
+import { readArchivedRecords } from './audit-archive-reader.js';
 
 import type { ActivityEvent, AuditEvent } from '../../schemas/event.js';
 import {
@@ -114,24 +116,6 @@ function withInvalidUtf8(record: Buffer): Buffer {
   record[position] = 0xc3;
   record[position + 1] = 0x28;
   return record;
-}
-
-function readArchive(
-  dataDir: string,
-  topic: string,
-): Array<{ event: { eventId: string }; invalidUtf8?: boolean }> {
-  const root = path.join(dataDir, 'audit-archive', topic);
-  return readdirSync(root).flatMap((partition) =>
-    readdirSync(path.join(root, partition))
-      .filter((name) => name.endsWith('.ndjson'))
-      .sort()
-      .flatMap((segment) =>
-        readFileSync(path.join(root, partition, segment), 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as { event: { eventId: string }; invalidUtf8?: boolean }),
-      ),
-  );
 }
 
 async function waitForDocuments(isolation: Isolation, ids: string[]): Promise<SearchHit[]> {
@@ -249,12 +233,13 @@ describe('enrichment', () => {
     expect(field(repaired[0]!, 'event.action')).toBe('tool.\uFFFD(CD');
     expect(field(repaired[1]!, 'event.action')).toBe('file.\uFFFD(CD');
 
-    // The audit archive keeps the raw audit records, the repaired one marked as such.
-    const archived = readArchive(isolation.dataDir, `${isolation.topicPrefix}agent.audit`);
-    expect(archived.map((line) => [line.event.eventId, line.invalidUtf8])).toEqual([
-      ['sec-aud', undefined],
-      ['bad-utf8-audit', true],
-    ]);
+    // The audit archive keeps the raw audit records byte for byte, bad bytes included.
+    const archived = await readArchivedRecords(
+      isolation.dataDir,
+      `${isolation.topicPrefix}agent.audit`,
+    );
+    expect(archived.map((record) => record.eventId)).toEqual(['sec-aud', 'bad-utf8-audit']);
+    expect(archived[1]?.value.includes(Buffer.from([0xc3, 0x28]))).toBe(true);
   });
 
   it('refuses a redaction rules file that is not valid, naming the rule and the field', async () => {

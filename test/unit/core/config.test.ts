@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import {
+  DEFAULT_ARCHIVE_CONFIG,
   DEFAULT_DATA_DIR,
   DEFAULT_ELASTICSEARCH_URL,
   DEFAULT_KAFKA_BROKERS,
@@ -32,6 +33,7 @@ describe('config', () => {
         metrics: DEFAULT_METRICS_CONFIG,
         retention: DEFAULT_RETENTION_CONFIG,
         elasticsearchSetupOnStart: true,
+        archive: { ...DEFAULT_ARCHIVE_CONFIG, signingKeyFile: undefined },
       });
     });
 
@@ -261,6 +263,32 @@ describe('config', () => {
 
       expect(error.code).toBe('CONFIG_INVALID');
       expect(error.context.field).toBe(variable);
+      expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
+    });
+  });
+
+  describe('audit archive settings', () => {
+    it('reads segment size, segment age and the signing key path', () => {
+      const config = loadConfig({
+        PANACEA_ARCHIVE_SEGMENT_BYTES: '1048576',
+        PANACEA_ARCHIVE_SEGMENT_MS: '2000',
+        PANACEA_ARCHIVE_SIGNING_KEY: 'keys/archive.pem',
+      });
+      expect(config.archive).toEqual({
+        segmentBytes: 1_048_576,
+        segmentMs: 2000,
+        signingKeyFile: path.resolve('keys/archive.pem'),
+      });
+    });
+
+    it.each([
+      ['PANACEA_ARCHIVE_SEGMENT_BYTES', '1023', 'whole bytes from 1024 to 1073741824'],
+      ['PANACEA_ARCHIVE_SEGMENT_BYTES', '64MiB', 'whole bytes from 1024 to 1073741824'],
+      ['PANACEA_ARCHIVE_SEGMENT_MS', '99', 'whole milliseconds from 100 to 86400000'],
+      ['PANACEA_ARCHIVE_SEGMENT_MS', '1.5', 'whole milliseconds from 100 to 86400000'],
+    ])('refuses %s=%s naming the variable', (variable, value, expected) => {
+      const error = configError({ [variable]: value });
+      expect(error.code).toBe('CONFIG_INVALID');
       expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
     });
   });

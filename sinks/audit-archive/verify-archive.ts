@@ -1,0 +1,250 @@
+/**
+ * Checks an archive against its manifests and signed chain heads, partition by partition, and
+ * stops at the first broken segment with the reason: the head's signature, each entry's hash and
+ * its link to the one before, offset ranges that follow on without a gap or overlap, and, for
+ * each segment in the time window, its SHA-256 and that it decodes to the stated record count.
+ *
+ * The chain is always checked whole (it is small); only segment files outside the window are not
+ * read, since a changed file outside the window does not change what the window says.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { KeyObject } from 'node:crypto';
+
+import { messageOf, PanaceaError } from '../../core/errors.js';
+import { ARCHIVED_RECORD_SCHEMA, type ArchivedRecord } from './archived-record.js';
+import { headSignatureValid, readHead } from './chain-head.js';
+import { decodeContainer } from './container-file.js';
+import {
+  entryHashOf,
+  GENESIS_HASH,
+  MANIFEST_FILE,
+  readManifest,
+  sha256Hex,
+  type ManifestEntry,
+} from './manifest.js';
+import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
+
+export interface VerifyOptions {
+  /** Only segments whose time range overlaps [fromMs, toMs] are read; epoch ms. */
+  fromMs?: number;
+  toMs?: number;
+  publicKey: KeyObject;
+}
+
+export interface BrokenSegment {
+  topic: string;
+  partition: number;
+  /** The segment's file name, or the manifest or head file when the fault is there. */
+  segment: string;
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  partitions: number;
+  /** Segments and records read in the window. */
+  segments: number;
+  events: number;
+  firstTimestamp: string | null;
+  lastTimestamp: string | null;
+  /** Files in partition directories the manifests do not list (an interrupted run's leftovers). */
+  unlisted: string[];
+  broken: BrokenSegment | undefined;
+}
+
+const EXPECTED_SCHEMA = `${ARCHIVED_RECORD_SCHEMA.namespace}.${ARCHIVED_RECORD_SCHEMA.name}`;
+
+export async function verifyArchive(root: string, options: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = {
+    ok: true,
+    partitions: 0,
+    segments: 0,
+    events: 0,
+    firstTimestamp: null,
+    lastTimestamp: null,
+    unlisted: [],
+    broken: undefined,
+  };
+  if (!existsSync(root)) {
+    throw new PanaceaError('FILE_UNREADABLE', `no audit archive at ${root}`, { file: root });
+  }
+
+  const topics = readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+  for (const topic of topics) {
+    for (const partition of archivedPartitions(root, topic)) {
+      report.partitions += 1;
+      const broken = await verifyPartition(root, topic, partition, options, report);
+      if (broken !== undefined) {
+        report.ok = false;
+        report.broken = broken;
+        return report;
+      }
+    }
+  }
+  return report;
+}
+
+async function verifyPartition(
+  root: string,
+  topic: string,
+  partition: number,
+  options: VerifyOptions,
+  report: VerifyReport,
+): Promise<BrokenSegment | undefined> {
+  const directory = partitionDirectory(root, topic, partition);
+  const broken = (segment: string, reason: string): BrokenSegment => ({
+    topic,
+    partition,
+    segment,
+    reason,
+  });
+
+  let manifest;
+  let head;
+  try {
+    manifest = readManifest(directory);
+    head = readHead(directory);
+  } catch (error) {
+    return broken(MANIFEST_FILE, messageOf(error));
+  }
+  if (manifest.completeBytes !== manifest.sizeBytes) {
+    return broken('manifest.ndjson', 'the last entry is cut short (a run ended while appending)');
+  }
+  const { entries } = manifest;
+
+  // The signature first: without it every later check could pass on a rewritten chain.
+  const last = entries.at(-1);
+  if (head === undefined) {
+    if (last !== undefined) return broken('head.json', 'the chain head is missing');
+  } else {
+    if (!headSignatureValid(head, options.publicKey)) {
+      return broken('head.json', 'the chain head signature does not match the public key');
+    }
+    if (head.topic !== topic || head.partition !== partition) {
+      return broken('head.json', `the chain head is for ${head.topic}/${head.partition}`);
+    }
+    if (last === undefined || head.headHash !== last.entryHash) {
+      return broken(
+        last?.segment ?? 'manifest.ndjson',
+        'the last manifest entry is not the signed chain head (entries removed, added or rewritten)',
+      );
+    }
+  }
+
+  let previousHash = GENESIS_HASH;
+  let previousLastOffset: bigint | undefined;
+  for (const entry of entries) {
+    if (entry.previousHash !== previousHash) {
+      return broken(entry.segment, 'previousHash does not match the entry before it');
+    }
+    if (entryHashOf(entry) !== entry.entryHash) {
+      return broken(entry.segment, 'the manifest entry does not match its entryHash');
+    }
+    const firstOffset = BigInt(entry.firstOffset);
+    const lastOffset = BigInt(entry.lastOffset);
+    if (lastOffset < firstOffset) {
+      return broken(entry.segment, 'lastOffset is before firstOffset');
+    }
+    if (previousLastOffset !== undefined && firstOffset !== previousLastOffset + 1n) {
+      const reason =
+        firstOffset > previousLastOffset + 1n
+          ? `offsets ${previousLastOffset + 1n} to ${firstOffset - 1n} are in no segment`
+          : `starts at offset ${firstOffset}, inside or before the segment before it`;
+      return broken(entry.segment, reason);
+    }
+    previousHash = entry.entryHash;
+    previousLastOffset = lastOffset;
+  }
+  // After the links: a removed entry is better named by the broken link it leaves.
+  if (head !== undefined && last !== undefined) {
+    if (head.entries !== entries.length || head.lastOffset !== last.lastOffset) {
+      return broken(
+        last.segment,
+        `the signed head covers ${head.entries} entries to offset ${head.lastOffset}, the manifest ${entries.length} to ${last.lastOffset}`,
+      );
+    }
+  }
+
+  for (const entry of entries) {
+    if (!inWindow(entry.firstTimestamp, entry.lastTimestamp, options)) continue;
+    const reason = await checkSegment(directory, topic, partition, entry);
+    if (reason !== undefined) return broken(entry.segment, reason);
+    report.segments += 1;
+    report.events += entry.records;
+    report.firstTimestamp = earliest(report.firstTimestamp, entry.firstTimestamp);
+    report.lastTimestamp = latest(report.lastTimestamp, entry.lastTimestamp);
+  }
+
+  const listed = new Set(entries.map((entry) => entry.segment));
+  for (const name of segmentFilesIn(directory)) {
+    if (!listed.has(name)) report.unlisted.push(path.join(topic, `partition-${partition}`, name));
+  }
+  return undefined;
+}
+
+async function checkSegment(
+  directory: string,
+  topic: string,
+  partition: number,
+  entry: ManifestEntry,
+): Promise<string | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path.join(directory, entry.segment));
+  } catch {
+    return 'the segment file is missing';
+  }
+  if (sha256Hex(bytes) !== entry.sha256) {
+    return 'the SHA-256 of the file does not match the manifest (the segment was changed)';
+  }
+  let decoded;
+  try {
+    decoded = await decodeContainer(bytes);
+  } catch {
+    return 'the file is not a readable Avro container';
+  }
+  if (decoded.schemaName !== EXPECTED_SCHEMA) {
+    return `the records are ${decoded.schemaName ?? 'unnamed'}, not ${EXPECTED_SCHEMA}`;
+  }
+  if (decoded.records.length !== entry.records) {
+    return `holds ${decoded.records.length} records, the manifest says ${entry.records}`;
+  }
+  // The records themselves must sit where the entry says, in offset order.
+  let previousOffset = BigInt(entry.firstOffset) - 1n;
+  for (const record of decoded.records as ArchivedRecord[]) {
+    const offset = BigInt(record.offset);
+    if (record.topic !== topic || record.partition !== partition) {
+      return `holds a record of ${record.topic} partition ${record.partition}`;
+    }
+    if (offset <= previousOffset || offset > BigInt(entry.lastOffset)) {
+      return `the record at offset ${offset} is out of order or outside offsets ${entry.firstOffset} to ${entry.lastOffset}`;
+    }
+    previousOffset = offset;
+  }
+  return undefined;
+}
+
+function inWindow(first: string | null, last: string | null, options: VerifyOptions): boolean {
+  if (options.fromMs === undefined && options.toMs === undefined) return true;
+  // A segment without records has no time; it is checked only when the whole archive is.
+  if (first === null || last === null) return false;
+  if (options.fromMs !== undefined && Date.parse(last) < options.fromMs) return false;
+  if (options.toMs !== undefined && Date.parse(first) > options.toMs) return false;
+  return true;
+}
+
+function earliest(current: string | null, candidate: string | null): string | null {
+  if (candidate === null) return current;
+  return current === null || candidate < current ? candidate : current;
+}
+
+function latest(current: string | null, candidate: string | null): string | null {
+  if (candidate === null) return current;
+  return current === null || candidate > current ? candidate : current;
+}
