@@ -26,6 +26,7 @@ import {
   type Transaction,
 } from 'kafkajs';
 
+import { PartitionLocks } from '../../core/partition-locks.js';
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
@@ -141,7 +142,7 @@ class MetricsStage {
   };
   readonly #partitions = new Map<number, PartitionState>();
   /** Per partition, the work in hand: a batch and the timer's work never overlap. */
-  readonly #locks = new Map<number, Promise<unknown>>();
+  readonly #locks = new PartitionLocks();
   #generation = 0;
   /** The input partitions of the current generation. */
   #assigned: number[] = [];
@@ -212,16 +213,16 @@ class MetricsStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
-      await Promise.allSettled([...this.#locks.values()]);
+      await this.#locks.settled();
       // Committed while the partitions are still ours, so a clean stop leaves nothing to redo.
       await Promise.allSettled(
         [...this.#partitions.values()].map((state) =>
-          this.#withLock(state.partition, () => this.#commit(state)),
+          this.#locks.run(state.partition, () => this.#commit(state)),
         ),
       );
       await this.#consumer.disconnect();
       this.#resolveFinished();
-      await Promise.allSettled([...this.#locks.values()]);
+      await this.#locks.settled();
       await Promise.allSettled([...this.#partitions.values()].map((s) => s.producer.disconnect()));
       if (this.#fencing !== undefined) await disconnectAll(this.#fencing.producers);
       await this.#reader.close();
@@ -243,7 +244,7 @@ class MetricsStage {
     if (batch.messages.length === 0 || this.#abort.signal.aborted) return;
 
     const generation = this.#generation;
-    const counted = await this.#withLock(batch.partition, async () => {
+    const counted = await this.#locks.run(batch.partition, async () => {
       const state = await this.#stateFor(batch.partition, generation);
       if (state === undefined || this.#abort.signal.aborted) return false;
       const records = batch.messages
@@ -576,16 +577,16 @@ class MetricsStage {
       const generation = this.#generation;
       for (const partition of this.#partitions.keys()) {
         if (!this.#assigned.includes(partition)) {
-          await this.#withLock(partition, () => this.#drop(partition));
+          await this.#locks.run(partition, () => this.#drop(partition));
         }
       }
       for (const partition of this.#assigned) {
         if (this.#abort.signal.aborted || generation !== this.#generation) return;
-        await this.#withLock(partition, () => this.#timedWork(partition, generation)).catch(
-          (error: unknown) => {
+        await this.#locks
+          .run(partition, () => this.#timedWork(partition, generation))
+          .catch((error: unknown) => {
             this.#logger.error({ err: error, partition }, 'metrics timer work failed');
-          },
-        );
+          });
       }
     } finally {
       this.#ticking = false;
@@ -645,16 +646,6 @@ class MetricsStage {
       });
     }
     await state.producer.disconnect().catch(() => undefined);
-  }
-
-  #withLock<T>(partition: number, work: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(partition) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.#locks.set(
-      partition,
-      next.catch(() => undefined),
-    );
-    return next;
   }
 
   #checkpointKey(partition: number): string {

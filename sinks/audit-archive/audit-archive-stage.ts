@@ -20,6 +20,7 @@ import path from 'node:path';
 
 import type { Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 'kafkajs';
 
+import { PartitionLocks } from '../../core/partition-locks.js';
 import type { ArchiveConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
@@ -98,7 +99,7 @@ class AuditArchiveStage implements RunningStage {
   #key: SigningKey | undefined;
   #archives = new Map<number, PartitionArchive>();
   #pending = new Map<number, Pending>();
-  #locks = new Map<number, Promise<unknown>>();
+  readonly #locks = new PartitionLocks();
   #timer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
   #stats: StageStats = {
@@ -140,7 +141,8 @@ class AuditArchiveStage implements RunningStage {
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.#topic] ?? []);
       for (const partition of this.#archives.keys()) {
-        if (!assigned.has(partition)) void this.#withLock(partition, () => this.#forget(partition));
+        if (!assigned.has(partition))
+          void this.#locks.run(partition, () => this.#forget(partition));
       }
     });
     // Transaction markers and aborted records take offsets but never reach eachBatch; the open
@@ -150,11 +152,13 @@ class AuditArchiveStage implements RunningStage {
       // Null (despite the type) when the fetch held nothing at all.
       const firstOffset = BigInt((payload.firstOffset as string | null) ?? payload.lastOffset);
       const lastOffset = BigInt(payload.lastOffset);
-      void this.#withLock(payload.partition, () =>
-        this.#extendOverFiltered(payload.partition, firstOffset, lastOffset),
-      ).catch((error: unknown) => {
-        this.#logger.warn({ partition: payload.partition, err: error }, 'could not pass markers');
-      });
+      void this.#locks
+        .run(payload.partition, () =>
+          this.#extendOverFiltered(payload.partition, firstOffset, lastOffset),
+        )
+        .catch((error: unknown) => {
+          this.#logger.warn({ partition: payload.partition, err: error }, 'could not pass markers');
+        });
     });
 
     await this.#consumer.connect();
@@ -203,12 +207,12 @@ class AuditArchiveStage implements RunningStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
-      await Promise.allSettled([...this.#locks.values()]);
+      await this.#locks.settled();
       // Sealed and committed while the partitions are still ours, so a clean stop leaves
       // nothing to read again.
       await Promise.allSettled(
         [...this.#archives.keys()].map((partition) =>
-          this.#withLock(partition, () => this.#sealAndCommit(partition)),
+          this.#locks.run(partition, () => this.#sealAndCommit(partition)),
         ),
       );
       await this.#consumer.disconnect();
@@ -225,7 +229,7 @@ class AuditArchiveStage implements RunningStage {
     const { batch } = payload;
     if (batch.messages.length === 0 || this.#abort.signal.aborted) return;
 
-    const handled = await this.#withLock(batch.partition, async () => {
+    const handled = await this.#locks.run(batch.partition, async () => {
       if (this.#abort.signal.aborted) return false;
       const archive = await this.#archiveFor(batch.partition);
       const lastOffset = BigInt(batch.lastOffset());
@@ -327,12 +331,14 @@ class AuditArchiveStage implements RunningStage {
     const nowMs = Date.now();
     for (const [partition, archive] of this.#archives) {
       if (archive.openSegmentAgeMs(nowMs) < this.#options.settings.segmentMs) continue;
-      await this.#withLock(partition, async () => {
-        if (this.#abort.signal.aborted) return;
-        await this.#sealAndCommit(partition);
-      }).catch((error: unknown) => {
-        this.#logger.error({ partition, err: error }, 'could not seal an aged segment');
-      });
+      await this.#locks
+        .run(partition, async () => {
+          if (this.#abort.signal.aborted) return;
+          await this.#sealAndCommit(partition);
+        })
+        .catch((error: unknown) => {
+          this.#logger.error({ partition, err: error }, 'could not seal an aged segment');
+        });
     }
   }
 
@@ -416,16 +422,6 @@ class AuditArchiveStage implements RunningStage {
       this.#stats.deadLettered += count;
       this.#stats.deadLetteredByCode[code] = (this.#stats.deadLetteredByCode[code] ?? 0) + count;
     }
-  }
-
-  #withLock<T>(partition: number, work: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(partition) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.#locks.set(
-      partition,
-      next.catch(() => undefined),
-    );
-    return next;
   }
 }
 
