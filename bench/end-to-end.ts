@@ -38,6 +38,7 @@ import {
   reportOrFail,
   round,
   say,
+  machineFacts,
 } from './report-support.js';
 
 interface BenchOptions {
@@ -523,14 +524,10 @@ function describeMachine(
   date: Date,
   load: MachineFacts['loadAverage1m'],
 ): MachineFacts {
-  const cpus = os.cpus();
   return {
     date: date.toISOString(),
-    cpuCount: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+    ...machineFacts(load.start),
     loadAverage1m: load,
-    nodeVersion: process.version,
     kafkaBrokers: config.kafkaBrokers,
     elasticsearchUrl: config.elasticsearchUrl,
   };

@@ -14,7 +14,6 @@
  * uses its own topic prefix and deletes its topics and groups at the end.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
@@ -48,6 +47,8 @@ import {
   runKafkaBenchmark,
   round,
   say,
+  machineFacts,
+  median,
 } from './report-support.js';
 
 interface BenchOptions {
@@ -247,17 +248,9 @@ async function measure(
     Side,
     SideResult
   >;
-  const cpus = os.cpus();
   return {
     date: date.toISOString(),
-    machine: {
-      cpuCount: cpus.length,
-      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-      totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
-      loadAverage1m: { start: loadAtStart, end: loadAverage1m() },
-      nodeVersion: process.version,
-      kafkaBrokers: config.kafkaBrokers,
-    },
+    machine: { ...machineFacts(loadAtStart), kafkaBrokers: config.kafkaBrokers },
     settings: {
       events: events.length,
       rounds: options.rounds,
@@ -649,14 +642,6 @@ function summarise(rounds: RunFigure[]): SideResult {
     medianEventsPerSecond: median(rounds.map((figure) => figure.eventsPerSecond)),
     medianEventsPerSecondAfterJoin: median(rounds.map((figure) => figure.eventsPerSecondAfterJoin)),
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }
 
 function printReport(result: BenchResult): void {

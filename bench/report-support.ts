@@ -107,3 +107,30 @@ export async function runKafkaBenchmark<Result>(steps: {
     await admin.disconnect();
   }
 }
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
+
+/** What every report says about the machine it ran on, with the load at start and now. */
+export function machineFacts(loadAtStart: number): {
+  cpuCount: number;
+  cpuModel: string;
+  totalMemoryGiB: number;
+  loadAverage1m: { start: number; end: number };
+  nodeVersion: string;
+} {
+  const cpus = os.cpus();
+  return {
+    cpuCount: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+    loadAverage1m: { start: loadAtStart, end: loadAverage1m() },
+    nodeVersion: process.version,
+  };
+}

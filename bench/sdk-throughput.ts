@@ -15,7 +15,6 @@
  * topics and groups at the end.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
@@ -42,6 +41,8 @@ import {
   runKafkaBenchmark,
   round,
   say,
+  machineFacts,
+  median,
 } from './report-support.js';
 
 const { CompressionTypes } = kafkajs;
@@ -209,17 +210,9 @@ async function measure(
   const sdkMedian = median(sdkRounds.map((figure) => figure.eventsPerSecond));
   const bareMedian = median(bareRounds.map((figure) => figure.eventsPerSecond));
   const checkedMedian = median(checkedRounds.map((figure) => figure.eventsPerSecond));
-  const cpus = os.cpus();
   return {
     date: date.toISOString(),
-    machine: {
-      cpuCount: cpus.length,
-      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-      totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
-      loadAverage1m: { start: loadAtStart, end: loadAverage1m() },
-      nodeVersion: process.version,
-      kafkaBrokers: config.kafkaBrokers,
-    },
+    machine: { ...machineFacts(loadAtStart), kafkaBrokers: config.kafkaBrokers },
     settings: {
       events: options.eventCount,
       rounds: options.rounds,
@@ -477,14 +470,6 @@ function figure(
     eventsPerSecond: round((events * 1000) / elapsedMs),
     cpuMicrosPerEvent: round((cpu.user + cpu.system) / events, 1),
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }
 
 function runId(runPrefix: string): string {

@@ -53,6 +53,8 @@ import {
   reportOrFail,
   round,
   say,
+  machineFacts,
+  median,
 } from './report-support.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -121,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
       const outage = await measureOutage(options, config, admin, runPrefix, namespacePrefix);
       return {
         date: new Date().toISOString(),
-        machine: machine(loadAtStart),
+        machine: machineFacts(loadAtStart),
         settings: { ...options },
         throughput,
         outage,
@@ -556,25 +558,6 @@ function figure(
   };
 }
 
-function machine(loadAtStart: number) {
-  const cpus = os.cpus();
-  return {
-    cpuCount: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
-    loadAverage1m: { start: loadAtStart, end: loadAverage1m() },
-    nodeVersion: process.version,
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
-
 function mean(values: number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
 }
@@ -632,7 +615,7 @@ async function closeOrDeleteIndices(
 
 type Result = {
   date: string;
-  machine: ReturnType<typeof machine>;
+  machine: ReturnType<typeof machineFacts>;
   settings: BenchOptions;
   throughput: Awaited<ReturnType<typeof measureThroughput>>;
   outage: Awaited<ReturnType<typeof measureOutage>>;
