@@ -13,7 +13,7 @@ import {
   type BatchOutcome,
   type StageRecord,
 } from '../../core/stage-runner.js';
-import type { BulkItem, BulkWriter } from './bulk-writer.js';
+import type { BulkItem, BulkWriter, RefusedItem } from './bulk-writer.js';
 
 export async function writeBatchInBulk(
   records: readonly StageRecord[],
@@ -33,16 +33,29 @@ export async function writeBatchInBulk(
   }
 
   const result = await writer.write(items, context);
+  deadLetters.push(...deadLettersForRefused(result.refused));
+  return { deadLetters };
+}
+
+/**
+ * One dead letter per record with an item Elasticsearch refused, carrying its answer; `what`
+ * names the document when it is not the record itself (`the combined window`).
+ */
+export function deadLettersForRefused(
+  refused: readonly RefusedItem<StageRecord>[],
+  what?: string,
+): DeadLetter[] {
+  const deadLetters: DeadLetter[] = [];
   const refusedRecords = new Set<StageRecord>();
-  for (const refused of result.refused) {
-    if (refusedRecords.has(refused.item.tag)) continue;
-    refusedRecords.add(refused.item.tag);
+  for (const { item, status, reason } of refused) {
+    if (refusedRecords.has(item.tag)) continue;
+    refusedRecords.add(item.tag);
     const error = new PanaceaError(
       'DOCUMENT_REJECTED',
-      `Elasticsearch answered ${refused.status}: ${refused.reason}`,
-      { index: refused.item.index, id: refused.item.id },
+      `Elasticsearch answered ${status}${what === undefined ? '' : ` to ${what}`}: ${reason}`,
+      { index: item.index, id: item.id },
     );
-    deadLetters.push(deadLetterFor(refused.item.tag, error));
+    deadLetters.push(deadLetterFor(item.tag, error));
   }
-  return { deadLetters };
+  return deadLetters;
 }

@@ -16,6 +16,7 @@ import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { deadLetterFor, type StageRecord } from '../../core/stage-runner.js';
 import type { WindowFiguresOptions } from '../../processors/metrics/window-figures.js';
+import { deadLettersForRefused } from './bulk-batch.js';
 import type { BulkItem, BulkWriter, WriteContext } from './bulk-writer.js';
 import { combineStoredPartials, partialWindowId, type StoredPartial } from './combined-window.js';
 
@@ -87,14 +88,7 @@ export class WorkflowWindowCombiner {
     }
 
     const result = await this.#options.writer.write(items, context);
-    for (const refused of result.refused) {
-      const error = new PanaceaError(
-        'DOCUMENT_REJECTED',
-        `Elasticsearch answered ${refused.status} to the combined window: ${refused.reason}`,
-        { index: refused.item.index, id: refused.item.id },
-      );
-      deadLetters.push(deadLetterFor(refused.item.tag, error));
-    }
+    deadLetters.push(...deadLettersForRefused(result.refused, 'the combined window'));
     return deadLetters;
   }
 
