@@ -18,6 +18,21 @@ export class PartitionLocks {
     return next;
   }
 
+  /**
+   * A stop's last work: waits for what is queued, then runs `work` on each partition held then
+   * (`partitions` is asked after the wait), and resolves once all of it has ended, failures
+   * included, as a stop cannot do better.
+   */
+  async finishEach(
+    partitions: () => Iterable<number>,
+    work: (partition: number) => Promise<unknown>,
+  ): Promise<void> {
+    await this.settled();
+    await Promise.allSettled(
+      [...partitions()].map((partition) => this.run(partition, () => work(partition))),
+    );
+  }
+
   /** Resolves once the work queued so far, on every partition, has ended. */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.#tails.values()]);

@@ -213,12 +213,13 @@ class MetricsStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
-      await this.#locks.settled();
       // Committed while the partitions are still ours, so a clean stop leaves nothing to redo.
-      await Promise.allSettled(
-        [...this.#partitions.values()].map((state) =>
-          this.#locks.run(state.partition, () => this.#commit(state)),
-        ),
+      await this.#locks.finishEach(
+        () => this.#partitions.keys(),
+        async (partition) => {
+          const state = this.#partitions.get(partition);
+          if (state !== undefined) await this.#commit(state);
+        },
       );
       await this.#consumer.disconnect();
       this.#resolveFinished();

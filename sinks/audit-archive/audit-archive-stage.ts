@@ -207,13 +207,11 @@ class AuditArchiveStage implements RunningStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
-      await this.#locks.settled();
       // Sealed and committed while the partitions are still ours, so a clean stop leaves
       // nothing to read again.
-      await Promise.allSettled(
-        [...this.#archives.keys()].map((partition) =>
-          this.#locks.run(partition, () => this.#sealAndCommit(partition)),
-        ),
+      await this.#locks.finishEach(
+        () => this.#archives.keys(),
+        (partition) => this.#sealAndCommit(partition),
       );
       await this.#consumer.disconnect();
       this.#resolveFinished();

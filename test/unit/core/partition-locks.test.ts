@@ -42,4 +42,24 @@ describe('partition locks', () => {
 
     expect(done).toBe(true);
   });
+
+  it('finishes each partition held once the queued work has ended, whatever fails', async () => {
+    const locks = new PartitionLocks();
+    const held = new Set([0]);
+    const finished: number[] = [];
+    void locks.run(1, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      held.add(1);
+    });
+
+    await locks.finishEach(
+      () => held,
+      async (partition) => {
+        finished.push(partition);
+        if (partition === 0) throw new Error('could not finish');
+      },
+    );
+
+    expect(finished.sort()).toEqual([0, 1]);
+  });
 });
