@@ -340,24 +340,17 @@ async function timePipeline(
   const { kafka, firstBatch } = observeFirstBatch(shared.kafka, naming.consumerGroup('enrich'));
   const enrich = await openEnrich(shared, kafka, naming);
 
-  const stages: RunningStage[] = [];
-  try {
-    return await timeRun(roundIndex, events, firstBatch, async () => {
-      stages.push(await enrich.start());
-      const metrics = await startMetricsStage({
-        kafka,
-        admin: shared.admin,
-        naming,
-        settings: shared.config.metrics,
-      });
-      stages.push(metrics);
-      await waitForStages(stages, events, () => metrics.stats().records >= events);
-      return batchesOf(stages);
+  return timeStages(roundIndex, events, firstBatch, enrich.producers, async (stages) => {
+    stages.push(await enrich.start());
+    const metrics = await startMetricsStage({
+      kafka,
+      admin: shared.admin,
+      naming,
+      settings: shared.config.metrics,
     });
-  } finally {
-    await stopAll(stages, enrich.producers);
-    expectNoDeadLetters(stages);
-  }
+    stages.push(metrics);
+    return metrics;
+  });
 }
 
 /** The enrich stage on its own; returns the enriched topic's naming for metrics alone. */
@@ -370,19 +363,18 @@ async function timeEnrichAlone(
   const { kafka, firstBatch } = observeFirstBatch(shared.kafka, naming.consumerGroup('enrich'));
   const enrich = await openEnrich(shared, kafka, naming);
 
-  const stages: RunningStage[] = [];
-  try {
-    const figure = await timeRun(roundIndex, events, firstBatch, async () => {
+  const figure = await timeStages(
+    roundIndex,
+    events,
+    firstBatch,
+    enrich.producers,
+    async (stages) => {
       const stage = await enrich.start();
       stages.push(stage);
-      await waitForStages(stages, events, () => stage.stats().records >= events);
-      return batchesOf(stages);
-    });
-    return { figure, enriched: naming };
-  } finally {
-    await stopAll(stages, enrich.producers);
-    expectNoDeadLetters(stages);
-  }
+      return stage;
+    },
+  );
+  return { figure, enriched: naming };
 }
 
 /** The metrics stage on its own, reading what enrich alone wrote in the same round. */
@@ -395,23 +387,16 @@ async function timeMetricsAlone(
   const records = await countRecords(shared.admin, [naming.enrichedTopic()]);
   const { kafka, firstBatch } = observeFirstBatch(shared.kafka, naming.consumerGroup('metrics'));
 
-  const stages: RunningStage[] = [];
-  try {
-    return await timeRun(roundIndex, records, firstBatch, async () => {
-      const metrics = await startMetricsStage({
-        kafka,
-        admin: shared.admin,
-        naming,
-        settings: shared.config.metrics,
-      });
-      stages.push(metrics);
-      await waitForStages(stages, records, () => metrics.stats().records >= records);
-      return batchesOf(stages);
+  return timeStages(roundIndex, records, firstBatch, [], async (stages) => {
+    const metrics = await startMetricsStage({
+      kafka,
+      admin: shared.admin,
+      naming,
+      settings: shared.config.metrics,
     });
-  } finally {
-    await stopAll(stages, []);
-    expectNoDeadLetters(stages);
-  }
+    stages.push(metrics);
+    return metrics;
+  });
 }
 
 /**
@@ -489,6 +474,31 @@ function observeFirstBatch(
     return consumer;
   };
   return { kafka: observed, firstBatch };
+}
+
+/**
+ * Times the stages `start` starts (it adds each to the list as it starts, so a failed start
+ * still stops those before it) until the one it returns has handled `records`; then stops them
+ * and fails the run if any dead-lettered a record.
+ */
+async function timeStages(
+  roundIndex: number,
+  records: number,
+  firstBatch: { atMs: number | undefined },
+  producers: Producer[],
+  start: (stages: RunningStage[]) => Promise<RunningStage>,
+): Promise<RunFigure> {
+  const stages: RunningStage[] = [];
+  try {
+    return await timeRun(roundIndex, records, firstBatch, async () => {
+      const last = await start(stages);
+      await waitForStages(stages, records, () => last.stats().records >= records);
+      return batchesOf(stages);
+    });
+  } finally {
+    await stopAll(stages, producers);
+    expectNoDeadLetters(stages);
+  }
 }
 
 async function timeRun(
