@@ -45,6 +45,14 @@ export interface Naming {
   metricsStateTopic(): string;
   /** A plain index of metrics documents (see METRICS_INDEX_RECORDS): documents overwrite by id. */
   metricsIndex(record: MetricsIndexRecord): string;
+  /** Firing and resolved alerts (see schemas/alert.ts), keyed by fingerprint. */
+  alertsTopic(): string;
+  /** The compacted topic of alert silences, keyed by silence id; a tombstone removes one. */
+  silencesTopic(): string;
+  /** The compacted topic of the alerts stage's per-partition checkpoints. */
+  alertsStateTopic(): string;
+  /** Alert documents: one per alert notification (`alert`), and the silences (`silence`). */
+  alertsIndex(record: 'alert' | 'silence'): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
@@ -63,6 +71,10 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     metricsTopic: () => `${prefix}agent.metrics`,
     metricsStateTopic: () => `${prefix}panacea.metrics-state`,
     metricsIndex: (record) => `metrics-agent.${record}-${config.namespace}`,
+    alertsTopic: () => `${prefix}agent.alerts`,
+    silencesTopic: () => `${prefix}panacea.silences`,
+    alertsStateTopic: () => `${prefix}panacea.alerts-state`,
+    alertsIndex: (record) => `alerts-agent.${record}-${config.namespace}`,
   };
 }
 
