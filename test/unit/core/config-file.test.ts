@@ -195,7 +195,8 @@ describe('panacea config print', () => {
     const saved = { ...process.env };
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => lines.push(chunk)) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) =>
+      lines.push(chunk) > 0) as typeof process.stdout.write;
     try {
       process.env.KAFKA_SASL_PASSWORD = 'hunter2';
       process.env.KIBANA_URL = 'http://admin:pw@127.0.0.1:5601';
