@@ -20,7 +20,7 @@ const MACHINE = (start: number, end: number) => ({
 const END_TO_END = {
   machine: MACHINE(2.5, 3.5),
   produce: { eventsPerSecond: 20_000 },
-  pipeline: { eventsPerSecond: 4_000 },
+  pipeline: { events: 20_000, elapsedMs: 5_000, startUpMs: 1_000, eventsPerSecond: 4_000 },
   baseline: { eventsPerSecond: 8_000 },
   latency: { achievedRatePerSecond: 2_000, p50Ms: 750, p99Ms: 1_400 },
   peakRssMiB: 296.4,
@@ -121,6 +121,7 @@ describe('bench suite summary', () => {
 
     expect(summary.endToEnd).toEqual({
       sustainedRatePerSecond: 4_000,
+      afterStartUpPerSecond: 5_000,
       latencyRatePerSecond: 2_000,
       p50Ms: 750,
       p99Ms: 1_400,
