@@ -292,11 +292,13 @@ export function formatMarkdown(summary: SuiteSummary): string {
   if (machine !== undefined) {
     lines.push(
       `Machine: ${machine.cpuCount} cores ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ` +
-        `Node ${machine.nodeVersion.replace(/^v/, '')}` +
-        (loadAverage1m === undefined
-          ? '.'
-          : `; 1-minute load average ${loadAverage1m.min}–${loadAverage1m.max} during the run ` +
-            '(the machine is shared: treat the figures as rough).'),
+        `Node ${machine.nodeVersion.replace(/^v/, '')}.`,
+    );
+  }
+  if (loadAverage1m !== undefined) {
+    lines.push(
+      `Load: 1-minute load average ${loadAverage1m.min}–${loadAverage1m.max} during the run ` +
+        '(other work shares the machine: treat the figures as rough).',
     );
   }
   lines.push(`Suite time: ${formatDuration(summary.elapsedSeconds)}.`);

@@ -173,9 +173,8 @@ describe('bench suite summary', () => {
     );
 
     expect(markdown).toContain('Panacea benchmark suite, 2026-12-04 23:30 UTC');
-    expect(markdown).toContain(
-      '2 cores AMD EPYC, 23.5 GiB, Node 20.20.2; 1-minute load average 2.5–10.5',
-    );
+    expect(markdown).toContain('Machine: 2 cores AMD EPYC, 23.5 GiB, Node 20.20.2.\n');
+    expect(markdown).toContain('Load: 1-minute load average 2.5–10.5 during the run');
     expect(markdown).toMatch(
       /\| pipeline: raw topics → searchable in Elasticsearch +\| +4 000 \| bulk helper straight to Elasticsearch +\| +8 000 \| +0\.50 \|/,
     );
