@@ -24,6 +24,11 @@ const USAGE = `usage:
   panacea agents register --file FILE | list | remove ID...
                                                  the agent registry the enrichment adds to events
   panacea run [--until-idle]                     run the pipeline
+  panacea alerts silence add --match K=V [--match K=V]... (--for 2h | --until RFC3339)
+                                 [--starts RFC3339] [--comment T] [--author A]
+  panacea alerts silence list [--all] | expire ID...
+                                                 silences of the alerts stage
+  panacea alerts check-rules [FILE]              validate an alert rules file
   panacea audit verify [--from RFC3339] [--to RFC3339] [--public-key FILE] [--json]
                                                  check the audit archive's hashes, chain and
                                                  signatures; exit 1 naming the first broken segment
@@ -54,6 +59,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
+  alerts: async () => (await import('./commands/alerts.js')).alertsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -31,6 +31,9 @@ import {
 } from '../processors/enrich/agent-registry/kafka-agent-registry.js';
 import { createEnrichStage } from '../processors/enrich/enrich-stage.js';
 import { startMetricsStage } from '../processors/metrics/metrics-stage.js';
+import { startAlertsStage } from '../processors/alerts/alerts-stage.js';
+import { loadAlertRules } from '../processors/alerts/rules-file.js';
+import { openSilenceStore, type SilenceStore } from '../processors/alerts/silences.js';
 import { loadRedactionRules } from '../processors/enrich/redaction-rules-file.js';
 import { openSchemaCodec } from '../schemas/codec.js';
 import { openSchemaRegistry } from '../schemas/registry/open-registry.js';
@@ -44,6 +47,7 @@ import {
   ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION,
 } from '../sinks/elasticsearch/elasticsearch-stage.js';
 import { createMetricsSinkStage } from '../sinks/elasticsearch/metrics-sink-stage.js';
+import { createAlertsSinkStage } from '../sinks/elasticsearch/alerts-sink-stage.js';
 
 const logger = componentLogger('pipeline');
 
@@ -127,6 +131,7 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   const stages: RunningStage[] = [];
   let registry: SchemaRegistry | undefined;
   let agentRegistry: AgentRegistry | undefined;
+  let silences: SilenceStore | undefined;
   let retention: { stop(): Promise<void> } | undefined;
   // Everything opened so far is closed again when start-up fails half-way, so a caller in the
   // same process (tests, the bench) is not left with stages consuming in the background.
@@ -139,12 +144,15 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
       elasticsearch.close(),
       registry?.close(),
       agentRegistry?.close(),
+      silences?.close(),
     ]);
   };
 
   try {
     // Before anything connects: a bad rules file is a configuration error, reported first.
     const redactionRules = loadRedactionRules(config.redactionRulesFile);
+    const alertRules =
+      config.alertRulesFile === undefined ? undefined : loadAlertRules(config.alertRulesFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
     retention = await prepareElasticsearch(elasticsearch, config);
@@ -200,6 +208,20 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
         deadLetterProducer,
       }),
     );
+    if (alertRules !== undefined) {
+      silences = await openSilenceStore({
+        kafka,
+        brokers: config.kafkaBrokers,
+        topic: naming.silencesTopic(),
+        groupPrefix: config.topicPrefix,
+        logger: componentLogger('silences'),
+      });
+      stages.push(
+        // Its own loop: one Kafka transaction holds notifications, state and input offsets.
+        await startAlertsStage({ kafka, admin, naming, rules: alertRules, silences }),
+        await startStage(createAlertsSinkStage({ naming, client: elasticsearch }), runnerOptions),
+      );
+    }
   } catch (error) {
     await release();
     throw error;

@@ -56,6 +56,11 @@ export interface PanaceaConfig {
    * "Redaction"). `PANACEA_REDACTION_RULES`; default unset (the built-in rules).
    */
   redactionRulesFile: string | undefined;
+  /**
+   * The alert rules file, YAML or JSON by extension (see README, "Alerts"); `panacea run` starts
+   * the alerts stage and its sink only when it is set. `PANACEA_ALERT_RULES`; default unset.
+   */
+  alertRulesFile: string | undefined;
   /** How long each kind of data is kept, and how often Panacea enforces it (see RetentionConfig). */
   retention: RetentionConfig;
   /**
@@ -297,6 +302,7 @@ function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
     kibanaUrl,
     metrics,
     redactionRulesFile: optionalPath(environment.PANACEA_REDACTION_RULES),
+    alertRulesFile: optionalPath(environment.PANACEA_ALERT_RULES),
     retention,
     elasticsearchSetupOnStart: setupText === 'true',
     archive: {

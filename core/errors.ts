@@ -69,6 +69,12 @@ export const ERROR_CATALOGUE = {
     summary: 'saved metrics state cannot be restored, or two sketches cannot be merged',
   },
   PUBLISHER_CLOSED: { retriable: false, summary: 'the publisher was closed' },
+  ALERT_RULES_INVALID: { retriable: false, summary: 'an alert rules file is not valid' },
+  ALERTS_STATE_INVALID: {
+    retriable: false,
+    summary: "the alerts stage's saved state cannot be restored",
+  },
+  SILENCE_INVALID: { retriable: false, summary: 'an alert silence is not valid' },
   PUBLISHER_WORKER_FAILED: {
     retriable: true,
     summary: "the publisher's Kafka worker thread stopped or could not start",

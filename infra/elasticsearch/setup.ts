@@ -14,6 +14,7 @@ import { readDataStreams } from './index-state.js';
 import { elasticsearchFailure } from './request-errors.js';
 import { wantedEventTemplates } from './index-templates.js';
 import { wantedMetricsTemplate } from './metrics-templates.js';
+import { wantedAlertsTemplate } from './alerts-templates.js';
 import type { RetentionTargets } from './retention.js';
 import {
   compareTemplate,
@@ -107,6 +108,7 @@ async function setUp(client: Client, options: SetupOptions): Promise<SetupReport
       inTemplate: mechanism === 'lifecycle',
     })),
     wantedMetricsTemplate(),
+    wantedAlertsTemplate(),
   ];
 
   // Components first: a composable template that names a missing component is refused.

@@ -75,6 +75,7 @@ async function storedTemplates(isolation: Isolation): Promise<unknown[]> {
   const names = [
     ...KINDS.map((kind) => `/_index_template/logs-agent.${kind}-${isolation.namespace}@panacea`),
     '/_index_template/metrics-agent@panacea',
+    '/_index_template/alerts-agent@panacea',
     '/_component_template/logs-agent@panacea-settings',
     '/_component_template/logs-agent@panacea-mappings',
   ];
@@ -109,7 +110,7 @@ describe('panacea es', () => {
       templates: Array<{ name: string; change: string }>;
       dataStreams: Array<{ rolledOver: boolean }>;
     };
-    expect(report.templates).toHaveLength(7);
+    expect(report.templates).toHaveLength(8);
     expect(report.templates.filter((template) => template.change !== 'unchanged')).toEqual([]);
     expect(report.dataStreams.some((stream) => stream.rolledOver)).toBe(false);
     // Not even rewritten: the server's modification dates are the same.
