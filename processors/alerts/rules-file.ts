@@ -201,7 +201,7 @@ function parseText(text: string, file: string): unknown {
 
 /** Checks the parsed content of a rules file; `file` names it in errors. */
 export function parseAlertRules(content: unknown, file: string): AlertRule[] {
-  if (!isPlainObject(content)) throw invalid(file, undefined, '', 'expected a mapping with rules');
+  if (!isPlainObject(content)) throw invalid(file, undefined, '', 'a mapping with rules', content);
   rejectUnknownKeys(content, FILE_KEYS, file, undefined, '');
   const repeatIntervalMs =
     content.repeatInterval === undefined
@@ -209,13 +209,13 @@ export function parseAlertRules(content: unknown, file: string): AlertRule[] {
       : duration(content.repeatInterval, file, undefined, 'repeatInterval', 1_000);
 
   if (!Array.isArray(content.rules) || content.rules.length === 0) {
-    throw invalid(file, undefined, 'rules', 'expected a non-empty list of rules');
+    throw invalid(file, undefined, 'rules', 'a non-empty list of rules', content.rules);
   }
   const names = new Set<string>();
   return content.rules.map((entry: unknown, index) => {
     const rule = readRule(entry, index, file, repeatIntervalMs);
     if (names.has(rule.name)) {
-      throw invalid(file, `rule "${rule.name}"`, 'name', 'expected a unique name, got a repeat');
+      throw invalid(file, `rule "${rule.name}"`, 'name', 'a name no other rule has', rule.name);
     }
     names.add(rule.name);
     return rule;
@@ -224,7 +224,7 @@ export function parseAlertRules(content: unknown, file: string): AlertRule[] {
 
 function readRule(entry: unknown, index: number, file: string, defaultRepeatMs: number): AlertRule {
   const position = `rule #${index + 1}`;
-  if (!isPlainObject(entry)) throw invalid(file, position, '', 'expected a mapping');
+  if (!isPlainObject(entry)) throw invalid(file, position, '', 'a mapping', entry);
   const rawName = entry.name;
   if (typeof rawName !== 'string' || !RULE_NAME.test(rawName)) {
     throw invalid(file, position, 'name', 'letters, digits, "_", "." or "-" (1-100)', rawName);
