@@ -65,9 +65,7 @@ describe('alerts stage', () => {
       const crashResolved = await log.waitFor(
         resolved('critical-error', { agent: 'b-crash', error_type: 'ToolCrash' }),
       );
-      expect(crashResolved.notificationId).toBe(
-        `${crash.fingerprint}:${crash.firedAt}:resolved:1`,
-      );
+      expect(crashResolved.notificationId).toBe(`${crash.fingerprint}:${crash.firedAt}:resolved:1`);
       await log.waitFor(resolved('denied-actor', { actor: 'mallory' }));
 
       // b-crash has sent nothing since phase 1: absent, until it speaks again.
