@@ -407,7 +407,12 @@ class AlertsStage {
       await this.#commit(known).catch(() => false);
       await this.#drop();
     }
-    if (this.#assigned.length === 0) return undefined;
+    if (this.#assigned.length === 0) {
+      if (known !== undefined) {
+        this.#logger.info({ groupId: this.groupId }, 'alert input moved to another instance');
+      }
+      return undefined;
+    }
 
     const producer = await this.#fence();
     const saved = assembleCheckpoint(this.groupId, await this.#reader.caughtUp());

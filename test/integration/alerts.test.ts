@@ -150,30 +150,43 @@ describe('alerts stage', () => {
     }
   });
 
-  it('neither loses nor repeats a notification across SIGKILL and a clean restart', async () => {
+  it('neither loses nor repeats a notification across SIGKILL, takeover and restart', async () => {
     const isolation = isolate('alertrestart');
     const env = withRules(isolation, 'restart', RESTART_RULES);
     const log = await NotificationLog.open(isolation, true);
     try {
-      let pipeline = await startPipeline(env);
+      const killed = await startPipeline(env);
       await produce(isolation, 'k1', [error('k1', Date.now(), 'ToolCrash', 'critical')]);
       await log.waitFor(firing('crash', { agent: 'k1' }));
-      await stop(pipeline, 'SIGKILL');
+      await stop(killed, 'SIGKILL');
 
-      // Arrives while the stage is down.
+      // Arrives while the stage is down; then two instances, one owning the alerts input.
       await produce(isolation, 'k2', [error('k2', Date.now(), 'ToolCrash', 'critical')]);
-      pipeline = await startPipeline(env);
+      const pair = [await startPipeline(env), await startPipeline(env)] as const;
       await log.waitFor(firing('crash', { agent: 'k2' }));
-      await stop(pipeline, 'SIGTERM');
+      let owners: Child[] = [];
+      await until(async () => {
+        owners = pair.filter((child) => ownsAlertInput(child));
+        return owners.length === 1;
+      });
+      const [owner] = owners as [Child];
+      const standby = pair[0] === owner ? pair[1] : pair[0];
+      await stop(owner, 'SIGTERM');
 
+      // The standby takes the input over from the owner's last commit.
       await produce(isolation, 'k3', [error('k3', Date.now(), 'ToolCrash', 'critical')]);
-      pipeline = await startPipeline(env);
+      await log.waitFor(firing('crash', { agent: 'k3' }), 60_000);
+      expect(ownsAlertInput(standby)).toBe(true);
+      await stop(standby, 'SIGTERM');
+
+      // A clean restart, during which the three alerts resolve.
+      const restarted = await startPipeline(env);
       for (const agent of ['k1', 'k2', 'k3']) {
         await log.waitFor(resolved('crash', { agent }), 60_000);
       }
       // A further evaluation or two, in which a repeat would show.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      await stop(pipeline, 'SIGTERM');
+      await stop(restarted, 'SIGTERM');
 
       for (const agent of ['k1', 'k2', 'k3']) {
         const states = log.all.filter((n) => n.labels.agent === agent).map((n) => n.state);
@@ -256,11 +269,25 @@ function withRules(isolation: Isolation, name: string, rules: string): NodeJS.Pr
   };
 }
 
+/** What each pipeline process has logged so far. */
+const outputs = new WeakMap<Child, string>();
+
 async function startPipeline(env: NodeJS.ProcessEnv): Promise<Child> {
   const child = spawnPanacea(['run'], env);
   children.add(child);
+  outputs.set(child, '');
+  child.stderr.on('data', (chunk: Buffer) => {
+    outputs.set(child, (outputs.get(child) ?? '') + chunk.toString());
+  });
   await untilOutput(child, '"msg":"pipeline started"');
   return child;
+}
+
+/** Whether the process's alerts stage holds the input now: its last word on it was a restore. */
+function ownsAlertInput(child: Child): boolean {
+  const output = outputs.get(child) ?? '';
+  const restored = output.lastIndexOf('"msg":"alert state restored"');
+  return restored >= 0 && restored > output.lastIndexOf('"msg":"alert input moved to another');
 }
 
 async function stop(child: Child, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
