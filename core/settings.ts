@@ -218,6 +218,12 @@ export const SETTINGS: readonly Setting[] = [
     description: 'JSON file that disables or adds redaction rules',
   },
   {
+    key: 'alerts.rulesFile',
+    variable: 'PANACEA_ALERT_RULES',
+    form: text,
+    description: 'YAML or JSON alert rules file; when set, run starts the alerts stage',
+  },
+  {
     key: 'metrics.windowMs',
     variable: 'PANACEA_METRICS_WINDOW_MS',
     form: milliseconds(1000, DAY_MS),
