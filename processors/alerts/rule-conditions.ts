@@ -36,6 +36,12 @@ type WindowValues = Record<ThresholdMetric, number | null> & { tasks: number };
 interface LatestWindow {
   startMs: number;
   values: WindowValues;
+  /**
+   * The window before, as it was last seen: a window that has just begun holds too few tasks for
+   * a verdict, and without this an alert would resolve at the start of every window and fire
+   * again once the window filled.
+   */
+  previous?: WindowValues;
 }
 
 interface WorkflowWindow extends LatestWindow {
@@ -145,7 +151,13 @@ export class RuleConditions {
     if (metrics.scope === 'agent') {
       const latest = this.#agentWindows.get(metrics.subject_id);
       if (latest !== undefined && latest.startMs > startMs) return;
-      this.#agentWindows.set(metrics.subject_id, { startMs, values: valuesOf(document) });
+      const previous =
+        latest === undefined || latest.startMs === startMs ? latest?.previous : latest.values;
+      this.#agentWindows.set(metrics.subject_id, {
+        startMs,
+        values: valuesOf(document),
+        ...(previous === undefined ? {} : { previous }),
+      });
       return;
     }
 
@@ -153,7 +165,14 @@ export class RuleConditions {
     if (window !== undefined && window.startMs > startMs) return;
     if (window === undefined || window.startMs < startMs) {
       const endMs = Date.parse(document.event.end);
-      window = { startMs, endMs, partials: {}, values: valuesOf(document) };
+      const previous = window?.values;
+      window = {
+        startMs,
+        endMs,
+        partials: {},
+        values: valuesOf(document),
+        ...(previous === undefined ? {} : { previous }),
+      };
       this.#workflowWindows.set(metrics.subject_id, window);
     }
     window.partials[record.source] = { final: metrics.final, state: metrics.state };
@@ -224,9 +243,14 @@ export class RuleConditions {
   #thresholdConditions(rule: ThresholdRule): Condition[] {
     const windows = rule.scope === 'agent' ? this.#agentWindows : this.#workflowWindows;
     const conditions: Condition[] = [];
+    const verdict = (values: WindowValues | undefined): number | undefined => {
+      if (values === undefined || values.tasks < rule.minTasks) return undefined;
+      return values[rule.metric] ?? undefined;
+    };
     for (const [subject, window] of windows) {
-      const value = window.values[rule.metric];
-      if (value === null || window.values.tasks < rule.minTasks) continue;
+      // The latest window speaks once it holds enough; until then, the one before it.
+      const value = verdict(window.values) ?? verdict(window.previous);
+      if (value === undefined) continue;
       const crossed = rule.above !== undefined ? value > rule.above : value < (rule.below ?? 0);
       if (crossed) conditions.push({ rule, groupLabels: { [rule.scope]: subject }, value });
     }

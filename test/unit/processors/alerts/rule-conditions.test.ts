@@ -137,6 +137,23 @@ describe('rule conditions', () => {
     expect(holding(conditions, T0)).toEqual([]);
   });
 
+  it("keeps the previous window's verdict while a new window holds too few tasks", () => {
+    const conditions = new RuleConditions(rules.filter((r) => r.name === 'failing'));
+    const failing = [...Array(5)].map(() => task('a', 'failed', 10));
+    conditions.observeMetrics(windowRecord('agent', 'a', T0, failing));
+    conditions.observeMetrics(windowRecord('agent', 'a', T0 + 60_000, failing.slice(0, 1)));
+    expect(holding(conditions, T0)).toEqual(['failing {"agent":"a"} 1']);
+    // Two windows back is too old to speak: no verdict.
+    conditions.observeMetrics(windowRecord('agent', 'a', T0 + 120_000, failing.slice(0, 1)));
+    expect(holding(conditions, T0)).toEqual([]);
+    // An update of the new window with enough tasks decides.
+    conditions.observeMetrics(windowRecord('agent', 'a', T0 + 120_000, failing.slice(0, 4)));
+    expect(holding(conditions, T0)).toEqual(['failing {"agent":"a"} 1']);
+    const good = [...Array(4)].map(() => task('a', 'succeeded', 10));
+    conditions.observeMetrics(windowRecord('agent', 'a', T0 + 120_000, good));
+    expect(holding(conditions, T0)).toEqual([]);
+  });
+
   it('merges the partials of a workflow window before comparing', () => {
     const conditions = new RuleConditions(rules.filter((r) => r.name === 'wf-slow'));
     const fast = [...Array(19)].map(() => task('x', 'succeeded', 100, 'wf'));
