@@ -1,7 +1,8 @@
 /**
  * Composes the stages into one running pipeline (the embedded default of `panacea run`): creates
  * topics and index templates, starts enrichment, the Elasticsearch sink, the metrics stage and
- * its Elasticsearch sink, and the audit archive, and stops them in order on request.
+ * its Elasticsearch sink, the audit archive and, when alert destinations are configured, the
+ * webhook sink, and stops them in order on request.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -44,6 +45,8 @@ import {
   ELASTICSEARCH_STAGE_MAX_BYTES_PER_PARTITION,
 } from '../sinks/elasticsearch/elasticsearch-stage.js';
 import { createMetricsSinkStage } from '../sinks/elasticsearch/metrics-sink-stage.js';
+import { loadDestinationsFile } from '../sinks/webhooks/destinations-file.js';
+import { startWebhookSink } from '../sinks/webhooks/webhook-stage.js';
 
 const logger = componentLogger('pipeline');
 
@@ -145,6 +148,10 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   try {
     // Before anything connects: a bad rules file is a configuration error, reported first.
     const redactionRules = loadRedactionRules(config.redactionRulesFile);
+    const alertDestinations =
+      config.alertDestinationsFile === undefined
+        ? undefined
+        : loadDestinationsFile(config.alertDestinationsFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
     retention = await prepareElasticsearch(elasticsearch, config);
@@ -200,6 +207,19 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
         deadLetterProducer,
       }),
     );
+    // One stage per destination, only when a destinations file is configured.
+    if (alertDestinations !== undefined) {
+      const webhookStages = await startWebhookSink({
+        kafka,
+        admin,
+        brokers: config.kafkaBrokers,
+        naming,
+        groupPrefix: config.topicPrefix,
+        destinations: alertDestinations.destinations,
+        deadLetterProducer,
+      });
+      stages.push(...webhookStages);
+    }
   } catch (error) {
     await release();
     throw error;
