@@ -259,11 +259,9 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
   const { naming, admin } = options;
   await ensureWebhookTopics(admin, naming);
   const logger = componentLogger(WEBHOOK_STAGE);
-  const stages: RunningStage[] = [];
-
-  try {
-    for (const [index, destination] of options.destinations.entries()) {
-      const ledger = new DeliveryLedger({
+  const ledgers = options.destinations.map(
+    (destination) =>
+      new DeliveryLedger({
         kafka: options.kafka,
         brokers: options.brokers,
         topic: naming.alertDeliveriesTopic(),
@@ -271,35 +269,35 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
         groupId: `${options.groupPrefix}panacea.alert-deliveries.${randomUUID()}`,
         producer: options.deadLetterProducer,
         logger,
-      });
-      try {
-        await ledger.open();
-      } catch (error) {
-        await ledger.close();
-        throw error;
-      }
+      }),
+  );
+  const stages: RunningStage[] = [];
+
+  try {
+    // Side by side: each reads the whole ledger, which takes a consumer group join apiece.
+    const opened = await Promise.allSettled(ledgers.map((ledger) => ledger.open()));
+    const failure = opened.find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
+    for (const [index, destination] of options.destinations.entries()) {
       const definition = createDestinationStage({
         naming,
         destination,
-        ledger,
+        ledger: ledgers[index] as DeliveryLedger,
         deadLettersInvalid: index === 0,
         ...(options.random === undefined ? {} : { random: options.random }),
       });
-      try {
-        stages.push(
-          await startStage(definition, {
-            kafka: options.kafka,
-            naming,
-            deadLetterProducer: options.deadLetterProducer,
-          }),
-        );
-      } catch (error) {
-        await ledger.close();
-        throw error;
-      }
+      stages.push(
+        await startStage(definition, {
+          kafka: options.kafka,
+          naming,
+          deadLetterProducer: options.deadLetterProducer,
+        }),
+      );
     }
   } catch (error) {
+    // A started stage closes its ledger when it stops; the others are closed here.
     await Promise.allSettled(stages.map((stage) => stage.stop()));
+    await Promise.allSettled(ledgers.slice(stages.length).map((ledger) => ledger.close()));
     throw error;
   }
   return stages;
