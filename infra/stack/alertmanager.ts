@@ -27,6 +27,8 @@ const execFileAsync = promisify(execFile);
 
 export const ALERTMANAGER_PACKAGE = 'prometheus-alertmanager';
 const BINARY_PATH = path.join('usr', 'bin', 'prometheus-alertmanager');
+/** Where Debian's build of Alertmanager looks for its default templates (a fixed path). */
+const PACKAGED_TEMPLATES = '/usr/share/prometheus/alertmanager';
 const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -153,9 +155,21 @@ export async function startAlertmanager(
   while (!(await ready(url))) {
     if (exited || Date.now() > deadline) {
       await stop();
+      const log = tailOfFile(logFile, 15);
+      if (log.includes(`${PACKAGED_TEMPLATES}/default.tmpl: no such file`)) {
+        // Known gap: Debian's build reads its default templates from this fixed path (its
+        // 02-Do_not_embed_blobs patch), so the unpacked binary runs only where the package is
+        // installed (root). Until the project has another source of the binary, say so plainly.
+        throw new PanaceaError(
+          'STACK_UNAVAILABLE',
+          `Debian's Alertmanager reads its notification templates from ${PACKAGED_TEMPLATES}, ` +
+            'which exists only when the package is installed (apt-get install ' +
+            `${ALERTMANAGER_PACKAGE}, as root); the copy unpacked without root cannot start`,
+        );
+      }
       throw new PanaceaError(
         'STACK_START_FAILED',
-        `Alertmanager did not answer on ${url}:\n${tailOfFile(logFile, 15)}`,
+        `Alertmanager did not answer on ${url}:\n${log}`,
       );
     }
     await sleep(200);

@@ -1,8 +1,8 @@
 /**
  * The webhook sink on the real Kafka, with real receivers: node:http servers on 127.0.0.1 that
- * this file starts (one steady, one down for a while, one chat server, none at all on a dead
- * port) and a real Prometheus Alertmanager fetched from the Debian mirror by the project's own
- * code. Notifications are published onto the alerts topic by the test itself.
+ * this file starts (one steady, one down for a while, one chat server, one taking Alertmanager's
+ * v2 alerts API, none at all on a dead port). Notifications are published onto the alerts topic
+ * by the test itself. The real Alertmanager is in webhooks-alertmanager.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -17,18 +17,12 @@ import { loadConfig } from '../../core/config.js';
 import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
 import { totalLag } from '../../core/consumer-progress.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../../core/kafka.js';
-import { componentLogger } from '../../core/logger.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import type { RunningStage } from '../../core/stage-runner.js';
-import {
-  resolveAlertmanagerBinary,
-  startAlertmanager,
-  type RunningAlertmanager,
-} from '../../infra/stack/alertmanager.js';
 import { freePort } from '../../infra/stack/jvm-servers.js';
-import { defaultCacheDir } from '../../infra/stack/stack.js';
 import type { AlertNotification } from '../../schemas/alert.js';
 import { maxAttemptsWithin } from '../../sinks/webhooks/backoff.js';
+import type { AlertmanagerAlert } from '../../sinks/webhooks/payloads.js';
 import { loadDestinationsFile, type Destination } from '../../sinks/webhooks/destinations-file.js';
 import { verifySignature } from '../../sinks/webhooks/signature.js';
 import {
@@ -49,6 +43,7 @@ const FLAKY_RETRY = {
 };
 
 interface Received {
+  path: string;
   headers: IncomingHttpHeaders;
   body: string;
   status: number;
@@ -71,6 +66,7 @@ async function startReceiver(port?: number): Promise<Receiver> {
     request.on('end', () => {
       const status = receiver.status;
       receiver.requests.push({
+        path: request.url ?? '',
         headers: request.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         status,
@@ -139,7 +135,7 @@ describe('webhook sink', () => {
   let admin: Admin;
   let alertProducer: Producer;
   let deadLetterProducer: Producer;
-  let alertmanager: RunningAlertmanager;
+  let alertmanagerApi: Receiver;
   let steady: Receiver;
   let flaky: Receiver;
   let chat: Receiver;
@@ -199,13 +195,12 @@ describe('webhook sink', () => {
     deadLetterProducer = createDurableProducer(kafka);
     await Promise.all([alertProducer.connect(), deadLetterProducer.connect()]);
 
-    const binary = await resolveAlertmanagerBinary(defaultCacheDir(), componentLogger('test'));
-    alertmanager = await startAlertmanager({
-      binary,
-      workDirectory: path.join(isolation.dataDir, 'alertmanager'),
-      port: await freePort(),
-    });
-    [steady, flaky, chat] = await Promise.all([startReceiver(), startReceiver(), startReceiver()]);
+    [steady, flaky, chat, alertmanagerApi] = await Promise.all([
+      startReceiver(),
+      startReceiver(),
+      startReceiver(),
+      startReceiver(),
+    ]);
     // Down: it answers 503 until the test brings it back.
     flaky.status = 503;
     const deadPort = await freePort();
@@ -226,7 +221,7 @@ describe('webhook sink', () => {
         `  - { name: chat, type: slack, url: "${chat.url}" }`,
         `  - name: am`,
         `    type: alertmanager`,
-        `    url: "${alertmanager.url}"`,
+        `    url: "${new URL(alertmanagerApi.url).origin}"`,
         `    generatorUrl: "http://127.0.0.1/alerts/{fingerprint}"`,
         `  - name: dead`,
         `    type: webhook`,
@@ -245,8 +240,9 @@ describe('webhook sink', () => {
     await stopSink();
     await Promise.allSettled([alertProducer?.disconnect(), deadLetterProducer?.disconnect()]);
     await admin?.disconnect();
-    await alertmanager?.stop();
-    await Promise.allSettled([steady, flaky, chat].map((receiver) => receiver?.close()));
+    await Promise.allSettled(
+      [steady, flaky, chat, alertmanagerApi].map((receiver) => receiver?.close()),
+    );
   });
 
   const alphaFiring = notification('alpha', 'firing');
@@ -346,28 +342,28 @@ describe('webhook sink', () => {
     }
     expect(acceptedIds(flaky)).not.toContain(steadyOnly.notificationId);
 
-    // The real Alertmanager shows the pushed alerts with their labels.
-    const response = await fetch(`${alertmanager.url}/api/v2/alerts`);
-    const alerts = (await response.json()) as Array<{
-      labels: Record<string, string>;
-      startsAt: string;
-      endsAt: string;
-      generatorURL: string;
-      status: { state: string };
-    }>;
-    const beta = alerts.find((alert) => alert.labels.alertname === 'rule-beta');
+    // Alertmanager's v2 API gets one alert per notification, resolution last for alpha.
+    const pushed = alertmanagerApi.requests.map((request) => {
+      expect(request.path).toBe('/api/v2/alerts');
+      return (JSON.parse(request.body) as AlertmanagerAlert[])[0];
+    });
+    expect(pushed.map((alert) => alert?.annotations.panacea_notification_id).sort()).toEqual(
+      [alphaFiring, betaFiring, alphaResolved].map((entry) => entry.notificationId).sort(),
+    );
+    const beta = pushed.find((alert) => alert?.labels.alertname === 'rule-beta');
     expect(beta?.labels).toEqual({
       alertname: 'rule-beta',
       severity: 'critical',
       agent_team: 'search',
     });
     expect(beta?.startsAt).toBe(FIRED_AT);
+    expect(Date.parse(beta?.endsAt ?? '')).toBeGreaterThan(Date.now());
     expect(beta?.generatorURL).toBe('http://127.0.0.1/alerts/beta');
-    expect(beta?.status.state).toBe('active');
-    // Alpha was resolved after it fired: Alertmanager no longer lists it as active.
-    const alpha = alerts.find((alert) => alert.labels.alertname === 'rule-alpha');
-    expect(alpha === undefined || Date.parse(alpha.endsAt) <= Date.now()).toBe(true);
-    expect(alerts.map((alert) => alert.labels.alertname)).not.toContain('rule-gamma');
+    const alphaAlerts = pushed.filter((alert) => alert?.labels.alertname === 'rule-alpha');
+    expect(alphaAlerts.map((alert) => alert?.endsAt)).toEqual([
+      expect.any(String),
+      alphaResolved.resolvedAt,
+    ]);
 
     // The dead destination's three notifications are dead-lettered with reason and destination,
     // after its three attempts each; the record that is not a notification once, by one stage.
@@ -412,7 +408,10 @@ describe('webhook sink', () => {
   it('restarts without repeating acknowledged deliveries, even when the topic is read again, and without losing new ones', async () => {
     await stopSink();
     const counts = new Map(
-      [steady, flaky, chat].map((receiver) => [receiver, receiver.requests.length]),
+      [steady, flaky, chat, alertmanagerApi].map((receiver) => [
+        receiver,
+        receiver.requests.length,
+      ]),
     );
     const epsilon = notification('epsilon', 'firing');
     await publish([epsilon]);
@@ -427,7 +426,7 @@ describe('webhook sink', () => {
     await waitFor('epsilon at steady', () => acceptedIds(steady).includes(epsilon.notificationId));
     await waitUntilIdle();
 
-    for (const receiver of [steady, flaky, chat]) {
+    for (const receiver of [steady, flaky, chat, alertmanagerApi]) {
       const newRequests = receiver.requests.slice(counts.get(receiver));
       expect(newRequests.map((request) => request.headers['idempotency-key'])).toEqual([
         epsilon.notificationId,
