@@ -215,6 +215,9 @@ async function deliverChain(
       onAttempt,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
+    // A destination that answers slowly but well never waits for a retry, where the group's
+    // heartbeat is otherwise sent: send it between deliveries too (kafkajs spaces them itself).
+    await context.heartbeat().catch(() => undefined);
     if (outcome.delivered) {
       await ledger.record({
         destination: destination.name,

@@ -136,6 +136,7 @@ describe('webhook sink', () => {
   let alertProducer: Producer;
   let deadLetterProducer: Producer;
   let alertmanagerApi: Receiver;
+  let refusing: Receiver;
   let steady: Receiver;
   let flaky: Receiver;
   let chat: Receiver;
@@ -195,7 +196,8 @@ describe('webhook sink', () => {
     deadLetterProducer = createDurableProducer(kafka);
     await Promise.all([alertProducer.connect(), deadLetterProducer.connect()]);
 
-    [steady, flaky, chat, alertmanagerApi] = await Promise.all([
+    [steady, flaky, chat, alertmanagerApi, refusing] = await Promise.all([
+      startReceiver(),
       startReceiver(),
       startReceiver(),
       startReceiver(),
@@ -203,6 +205,7 @@ describe('webhook sink', () => {
     ]);
     // Down: it answers 503 until the test brings it back.
     flaky.status = 503;
+    refusing.status = 400;
     const deadPort = await freePort();
 
     destinationsFile = path.join(isolation.dataDir, 'destinations.yaml');
@@ -228,6 +231,7 @@ describe('webhook sink', () => {
         `    url: "http://127.0.0.1:${deadPort}/hook"`,
         `    secret: "env:WEBHOOK_TEST_SECRET"`,
         `    retry: { initialDelay: 20ms, maxDelay: 50ms, maxAttempts: 3 }`,
+        `  - { name: refusing, type: webhook, url: "${refusing.url}", secret: "env:WEBHOOK_TEST_SECRET" }`,
         '',
       ].join('\n'),
     );
@@ -241,7 +245,7 @@ describe('webhook sink', () => {
     await Promise.allSettled([alertProducer?.disconnect(), deadLetterProducer?.disconnect()]);
     await admin?.disconnect();
     await Promise.allSettled(
-      [steady, flaky, chat, alertmanagerApi].map((receiver) => receiver?.close()),
+      [steady, flaky, chat, alertmanagerApi, refusing].map((receiver) => receiver?.close()),
     );
   });
 
@@ -250,6 +254,7 @@ describe('webhook sink', () => {
   const alphaResolved = notification('alpha', 'resolved');
   const silenced = notification('gamma', 'firing', { silencedBy: ['silence-1'] });
   const steadyOnly = notification('delta', 'firing', { notify: ['steady'] });
+  const epsilon = notification('epsilon', 'firing');
 
   it('delivers to every destination while one is down, retries it on a bounded schedule, and dead-letters a dead one', async () => {
     await startSink();
@@ -367,7 +372,7 @@ describe('webhook sink', () => {
 
     // The dead destination's three notifications are dead-lettered with reason and destination,
     // after its three attempts each; the record that is not a notification once, by one stage.
-    const deadLetters = await readTopic(isolation, naming.deadLetterTopic(naming.alertsTopic()), 4);
+    const deadLetters = await readTopic(isolation, naming.deadLetterTopic(naming.alertsTopic()), 7);
     const byDestination = deadLetters.filter(
       (record) => record.headers[DESTINATION_HEADER] === 'dead',
     );
@@ -379,6 +384,17 @@ describe('webhook sink', () => {
       );
       expect(record.headers[DEAD_LETTER_HEADERS.stage]).toBe('sink-webhooks.dead');
     }
+    // A 400 is refused at once: one attempt each, no retries.
+    const refused = deadLetters.filter(
+      (record) => record.headers[DESTINATION_HEADER] === 'refusing',
+    );
+    expect(refused).toHaveLength(3);
+    for (const record of refused) {
+      expect(record.headers[DEAD_LETTER_HEADERS.reason]).toBe(
+        'DELIVERY_REFUSED: destination "refusing" (webhook): HTTP 400',
+      );
+    }
+    expect(refusing.requests).toHaveLength(3);
     const invalid = deadLetters.filter((record) => record.key === 'bad');
     expect(invalid).toHaveLength(1);
     expect(invalid[0]?.headers[DEAD_LETTER_HEADERS.reasonCode]).toBe('DECODE_FAILED');
@@ -413,7 +429,6 @@ describe('webhook sink', () => {
         receiver.requests.length,
       ]),
     );
-    const epsilon = notification('epsilon', 'firing');
     await publish([epsilon]);
     // A replay from the start, as after a crash before the commits: only the ledger stands in the way.
     const replayed = ['steady', 'flaky', 'chat', 'am'].map((name) =>
@@ -445,7 +460,7 @@ describe('webhook sink', () => {
     const check = await runPanacea(['destinations', 'check'], env);
     expect(check.exitCode, check.stderr).toBe(0);
     expect(check.stdout).toContain('steady: webhook http://127.0.0.1:');
-    expect(check.stdout.trim().split('\n')).toHaveLength(5);
+    expect(check.stdout.trim().split('\n')).toHaveLength(6);
 
     const before = steady.requests.length;
     const sent = await runPanacea(['destinations', 'test', 'steady'], env);
@@ -474,5 +489,32 @@ describe('webhook sink', () => {
     });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('destination "x": secret: required for a webhook destination');
+  });
+
+  it('runs in `panacea run` when PANACEA_ALERT_DESTINATIONS is set, with its counts in the summary', async () => {
+    const wired = await startReceiver();
+    try {
+      const file = path.join(isolation.dataDir, 'wired.yaml');
+      writeFileSync(
+        file,
+        `destinations:\n  - { name: wired, type: webhook, url: "${wired.url}", secret: "env:WEBHOOK_TEST_SECRET" }\n`,
+      );
+      const result = await runPanacea(['run', '--until-idle'], {
+        ...isolation.env,
+        PANACEA_ALERT_DESTINATIONS: file,
+        WEBHOOK_TEST_SECRET: SECRET,
+      });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(acceptedIds(wired).sort()).toEqual(
+        [alphaFiring, betaFiring, alphaResolved, epsilon]
+          .map((entry) => entry.notificationId)
+          .sort(),
+      );
+      expect(result.stdout).toContain(
+        'sink-webhooks.wired: 8 records, 1 dead-lettered (DECODE_FAILED 1), 4 delivered (firing 3, resolved 1), 3 skipped (already-delivered 1, not-routed 1, silenced 1)',
+      );
+    } finally {
+      await wired.close();
+    }
   });
 });
