@@ -9,8 +9,8 @@
  * the other destinations' groups read on and deliver theirs at once.
  *
  * Steps of a batch: read the ledger to its end; read each record (a bad one is dead-lettered by
- * the first destination's stage and skipped by the others); skip what is silenced, routed
- * elsewhere or already in the ledger; deliver the rest through the queue, one fingerprint's
+ * the first destination's stage and skipped by the others, as is a notification routed only to
+ * names no destination has); skip what is silenced, routed elsewhere or already in the ledger; deliver the rest through the queue, one fingerprint's
  * notifications in their topic order (a resolution never overtakes its firing), each delivery
  * recorded in the ledger as soon as it is accepted; return what was refused or ran out of
  * attempts as dead letters, with the destination in a header. The runner commits after that.
@@ -24,7 +24,7 @@ import PQueue from 'p-queue';
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { createTopicsServed } from '../../core/kafka.js';
-import { componentLogger } from '../../core/logger.js';
+import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {
   deadLetterFor,
@@ -66,8 +66,13 @@ export interface DestinationStageOptions {
   naming: Naming;
   destination: Destination;
   ledger: DeliveryLedger;
-  /** Whether this stage dead-letters records that are not alert notifications (one stage does). */
-  deadLettersInvalid: boolean;
+  /**
+   * Whether this stage dead-letters what no destination can take (one stage does): records that
+   * are not alert notifications, and notifications whose `notify` names no configured destination.
+   */
+  refusesForAll: boolean;
+  /** The names of every configured destination, to tell a `notify` typo from a routing choice. */
+  knownDestinations: ReadonlySet<string>;
   random?: () => number;
 }
 
@@ -113,7 +118,7 @@ export function createDestinationStage(options: DestinationStageOptions): StageD
       await ledger.catchUp();
       const tallies: Tallies = { delivered: {}, retries: {}, skipped: {} };
       const deadLetters: DeadLetter[] = [];
-      const chains = routeBatch(records, options, tallies, deadLetters);
+      const chains = routeBatch(records, options, tallies, deadLetters, logger);
 
       const settled = await Promise.allSettled(
         [...chains.values()].map((chain) =>
@@ -160,6 +165,7 @@ function routeBatch(
   options: DestinationStageOptions,
   tallies: Tallies,
   deadLetters: DeadLetter[],
+  logger: Logger,
 ): Map<string, Routed[]> {
   const chains = new Map<string, Routed[]>();
   const inBatch = new Set<string>();
@@ -168,14 +174,23 @@ function routeBatch(
     try {
       notification = readAlertNotification(record.value);
     } catch (error) {
-      if (options.deadLettersInvalid) deadLetters.push(deadLetterFor(record, error));
+      if (options.refusesForAll) deadLetters.push(deadLetterFor(record, error));
       else count(tallies, 'skipped', 'invalid');
       continue;
     }
 
     const { notificationId, silencedBy, notify } = notification;
+    const unknown = notify.filter((name) => !options.knownDestinations.has(name));
+    if (options.refusesForAll && unknown.length > 0) {
+      logger.warn({ notificationId, unknown }, 'notification names destinations not configured');
+    }
     if (silencedBy.length > 0) {
       count(tallies, 'skipped', 'silenced');
+    } else if (notify.length > 0 && unknown.length === notify.length) {
+      // Routed only to names nobody configured (a typo in a rule, a destination removed): it
+      // would reach no one, so it is kept where a person looks, once.
+      if (options.refusesForAll) deadLetters.push(deadLetterFor(record, unroutable(notify)));
+      else count(tallies, 'skipped', 'not-routed');
     } else if (notify.length > 0 && !notify.includes(options.destination.name)) {
       count(tallies, 'skipped', 'not-routed');
     } else if (options.ledger.has(notificationId) || inBatch.has(notificationId)) {
@@ -234,6 +249,14 @@ async function deliverChain(
   return results;
 }
 
+function unroutable(notify: string[]): PanaceaError {
+  return new PanaceaError(
+    'DELIVERY_REFUSED',
+    `notify names no configured destination (${notify.join(', ')})`,
+    { field: 'notify' },
+  );
+}
+
 function count(tallies: Tallies, group: string, name: string, amount = 1): void {
   if (amount === 0) return;
   const counts = (tallies[group] ??= {});
@@ -274,6 +297,7 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
         logger,
       }),
   );
+  const knownDestinations = new Set(options.destinations.map((destination) => destination.name));
   const stages: RunningStage[] = [];
 
   try {
@@ -286,7 +310,8 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
         naming,
         destination,
         ledger: ledgers[index] as DeliveryLedger,
-        deadLettersInvalid: index === 0,
+        refusesForAll: index === 0,
+        knownDestinations,
         ...(options.random === undefined ? {} : { random: options.random }),
       });
       stages.push(

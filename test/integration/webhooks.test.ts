@@ -255,12 +255,14 @@ describe('webhook sink', () => {
   const silenced = notification('gamma', 'firing', { silencedBy: ['silence-1'] });
   const steadyOnly = notification('delta', 'firing', { notify: ['steady'] });
   const epsilon = notification('epsilon', 'firing');
+  const routedNowhere = notification('zeta', 'firing', { notify: ['nowhere'] });
 
   it('delivers to every destination while one is down, retries it on a bounded schedule, and dead-letters a dead one', async () => {
     await startSink();
     const publishedAtMs = Date.now();
     // Beta twice: the alerts stage publishing the same notification again must not deliver twice.
     await publish([
+      routedNowhere,
       alphaFiring,
       betaFiring,
       betaFiring,
@@ -372,7 +374,7 @@ describe('webhook sink', () => {
 
     // The dead destination's three notifications are dead-lettered with reason and destination,
     // after its three attempts each; the record that is not a notification once, by one stage.
-    const deadLetters = await readTopic(isolation, naming.deadLetterTopic(naming.alertsTopic()), 7);
+    const deadLetters = await readTopic(isolation, naming.deadLetterTopic(naming.alertsTopic()), 8);
     const byDestination = deadLetters.filter(
       (record) => record.headers[DESTINATION_HEADER] === 'dead',
     );
@@ -398,6 +400,11 @@ describe('webhook sink', () => {
     const invalid = deadLetters.filter((record) => record.key === 'bad');
     expect(invalid).toHaveLength(1);
     expect(invalid[0]?.headers[DEAD_LETTER_HEADERS.reasonCode]).toBe('DECODE_FAILED');
+    // Routed only to a name no destination has: kept once, where a person looks.
+    const nowhere = deadLetters.filter((record) => record.key === 'zeta');
+    expect(nowhere.map((record) => record.headers[DEAD_LETTER_HEADERS.reason])).toEqual([
+      'DELIVERY_REFUSED: notify names no configured destination (nowhere)',
+    ]);
 
     // Counters per destination, in each destination stage's stats.
     expect(stage('steady').stats().tallies).toEqual({
@@ -405,7 +412,10 @@ describe('webhook sink', () => {
       retries: {},
       skipped: { silenced: 1, 'already-delivered': 1 },
     });
-    expect(stage('steady').stats().deadLetteredByCode).toEqual({ DECODE_FAILED: 1 });
+    expect(stage('steady').stats().deadLetteredByCode).toEqual({
+      DECODE_FAILED: 1,
+      DELIVERY_REFUSED: 1,
+    });
     const flakyStats = stage('flaky').stats();
     expect(flakyStats.tallies.delivered).toEqual({ firing: 2, resolved: 1 });
     expect(flakyStats.tallies.retries?.attempts).toBe(
@@ -413,7 +423,7 @@ describe('webhook sink', () => {
     );
     expect(flakyStats.tallies.skipped).toEqual({
       silenced: 1,
-      'not-routed': 1,
+      'not-routed': 2,
       'already-delivered': 1,
       invalid: 1,
     });
@@ -434,9 +444,12 @@ describe('webhook sink', () => {
     const replayed = ['steady', 'flaky', 'chat', 'am'].map((name) =>
       naming.consumerGroup(webhookStageName(name)),
     );
-    for (const groupId of replayed) {
-      await admin.resetOffsets({ groupId, topic: naming.alertsTopic(), earliest: true });
-    }
+    // Side by side: kafkajs waits out each group's leave before it may reset it.
+    await Promise.all(
+      replayed.map((groupId) =>
+        admin.resetOffsets({ groupId, topic: naming.alertsTopic(), earliest: true }),
+      ),
+    );
     await startSink();
     await waitFor('epsilon at steady', () => acceptedIds(steady).includes(epsilon.notificationId));
     await waitUntilIdle();
@@ -511,7 +524,8 @@ describe('webhook sink', () => {
           .sort(),
       );
       expect(result.stdout).toContain(
-        'sink-webhooks.wired: 8 records, 1 dead-lettered (DECODE_FAILED 1), 4 delivered (firing 3, resolved 1), 3 skipped (already-delivered 1, not-routed 1, silenced 1)',
+        // Delta names `steady` only, which this run does not configure: dead-lettered like zeta.
+        'sink-webhooks.wired: 9 records, 3 dead-lettered (DECODE_FAILED 1, DELIVERY_REFUSED 2), 4 delivered (firing 3, resolved 1), 2 skipped (already-delivered 1, silenced 1)',
       );
     } finally {
       await wired.close();
