@@ -285,6 +285,16 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
   const { naming, admin } = options;
   await ensureWebhookTopics(admin, naming);
   const logger = componentLogger(WEBHOOK_STAGE);
+  for (const destination of options.destinations) {
+    if (destination.url.protocol === 'http:' && !isLoopback(destination.url.hostname)) {
+      // Allowed (an internal Alertmanager often has no TLS), but said: the signature proves who
+      // sent the body, it does not hide it.
+      logger.warn(
+        { destination: destination.name, host: destination.url.host },
+        'destination is reached over plain http: notifications travel unencrypted',
+      );
+    }
+  }
   const ledgers = options.destinations.map(
     (destination) =>
       new DeliveryLedger({
@@ -329,6 +339,10 @@ export async function startWebhookSink(options: WebhookSinkOptions): Promise<Run
     throw error;
   }
   return stages;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
 }
 
 export async function ensureWebhookTopics(admin: Admin, naming: Naming): Promise<void> {
