@@ -30,7 +30,7 @@ import {
   startWebhookSink,
   webhookStageName,
 } from '../../sinks/webhooks/webhook-stage.js';
-import { isolate, readTopic, runPanacea, type Isolation } from './harness.js';
+import { isolate, readTopic, runPanacea, spawnPanacea, type Isolation } from './harness.js';
 
 const SECRET = `secret-${randomBytes(12).toString('hex')}`;
 // Ten minutes ago: Alertmanager refuses an alert that ends before it starts.
@@ -529,6 +529,53 @@ describe('webhook sink', () => {
       );
     } finally {
       await wired.close();
+    }
+  });
+
+  it('delivers what a SIGKILLed pipeline left undelivered once it runs again, and nothing twice', async () => {
+    const [up, down] = await Promise.all([startReceiver(), startReceiver()]);
+    down.status = 503;
+    try {
+      const file = path.join(isolation.dataDir, 'crash.yaml');
+      writeFileSync(
+        file,
+        [
+          'destinations:',
+          `  - { name: crash-up, type: webhook, url: "${up.url}", secret: "env:WEBHOOK_TEST_SECRET" }`,
+          `  - name: crash-down`,
+          `    type: webhook`,
+          `    url: "${down.url}"`,
+          `    secret: "env:WEBHOOK_TEST_SECRET"`,
+          `    retry: { initialDelay: 200ms, maxDelay: 1s, maxAttempts: 100, maxTotalTime: 5m }`,
+          '',
+        ].join('\n'),
+      );
+      const env = {
+        ...isolation.env,
+        PANACEA_ALERT_DESTINATIONS: file,
+        WEBHOOK_TEST_SECRET: SECRET,
+      };
+      const expected = [alphaFiring, betaFiring, alphaResolved, epsilon]
+        .map((entry) => entry.notificationId)
+        .sort();
+
+      const running = spawnPanacea(['run'], env);
+      try {
+        await waitFor('deliveries before the kill', () => acceptedIds(up).length >= 4, 90_000);
+        await waitFor('attempts at the down receiver', () => down.requests.length >= 2, 30_000);
+      } finally {
+        running.kill('SIGKILL');
+        await new Promise((resolve) => running.once('close', resolve));
+      }
+      expect(acceptedIds(down)).toEqual([]);
+
+      down.status = 200;
+      const rerun = await runPanacea(['run', '--until-idle'], env);
+      expect(rerun.exitCode, rerun.stderr.slice(-3000)).toBe(0);
+      expect([...acceptedIds(up)].sort()).toEqual(expected);
+      expect([...acceptedIds(down)].sort()).toEqual(expected);
+    } finally {
+      await Promise.all([up.close(), down.close()]);
     }
   });
 });
