@@ -50,6 +50,8 @@ export interface DeliveryLedgerOptions {
 export class DeliveryLedger {
   readonly #options: DeliveryLedgerOptions;
   readonly #reader: CompactedTopicReader;
+  // Known gap: every delivery of the ledger's retention is held here; fine for alert volumes, a
+  // bounded store would be needed for millions (README, "Known limitations").
   readonly #delivered = new Set<string>();
 
   constructor(options: DeliveryLedgerOptions) {

@@ -209,7 +209,11 @@ interface Delivered extends Routed {
   outcome: DeliveryResult;
 }
 
-/** One fingerprint's notifications, one after another; each accepted one goes to the ledger. */
+/**
+ * One fingerprint's notifications, one after another; each accepted one goes to the ledger.
+ * Known gap: retries are per notification; a destination-wide circuit breaker would dead-letter a
+ * long outage faster (README, "Known limitations").
+ */
 async function deliverChain(
   chain: Routed[],
   options: DestinationStageOptions,
