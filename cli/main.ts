@@ -38,6 +38,8 @@ const USAGE = `usage:
   panacea [--config FILE] config check|print|schema [--json]
                                                  validate the settings, show them (secrets masked)
                                                  and where each came from, or the file's JSON Schema
+  panacea destinations check | test NAME         check the alert destinations file; send a signed
+                                                 test notification to one destination
 
 configuration: a YAML or JSON file (--config FILE before the command, or PANACEA_CONFIG), each key
              overridden by its environment variable; "panacea config print" lists every one
@@ -60,6 +62,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import('./commands/audit.js')).auditCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   alerts: async () => (await import('./commands/alerts.js')).alertsCommand,
+  destinations: async () => (await import('./commands/alert-destinations.js')).destinationsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

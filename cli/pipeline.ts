@@ -1,7 +1,8 @@
 /**
  * Composes the stages into one running pipeline (the embedded default of `panacea run`): creates
  * topics and index templates, starts enrichment, the Elasticsearch sink, the metrics stage and
- * its Elasticsearch sink, and the audit archive, and stops them in order on request.
+ * its Elasticsearch sink, the audit archive and, when alert destinations are configured, the
+ * webhook sink, and stops them in order on request.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -48,6 +49,8 @@ import {
 } from '../sinks/elasticsearch/elasticsearch-stage.js';
 import { createMetricsSinkStage } from '../sinks/elasticsearch/metrics-sink-stage.js';
 import { createAlertsSinkStage } from '../sinks/elasticsearch/alerts-sink-stage.js';
+import { loadDestinationsFile } from '../sinks/webhooks/destinations-file.js';
+import { startWebhookSink } from '../sinks/webhooks/webhook-stage.js';
 
 const logger = componentLogger('pipeline');
 
@@ -153,6 +156,10 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
     const redactionRules = loadRedactionRules(config.redactionRulesFile);
     const alertRules =
       config.alertRulesFile === undefined ? undefined : loadAlertRules(config.alertRulesFile);
+    const alertDestinations =
+      config.alertDestinationsFile === undefined
+        ? undefined
+        : loadDestinationsFile(config.alertDestinationsFile);
     const created = await ensureTopics(admin, naming);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
     retention = await prepareElasticsearch(elasticsearch, config);
@@ -221,6 +228,19 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
         await startAlertsStage({ kafka, admin, naming, rules: alertRules, silences }),
         await startStage(createAlertsSinkStage({ naming, client: elasticsearch }), runnerOptions),
       );
+    }
+    // One stage per destination, only when a destinations file is configured.
+    if (alertDestinations !== undefined) {
+      const webhookStages = await startWebhookSink({
+        kafka,
+        admin,
+        brokers: config.kafkaBrokers,
+        naming,
+        groupPrefix: config.topicPrefix,
+        destinations: alertDestinations.destinations,
+        deadLetterProducer,
+      });
+      stages.push(...webhookStages);
     }
   } catch (error) {
     await release();

@@ -70,6 +70,12 @@ export interface PanaceaConfig {
   elasticsearchSetupOnStart: boolean;
   /** Settings of the audit archive, each from its own variable (see ArchiveConfig). */
   archive: ArchiveConfig;
+  /**
+   * A YAML or JSON file naming where alert notifications are delivered (see README, "Alert
+   * destinations"); `panacea run` starts the webhook sink only when it is set.
+   * `PANACEA_ALERT_DESTINATIONS`; default unset.
+   */
+  alertDestinationsFile: string | undefined;
 }
 
 export interface KafkaTlsConfig {
@@ -324,6 +330,7 @@ function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
       ),
       signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
     },
+    alertDestinationsFile: optionalPath(environment.PANACEA_ALERT_DESTINATIONS),
   };
 }
 

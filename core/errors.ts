@@ -75,6 +75,18 @@ export const ERROR_CATALOGUE = {
     summary: "the alerts stage's saved state cannot be restored",
   },
   SILENCE_INVALID: { retriable: false, summary: 'an alert silence is not valid' },
+  DELIVERY_FAILED: {
+    retriable: true,
+    summary: 'an alert destination did not accept a notification (no answer, timeout, 429 or 5xx)',
+  },
+  DELIVERY_REFUSED: {
+    retriable: false,
+    summary: 'an alert destination refused a notification (4xx or a redirect)',
+  },
+  DELIVERY_LEDGER_UNAVAILABLE: {
+    retriable: true,
+    summary: 'the ledger of delivered alert notifications could not be read or written',
+  },
   PUBLISHER_WORKER_FAILED: {
     retriable: true,
     summary: "the publisher's Kafka worker thread stopped or could not start",

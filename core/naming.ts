@@ -53,6 +53,11 @@ export interface Naming {
   alertsStateTopic(): string;
   /** Alert documents: one per alert notification (`alert`), and the silences (`silence`). */
   alertsIndex(record: 'alert' | 'silence'): string;
+  /**
+   * The compacted ledger of the webhook sink: one record per notification delivered to a
+   * destination, keyed by destination and notification id.
+   */
+  alertDeliveriesTopic(): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
@@ -75,6 +80,7 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     silencesTopic: () => `${prefix}panacea.silences`,
     alertsStateTopic: () => `${prefix}panacea.alerts-state`,
     alertsIndex: (record) => `alerts-agent.${record}-${config.namespace}`,
+    alertDeliveriesTopic: () => `${prefix}panacea.alert-deliveries`,
   };
 }
 

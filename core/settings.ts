@@ -283,6 +283,12 @@ export const SETTINGS: readonly Setting[] = [
     form: text,
     description: 'PEM Ed25519 private key that signs the chain heads',
   },
+  {
+    key: 'alerts.destinationsFile',
+    variable: 'PANACEA_ALERT_DESTINATIONS',
+    form: text,
+    description: 'YAML or JSON file of the alert destinations; set: run starts the webhook sink',
+  },
 ];
 
 const BY_KEY = new Map(SETTINGS.map((setting) => [setting.key, setting]));
