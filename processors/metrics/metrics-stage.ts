@@ -15,6 +15,8 @@
  * A timer does the processing-time work between batches: stale agents, closing the windows of a
  * partition that has gone quiet, and committing transactions whose interval has passed.
  */
+import { channel } from 'node:diagnostics_channel';
+
 import {
   Partitioners,
   type Admin,
@@ -53,6 +55,12 @@ import { TaskOverview, type TaskOverviewState, type TaskRecord } from './task-ov
 import { WindowAggregator, type WindowAggregatorState } from './window-aggregator.js';
 
 export const METRICS_STAGE = 'metrics';
+
+/**
+ * Published once per committed transaction with `{ changes, tasks }`: the status changes and task
+ * records it wrote, so the pipeline's Prometheus metrics count each once, as committed.
+ */
+export const agentFiguresChannel = channel('panacea:metrics:agent-figures');
 
 export interface MetricsStageOptions {
   kafka: Kafka;
@@ -106,6 +114,8 @@ interface PartitionState {
   lastInputAtMs: number;
   /** Chunks the last checkpoint was split into (see checkpoint-chunks.ts); 0 when whole. */
   checkpointChunks: number;
+  /** What the open transaction wrote, for agentFiguresChannel once it commits. */
+  written: { changes: StatusChange[]; tasks: TaskRecord[] };
 }
 
 export async function startMetricsStage(options: MetricsStageOptions): Promise<RunningStage> {
@@ -334,6 +344,8 @@ class MetricsStage {
     ];
     this.#windowsWritten += windows.length;
     this.#statusChanges += changes.length;
+    state.written.changes.push(...changes);
+    state.written.tasks.push(...counted.tasks);
     return messages.length === 0 ? [] : [{ topic: this.#options.naming.metricsTopic(), messages }];
   }
 
@@ -396,6 +408,8 @@ class MetricsStage {
     state.uncommittedSinceMs = undefined;
     state.committedOffset = state.nextOffset;
     state.checkpointChunks = checkpointWrite.chunks;
+    if (agentFiguresChannel.hasSubscribers) agentFiguresChannel.publish(state.written);
+    state.written = { changes: [], tasks: [] };
     for (const { records, counted } of state.uncommitted.splice(0)) {
       this.#countBatch(records, counted);
     }
@@ -536,6 +550,7 @@ class MetricsStage {
       transaction: undefined,
       uncommittedSinceMs: undefined,
       uncommitted: [],
+      written: { changes: [], tasks: [] },
     };
     if (saved === undefined) {
       return {

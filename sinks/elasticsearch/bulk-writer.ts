@@ -131,7 +131,11 @@ export class BulkWriter {
   stats(): WriterStats {
     const currentMs =
       this.#unreachableSinceMs === undefined ? 0 : performance.now() - this.#unreachableSinceMs;
-    return { ...this.#stats, pausedMs: Math.round(this.#pausedMsBefore + currentMs) };
+    return {
+      ...this.#stats,
+      pausedMs: Math.round(this.#pausedMsBefore + currentMs),
+      currentPauseMs: Math.round(currentMs),
+    };
   }
 
   /** Resolves when every item is created, already present, or refused for good. */
