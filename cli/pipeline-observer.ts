@@ -115,6 +115,7 @@ export class PipelineObserver {
       pipeline.stages.map((stage) => ({ stage: stage.name, stats: stage.stats() })),
     );
     this.#metrics.readLagWith(() => this.#measureLag(pipeline));
+    this.#metrics.readReadyWith(async () => (await this.readiness()).ready);
     this.#detachClient = this.#watchBulkRequests(pipeline.elasticsearch);
   }
 
@@ -140,7 +141,6 @@ export class PipelineObserver {
         };
       }),
     });
-    this.#metrics.setReady(readiness.ready);
     return readiness;
   }
 
@@ -151,6 +151,7 @@ export class PipelineObserver {
     unsubscribe(agentFiguresChannel.name, this.#onAgentFigures);
     this.#detachClient?.();
     this.#metrics.readLagWith(undefined);
+    this.#metrics.readReadyWith(undefined);
   }
 
   async #measureLag(pipeline: RunningPipeline): Promise<StageLag[]> {
@@ -206,10 +207,12 @@ async function checkKafka(pipeline: RunningPipeline): Promise<ConnectionCheck> {
 
 async function checkElasticsearch(client: Client): Promise<ConnectionCheck> {
   try {
-    await client.ping({}, { requestTimeout: CONNECTION_CHECK_TIMEOUT_MS });
+    // GET / rather than ping's HEAD /, which the minimal integration-test server refuses (405).
+    await client.info({}, { requestTimeout: CONNECTION_CHECK_TIMEOUT_MS });
     return { ok: true };
   } catch (error) {
-    return { ok: false, reason: `Elasticsearch does not answer: ${messageOf(error)}` };
+    const summary = messageOf(error) || (error instanceof Error ? error.name : 'no answer');
+    return { ok: false, reason: `Elasticsearch does not answer: ${summary}` };
   }
 }
 

@@ -59,12 +59,12 @@ export class PipelineMetrics {
   readonly #lagTimeoutMs: number;
   #readStages: () => StageSnapshot[] = () => [];
   #readLag: (() => Promise<StageLag[]>) | undefined;
+  #readReady: (() => Promise<boolean>) | undefined;
 
   readonly #batchDuration: Histogram<'stage'>;
   readonly #bulkDuration: Histogram<'outcome'>;
   readonly #groupState: Gauge<'stage'>;
   readonly #assignedPartitions: Gauge<'stage'>;
-  readonly #ready: Gauge;
   readonly #archiveSegments: Counter<'topic'>;
   readonly #archiveBytes: Counter<'topic'>;
   readonly #agentStatus: Gauge<'agent' | 'status'>;
@@ -110,10 +110,14 @@ export class PipelineMetrics {
       labelNames: ['stage'],
       registers,
     });
-    this.#ready = new Gauge({
+    const readReady = (): Promise<boolean> => this.#readReady?.() ?? Promise.resolve(false);
+    new Gauge({
       name: 'panacea_ready',
-      help: '1 when the last readiness check passed, 0 otherwise (see /readyz).',
+      help: '1 when the readiness check (the one of /readyz) passes at scrape time, 0 otherwise.',
       registers,
+      async collect() {
+        this.set((await readReady()) ? 1 : 0);
+      },
     });
     this.#archiveSegments = new Counter({
       name: 'panacea_archive_segments_total',
@@ -191,8 +195,9 @@ export class PipelineMetrics {
     this.#assignedPartitions.set({ stage }, partitions);
   }
 
-  setReady(ready: boolean): void {
-    this.#ready.set(ready ? 1 : 0);
+  /** Where a scrape reads readiness from; without it, `panacea_ready` is 0. */
+  readReadyWith(read: (() => Promise<boolean>) | undefined): void {
+    this.#readReady = read;
   }
 
   countArchiveSegment(topic: string, sizeBytes: number): void {
