@@ -207,8 +207,12 @@ async function checkKafka(pipeline: RunningPipeline): Promise<ConnectionCheck> {
 
 async function checkElasticsearch(client: Client): Promise<ConnectionCheck> {
   try {
-    // GET / rather than ping's HEAD /, which the minimal integration-test server refuses (405).
-    await client.info({}, { requestTimeout: CONNECTION_CHECK_TIMEOUT_MS });
+    // Cluster health rather than ping (HEAD /) or info (GET /): the minimal integration-test
+    // server refuses both with 405 (see README, "Elasticsearch").
+    const health = await client.cluster.health({}, { requestTimeout: CONNECTION_CHECK_TIMEOUT_MS });
+    if (health.status === 'red') {
+      return { ok: false, reason: 'Elasticsearch answers, but its cluster status is red' };
+    }
     return { ok: true };
   } catch (error) {
     const summary = messageOf(error) || (error instanceof Error ? error.name : 'no answer');
