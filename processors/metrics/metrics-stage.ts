@@ -36,6 +36,7 @@ import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {
+  batchChannel,
   deadLetterFor,
   SESSION_TIMEOUT_MS,
   stageRecordOf,
@@ -106,7 +107,7 @@ interface PartitionState {
   /** Processing time of the oldest change not committed yet; undefined when all is committed. */
   uncommittedSinceMs: number | undefined;
   /** What the batches since the last commit counted, for the stats once committed. */
-  uncommitted: { records: number; counted: Counted }[];
+  uncommitted: { records: number; counted: Counted; durationMs: number }[];
   windows: WindowAggregator;
   status: AgentStatusTracker;
   tasks: TaskOverview;
@@ -269,6 +270,7 @@ class MetricsStage {
       if (nextOffset <= state.nextOffset) return true;
 
       const nowMs = Date.now();
+      const startedAtMs = performance.now();
       const counted = await this.#droppingOnError(state, () => this.#count(state, records, nowMs));
       const results = await this.#droppingOnError(state, () =>
         this.#collect(state, counted, nowMs),
@@ -280,7 +282,8 @@ class MetricsStage {
       if (!(await this.#send(state, [...results, ...deadLetterMessages]))) return false;
 
       state.nextOffset = nextOffset;
-      state.uncommitted.push({ records: records.length, counted });
+      const durationMs = performance.now() - startedAtMs;
+      state.uncommitted.push({ records: records.length, counted, durationMs });
       state.uncommittedSinceMs ??= nowMs;
       return this.#commitDue(state, nowMs) ? this.#commit(state) : true;
     });
@@ -410,8 +413,21 @@ class MetricsStage {
     state.checkpointChunks = checkpointWrite.chunks;
     if (agentFiguresChannel.hasSubscribers) agentFiguresChannel.publish(state.written);
     state.written = { changes: [], tasks: [] };
-    for (const { records, counted } of state.uncommitted.splice(0)) {
+    for (const { records, counted, durationMs } of state.uncommitted.splice(0)) {
       this.#countBatch(records, counted);
+      if (batchChannel.hasSubscribers) {
+        const { partition } = state;
+        const deadLettered = counted.deadLetters.length;
+        const topic = this.inputTopic;
+        batchChannel.publish({
+          stage: METRICS_STAGE,
+          topic,
+          partition,
+          records,
+          deadLettered,
+          durationMs,
+        });
+      }
     }
     return true;
   }

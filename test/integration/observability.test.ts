@@ -253,7 +253,7 @@ describe('observability', () => {
       ).toBe(VALID_EVENTS);
       expect(total(samples, 'panacea_writer_retries_total')).toBe(0);
       expect(total(samples, 'panacea_writer_current_pause_seconds')).toBe(0);
-      for (const stage of ['enrich', 'sink-elasticsearch', 'sink-metrics']) {
+      for (const stage of ['enrich', 'sink-elasticsearch', 'metrics', 'sink-metrics']) {
         expect(
           total(samples, 'panacea_stage_batch_duration_seconds_count', `stage="${stage}"`),
         ).toBeGreaterThan(0);
