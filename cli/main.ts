@@ -30,15 +30,13 @@ const USAGE = `usage:
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
+  panacea [--config FILE] config check|print|schema [--json]
+                                                 validate the settings, show them (secrets masked)
+                                                 and where each came from, or the file's JSON Schema
 
-environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA_DIR,
-             PANACEA_NAMESPACE, PANACEA_TOPIC_PREFIX, PANACEA_KAFKA_PORT,
-             PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
-             PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, PANACEA_RETENTION_<KIND>,
-             PANACEA_RETENTION_INTERVAL, PANACEA_ES_SETUP, PANACEA_ARCHIVE_SEGMENT_BYTES,
-             PANACEA_ARCHIVE_SEGMENT_MS, PANACEA_ARCHIVE_SIGNING_KEY, KIBANA_URL, LOG_LEVEL,
-             LOG_FORMAT, PANACEA_HTTP_PORT, PANACEA_HTTP_HOST, PANACEA_METRICS_MAX_AGENTS,
-             PANACEA_READY_MAX_PAUSE_MS
+configuration: a YAML or JSON file (--config FILE before the command, or PANACEA_CONFIG), each key
+             overridden by its environment variable; "panacea config print" lists every one
+             (KAFKA_BROKERS, ELASTICSEARCH_URL, PANACEA_NAMESPACE, LOG_LEVEL, …)
              (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;
@@ -55,6 +53,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import type { Admin, Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
+import { elasticsearchConnection } from '../core/elasticsearch-access.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
@@ -117,7 +118,7 @@ export function summariseSetup(report: SetupReport): Record<string, unknown> {
 export function createElasticsearchClient(config: PanaceaConfig): Client {
   // Below the consumer group's 15 s session timeout: a request that hangs must fail (and be
   // retried with a heartbeat) before the group gives this instance up.
-  return new Client({ node: config.elasticsearchUrl, maxRetries: 0, requestTimeout: 10_000 });
+  return new Client({ ...elasticsearchConnection(config), maxRetries: 0, requestTimeout: 10_000 });
 }
 
 export async function startPipeline(config: PanaceaConfig): Promise<RunningPipeline> {

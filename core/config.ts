@@ -2,15 +2,25 @@
  * Runtime configuration, read from the environment once and validated with messages that name the
  * variable, the value and what was expected. Defaults live here and nowhere else.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { applyConfigFile, restateForOrigin } from './config-file.js';
 import { formatDuration, parseDurationMs } from './durations.js';
 import { PanaceaError } from './errors.js';
 import { LOG_FORMATS, LOG_LEVELS, parseLogLevels } from './logger.js';
 
 export interface PanaceaConfig {
+  /** The configuration file the values were read from (`--config`, `PANACEA_CONFIG`), if any. */
+  configFile: string | undefined;
   /** Kafka bootstrap servers. `KAFKA_BROKERS`, comma-separated; default `127.0.0.1:9092`. */
   kafkaBrokers: string[];
+  /** TLS to the brokers (`KAFKA_SSL` and `KAFKA_SSL_*`); undefined: plaintext. */
+  kafkaTls: KafkaTlsConfig | undefined;
+  /** SASL authentication (`KAFKA_SASL_*`); undefined: none. */
+  kafkaSasl: KafkaSaslConfig | undefined;
+  /** Credentials and CA for Elasticsearch (`ELASTICSEARCH_API_KEY`, `_USERNAME`, `_CA_FILE`…). */
+  elasticsearchAccess: ElasticsearchAccessConfig;
   /** True when `KAFKA_BROKERS` was set, meaning: use that cluster and start nothing. */
   kafkaBrokersFromEnvironment: boolean;
   /** `ELASTICSEARCH_URL`; default `http://127.0.0.1:9200`. */
@@ -85,6 +95,31 @@ export const DEFAULT_OBSERVABILITY_CONFIG = {
   maxTrackedAgents: 50,
   readyMaxPauseMs: 60_000,
 } as const;
+
+export interface KafkaTlsConfig {
+  /** PEM text of the CA file (`KAFKA_SSL_CA_FILE`), read at start. */
+  ca?: string;
+  /** PEM text of the client certificate and key, for mutual TLS. */
+  cert?: string;
+  key?: string;
+  /** `KAFKA_SSL_REJECT_UNAUTHORIZED`; default true. */
+  rejectUnauthorized: boolean;
+}
+
+export type KafkaSaslConfig = {
+  username: string;
+  password: string;
+} & ({ mechanism: 'plain' } | { mechanism: 'scram-sha-256' } | { mechanism: 'scram-sha-512' });
+
+export interface ElasticsearchAccessConfig {
+  /** `ELASTICSEARCH_API_KEY`: the encoded key; wins over basic authentication. */
+  apiKey?: string;
+  /** `ELASTICSEARCH_USERNAME` and `ELASTICSEARCH_PASSWORD`. */
+  username?: string;
+  password?: string;
+  /** PEM text of `ELASTICSEARCH_CA_FILE`, read at start. */
+  ca?: string;
+}
 
 /**
  * Retention per data stream kind, and for the metrics indices. Each from
@@ -195,7 +230,24 @@ const BROKER_PATTERN = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 const NAMESPACE_PATTERN = /^[a-z0-9_]{1,100}$/;
 const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9._-]{0,100}$/;
 
+/**
+ * The settings from the environment, over the configuration file's (see config-file.ts). Every
+ * invalid value is refused with a message that names where it came from: the variable, or the
+ * file and the key.
+ */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): PanaceaConfig {
+  const origins = applyConfigFile(environment);
+  try {
+    return readSettings(environment);
+  } catch (error) {
+    if (error instanceof PanaceaError && error.code === 'CONFIG_INVALID') {
+      throw restateForOrigin(error, origins);
+    }
+    throw error;
+  }
+}
+
+function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
   const brokersText = nonEmpty(environment.KAFKA_BROKERS);
   const elasticsearchText = nonEmpty(environment.ELASTICSEARCH_URL);
 
@@ -260,7 +312,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
   }
 
   return {
+    configFile: optionalPath(environment.PANACEA_CONFIG),
     kafkaBrokers,
+    kafkaTls: readKafkaTls(environment),
+    kafkaSasl: readKafkaSasl(environment),
+    elasticsearchAccess: readElasticsearchAccess(environment, elasticsearchUrl),
     kafkaBrokersFromEnvironment: brokersText !== undefined,
     elasticsearchUrl,
     elasticsearchUrlFromEnvironment: elasticsearchText !== undefined,
@@ -325,6 +381,110 @@ function readObservability(environment: NodeJS.ProcessEnv): ObservabilityConfig 
       'milliseconds',
     ),
   };
+}
+
+function readKafkaTls(environment: NodeJS.ProcessEnv): KafkaTlsConfig | undefined {
+  const enabled = booleanVariable(environment, 'KAFKA_SSL', false);
+  const caFile = nonEmpty(environment.KAFKA_SSL_CA_FILE);
+  const certFile = nonEmpty(environment.KAFKA_SSL_CERT_FILE);
+  const keyFile = nonEmpty(environment.KAFKA_SSL_KEY_FILE);
+  const rejectUnauthorized = booleanVariable(environment, 'KAFKA_SSL_REJECT_UNAUTHORIZED', true);
+  // A CA or a client certificate says TLS as clearly as KAFKA_SSL=true does.
+  if (!enabled && caFile === undefined && certFile === undefined) {
+    if (environment.KAFKA_SSL !== undefined && keyFile !== undefined) {
+      throw invalid('KAFKA_SSL_KEY_FILE', keyFile, 'no key without KAFKA_SSL_CERT_FILE and TLS');
+    }
+    return undefined;
+  }
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const [variable, value] =
+      certFile === undefined ? ['KAFKA_SSL_KEY_FILE', keyFile] : ['KAFKA_SSL_CERT_FILE', certFile];
+    throw invalid(variable, value ?? '', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE together');
+  }
+  return {
+    ...(caFile === undefined ? {} : { ca: pemFile('KAFKA_SSL_CA_FILE', caFile) }),
+    ...(certFile === undefined ? {} : { cert: pemFile('KAFKA_SSL_CERT_FILE', certFile) }),
+    ...(keyFile === undefined ? {} : { key: pemFile('KAFKA_SSL_KEY_FILE', keyFile) }),
+    rejectUnauthorized,
+  };
+}
+
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+function readKafkaSasl(environment: NodeJS.ProcessEnv): KafkaSaslConfig | undefined {
+  const mechanism = nonEmpty(environment.KAFKA_SASL_MECHANISM)?.toLowerCase();
+  const username = nonEmpty(environment.KAFKA_SASL_USERNAME);
+  const password = environment.KAFKA_SASL_PASSWORD;
+  if (mechanism === undefined) {
+    if (username !== undefined) {
+      throw invalid(
+        'KAFKA_SASL_MECHANISM',
+        '',
+        `one of ${SASL_MECHANISMS.join(', ')} with KAFKA_SASL_USERNAME`,
+      );
+    }
+    return undefined;
+  }
+  if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw invalid('KAFKA_SASL_MECHANISM', mechanism, `one of ${SASL_MECHANISMS.join(', ')}`);
+  }
+  if (username === undefined) throw invalid('KAFKA_SASL_USERNAME', '', 'a user name for SASL');
+  if (password === undefined || password === '') {
+    throw invalid('KAFKA_SASL_PASSWORD', '', 'a password for SASL');
+  }
+  // The mechanism was checked against SASL_MECHANISMS just above.
+  return { mechanism, username, password } as KafkaSaslConfig;
+}
+
+function readElasticsearchAccess(
+  environment: NodeJS.ProcessEnv,
+  elasticsearchUrl: string,
+): ElasticsearchAccessConfig {
+  const apiKey = nonEmpty(environment.ELASTICSEARCH_API_KEY);
+  const username = nonEmpty(environment.ELASTICSEARCH_USERNAME);
+  const password = environment.ELASTICSEARCH_PASSWORD;
+  const caFile = nonEmpty(environment.ELASTICSEARCH_CA_FILE);
+  if (username !== undefined && (password === undefined || password === '')) {
+    throw invalid('ELASTICSEARCH_PASSWORD', '', 'a password with ELASTICSEARCH_USERNAME');
+  }
+  if (username === undefined && password !== undefined && password !== '') {
+    throw invalid('ELASTICSEARCH_USERNAME', '', 'a user name with ELASTICSEARCH_PASSWORD');
+  }
+  if (caFile !== undefined && !elasticsearchUrl.startsWith('https://')) {
+    throw invalid('ELASTICSEARCH_CA_FILE', caFile, 'an https:// ELASTICSEARCH_URL to use it with');
+  }
+  return {
+    ...(apiKey === undefined ? {} : { apiKey }),
+    ...(username === undefined ? {} : { username, password }),
+    ...(caFile === undefined ? {} : { ca: pemFile('ELASTICSEARCH_CA_FILE', caFile) }),
+  };
+}
+
+function booleanVariable(
+  environment: NodeJS.ProcessEnv,
+  variable: string,
+  fallback: boolean,
+): boolean {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return fallback;
+  if (text !== 'true' && text !== 'false') throw invalid(variable, text, 'true or false');
+  return text === 'true';
+}
+
+/** A PEM file's text, read now so a wrong path fails at start rather than at the first connect. */
+function pemFile(variable: string, file: string): string {
+  let content: string;
+  try {
+    content = readFileSync(path.resolve(file), 'utf8');
+  } catch (error) {
+    throw invalid(
+      variable,
+      file,
+      `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+  }
+  if (!content.includes('-----BEGIN ')) throw invalid(variable, file, 'a PEM file (-----BEGIN …)');
+  return content;
 }
 
 function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {

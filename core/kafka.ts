@@ -87,13 +87,16 @@ export interface KafkaClientOptions {
 }
 
 export function createKafka(
-  config: Pick<PanaceaConfig, 'kafkaBrokers'>,
+  config: Pick<PanaceaConfig, 'kafkaBrokers'> &
+    Partial<Pick<PanaceaConfig, 'kafkaTls' | 'kafkaSasl'>>,
   clientId: string,
   options: KafkaClientOptions = {},
 ): Kafka {
   return new Kafka({
     clientId,
     brokers: config.kafkaBrokers,
+    ...(config.kafkaTls === undefined ? {} : { ssl: config.kafkaTls }),
+    ...(config.kafkaSasl === undefined ? {} : { sasl: config.kafkaSasl }),
     logLevel: options.kafkajsLogLevel ?? logLevel.WARN,
     logCreator: () => logEntry,
     connectionTimeout: 5_000,

@@ -101,6 +101,13 @@ export interface StageDefinition {
   close?(): Promise<void>;
   /** The live figures of the stage's writer, read with the stage's stats. */
   writerStats?(): WriterStats;
+  /**
+   * For a stage whose writer can lose its target (Elasticsearch down): registers a listener the
+   * writer calls with `false` when the target stops answering and `true` when it answers again.
+   * The runner pauses fetching from every input partition in between, so an outage holds only
+   * the batches already in hand in memory, however long it lasts.
+   */
+  watchWriterAvailability?(listener: (available: boolean) => void): void;
 }
 
 export interface StageRunnerOptions {
@@ -143,8 +150,8 @@ export interface WriterStats {
   requestsInFlight: number;
   documentsInFlight: number;
   /**
-   * Time Elasticsearch could not be reached, ms, the current outage included: the batches waiting
-   * on it hold their partitions, so their consumers fetch nothing meanwhile.
+   * Time Elasticsearch could not be reached, ms, the current outage included. The stage's
+   * consumer is paused meanwhile (see `StageDefinition.watchWriterAvailability`).
    */
   pausedMs: number;
   /** The current outage so far, ms; 0 while Elasticsearch answers. */
@@ -223,6 +230,9 @@ export async function startStage(
     eachBatch: (payload) =>
       handleBatch(definition, options, consumer, payload, abortController.signal, logger, stats),
   });
+  definition.watchWriterAvailability?.((available) =>
+    pauseWhileUnavailable(consumer, definition.inputTopics, available, logger),
+  );
   logger.info(
     { groupId, inputTopics: definition.inputTopics, ...definition.summary },
     'stage started',
@@ -317,6 +327,28 @@ async function handleBatch(
     });
   }
   await payload.heartbeat();
+}
+
+/**
+ * Pauses fetching from every input partition while the stage's writer cannot write, and resumes
+ * it when it can. The batches in hand keep retrying through the pause (kafkajs finishes a batch of
+ * a paused partition), and their commit still lands; partitions assigned during the outage start
+ * paused too, since the pause is per topic.
+ */
+function pauseWhileUnavailable(
+  consumer: Consumer,
+  inputTopics: string[],
+  available: boolean,
+  logger: Logger,
+): void {
+  const topics = inputTopics.map((topic) => ({ topic }));
+  if (available) {
+    consumer.resume(topics);
+    logger.info({ topics: inputTopics }, 'consumer resumed: the writer can write again');
+  } else {
+    consumer.pause(topics);
+    logger.warn({ topics: inputTopics }, 'consumer paused: the writer cannot write');
+  }
 }
 
 /**

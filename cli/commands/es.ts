@@ -6,6 +6,7 @@ import { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { formatDuration, parseDurationMs } from '../../core/durations.js';
+import { elasticsearchConnection } from '../../core/elasticsearch-access.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, METRICS_INDEX_RECORDS } from '../../core/naming.js';
@@ -48,7 +49,7 @@ export async function esCommand(args: string[], config: PanaceaConfig): Promise<
   }
 
   const client = new Client({
-    node: config.elasticsearchUrl,
+    ...elasticsearchConnection(config),
     maxRetries: 0,
     requestTimeout: 30_000,
   });

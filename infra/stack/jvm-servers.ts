@@ -33,6 +33,19 @@ export interface KafkaLaunch {
   directory: string;
   port: number;
   heapMb: number;
+  /** A second listener with TLS and SASL, beside the plaintext one (see KafkaSecureListener). */
+  secureListener?: KafkaSecureListener;
+}
+
+/**
+ * A `SASL_SSL` listener on 127.0.0.1, for trying the clients' TLS and SASL settings against a
+ * real broker: the server's key and certificate chain in one PEM file (the key unencrypted, in
+ * PKCS#8), and the users the PLAIN mechanism accepts.
+ */
+export interface KafkaSecureListener {
+  port: number;
+  keyAndCertificatePemFile: string;
+  plainUsers: Record<string, string>;
 }
 
 export async function launchKafka(
@@ -46,7 +59,11 @@ export async function launchKafka(
   mkdirSync(launch.directory, { recursive: true });
 
   const controllerPort = await freePort();
-  writeFileSync(propertiesFile, kafkaProperties(launch.port, controllerPort, dataDirectory));
+  writeFileSync(
+    propertiesFile,
+    kafkaProperties(launch.port, controllerPort, dataDirectory, launch.secureListener?.port) +
+      (launch.secureListener === undefined ? '' : secureListenerProperties(launch.secureListener)),
+  );
   writeFileSync(log4jFile, KAFKA_LOG4J_CONFIG);
   const javaArgs = [
     `-Xms${launch.heapMb}m`,
@@ -88,15 +105,21 @@ export async function launchKafka(
   return { pid, logFile };
 }
 
-function kafkaProperties(port: number, controllerPort: number, dataDirectory: string): string {
+function kafkaProperties(
+  port: number,
+  controllerPort: number,
+  dataDirectory: string,
+  securePort?: number,
+): string {
+  const secure = securePort === undefined ? '' : `,SASL_SSL://127.0.0.1:${securePort}`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${secure}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${secure}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${securePort === undefined ? '' : ',SASL_SSL:SASL_SSL'}`,
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDirectory}`,
     'num.partitions=3',
@@ -108,6 +131,20 @@ function kafkaProperties(port: number, controllerPort: number, dataDirectory: st
     // A single member joins at once; the default 3 s delay only slows every test and restart.
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=false',
+    '',
+  ].join('\n');
+}
+
+/** The secure listener's own settings; its address is in `listeners` (see kafkaProperties). */
+function secureListenerProperties(listener: KafkaSecureListener): string {
+  const users = Object.entries(listener.plainUsers)
+    .map(([user, password]) => `user_${user}="${password}"`)
+    .join(' ');
+  return [
+    'listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN',
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${users};`,
+    'listener.name.sasl_ssl.ssl.keystore.type=PEM',
+    `listener.name.sasl_ssl.ssl.keystore.location=${listener.keyAndCertificatePemFile}`,
     '',
   ].join('\n');
 }

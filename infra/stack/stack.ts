@@ -17,7 +17,7 @@ import {
   startKafkaContainer,
 } from './docker-servers.js';
 import { findJava, type JavaRuntime } from './java-runtime.js';
-import { launchElasticsearch, launchKafka } from './jvm-servers.js';
+import { launchElasticsearch, launchKafka, type KafkaSecureListener } from './jvm-servers.js';
 import { findMaven, resolveElasticsearchHome, resolveKafkaClasspath } from './maven-artifacts.js';
 import { elasticsearchAnswers, kafkaAnswers, portInUse, waitUntil } from './probes.js';
 import { isOurProcess, isProcessAlive, stopProcessGroup, tailOfFile } from './processes.js';
@@ -46,6 +46,8 @@ export interface StackOptions {
   elasticsearchHeapMb: number;
   /** How long to wait for a started server to answer. Default 180 s. */
   startTimeoutMs: number;
+  /** A TLS and SASL listener beside the plaintext one, on a Kafka started with Maven. */
+  kafkaSecureListener?: KafkaSecureListener;
 }
 
 type Source = 'environment' | 'already-running' | 'docker' | 'maven';
@@ -271,7 +273,16 @@ function mavenLauncher(
       const classpath = await resolveKafkaClasspath(options.cacheDir, KAFKA_VERSION, logger);
       const directory = path.join(options.dataDir, 'kafka');
       const { pid, logFile } = await launchKafka(
-        { java, classpath, directory, port: options.kafkaPort, heapMb: options.kafkaHeapMb },
+        {
+          java,
+          classpath,
+          directory,
+          port: options.kafkaPort,
+          heapMb: options.kafkaHeapMb,
+          ...(options.kafkaSecureListener === undefined
+            ? {}
+            : { secureListener: options.kafkaSecureListener }),
+        },
         logger,
       );
       logger.info(

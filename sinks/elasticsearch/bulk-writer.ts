@@ -109,6 +109,7 @@ export class BulkWriter {
   /** Ended outages, ms; the current one runs from `#unreachableSinceMs`. */
   #pausedMsBefore = 0;
   #unreachableSinceMs: number | undefined;
+  readonly #availabilityListeners: ((available: boolean) => void)[] = [];
 
   constructor(options: BulkWriterOptions) {
     this.#client = options.client;
@@ -136,6 +137,15 @@ export class BulkWriter {
       pausedMs: Math.round(this.#pausedMsBefore + currentMs),
       currentPauseMs: Math.round(currentMs),
     };
+  }
+
+  /**
+   * Calls `listener(false)` when a request finds Elasticsearch unreachable (the start of an
+   * outage) and `listener(true)` when one gets through again, once per change: the stage runner
+   * pauses its consumer in between, so nothing more is fetched while nothing can be written.
+   */
+  onAvailabilityChange(listener: (available: boolean) => void): void {
+    this.#availabilityListeners.push(listener);
   }
 
   /** Resolves when every item is created, already present, or refused for good. */
@@ -327,6 +337,7 @@ export class BulkWriter {
       { err: summariseError(error) },
       'Elasticsearch does not answer; input paused until it does',
     );
+    for (const listener of this.#availabilityListeners) listener(false);
   }
 
   #noteReachable(): void {
@@ -335,6 +346,7 @@ export class BulkWriter {
     this.#pausedMsBefore += pausedMs;
     this.#unreachableSinceMs = undefined;
     this.#logger.info({ pausedMs }, 'Elasticsearch answers again; input resumed');
+    for (const listener of this.#availabilityListeners) listener(true);
   }
 
   async #backOff(attempt: number, documents: number, context: WriteContext): Promise<void> {

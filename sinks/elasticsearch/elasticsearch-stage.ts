@@ -63,6 +63,7 @@ export function createElasticsearchStage(options: ElasticsearchStageOptions): St
         context,
       ),
     writerStats: () => writer.stats(),
+    watchWriterAvailability: (listener) => writer.onAvailabilityChange(listener),
   };
 }
 

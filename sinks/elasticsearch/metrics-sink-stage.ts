@@ -90,6 +90,7 @@ export function createMetricsSinkStage(options: MetricsSinkStageOptions): StageD
       return { deadLetters: [...written.deadLetters, ...combineDeadLetters] };
     },
     writerStats: () => writer.stats(),
+    watchWriterAvailability: (listener) => writer.onAvailabilityChange(listener),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * An Elasticsearch outage in the middle of a run: the sink keeps retrying without committing, says
- * it holds its input and counts the time, and once Elasticsearch is back every accepted event is
- * stored, once. This test starts an
- * Elasticsearch of its own (the shared one must stay up for the other tests) and stops it mid-run.
+ * An Elasticsearch outage of at least 30 seconds in the middle of a run: the sink keeps retrying
+ * without committing, pauses its consumer and counts the time, and once Elasticsearch is back it
+ * resumes and every accepted event is stored, once. This test starts an Elasticsearch of its own
+ * (the shared one must stay up for the other tests) and stops it mid-run.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -77,7 +77,8 @@ describe('elasticsearch outage', () => {
     const before = lines.slice(0, half).join('\n');
     expect((await runPanacea(['produce', '--file', '-'], env, before)).exitCode).toBe(0);
 
-    const running = spawnPanacea(['run'], env);
+    // At info, so the resume (not a warning) shows too.
+    const running = spawnPanacea(['run'], { ...env, LOG_LEVEL: 'info' });
     let stderr = '';
     let stdout = '';
     running.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -87,12 +88,20 @@ describe('elasticsearch outage', () => {
     );
 
     await stackDown(stackDir);
+    const stoppedAtMs = Date.now();
     // Published while Elasticsearch is away, so the sink has work it cannot finish.
     const during = lines.slice(half).join('\n');
     expect((await runPanacea(['produce', '--file', '-'], env, during)).exitCode).toBe(0);
     expect(
       await waitFor(async () => stderr.includes('bulk request failed; retrying'), 60_000),
     ).toBe(true);
+    // Away for at least 30 seconds: several backoff rounds, and well past a fetch's wait.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, stoppedAtMs + 30_000 - Date.now())),
+    );
+    // The consumer was paused, and stays so until Elasticsearch is back.
+    expect(stderr).toContain('consumer paused: the writer cannot write');
+    expect(stderr).not.toContain('consumer resumed: the writer can write again');
     await stackUp(options, componentLogger('test-outage'));
 
     const complete = await waitFor(
@@ -107,6 +116,7 @@ describe('elasticsearch outage', () => {
     expect(await count(url, isolation.namespace)).toBe(EVENT_COUNT);
     // The sink said once that it held its input, and its summary counts the time it did.
     expect(stderr.split('input paused until it does').length - 1).toBeGreaterThanOrEqual(1);
+    expect(stderr).toContain('consumer resumed: the writer can write again');
     const summary =
       /sink-elasticsearch: .*writer: (\d+) indexed, (\d+) duplicates, (\d+) retried, 0 refused, 0 in flight, paused (\d+\.\d) s/.exec(
         stdout,
@@ -115,6 +125,6 @@ describe('elasticsearch outage', () => {
     const [, indexed, duplicates, retried, pausedSeconds] = summary!.map(Number);
     expect((indexed ?? 0) + (duplicates ?? 0)).toBeGreaterThanOrEqual(EVENT_COUNT);
     expect(retried).toBeGreaterThan(0);
-    expect(pausedSeconds).toBeGreaterThan(5);
+    expect(pausedSeconds).toBeGreaterThan(25);
   }, 400_000);
 });

@@ -24,7 +24,11 @@ describe('config', () => {
   describe('defaults', () => {
     it('uses the local defaults for an empty environment', () => {
       expect(loadConfig({})).toEqual({
+        configFile: undefined,
         kafkaBrokers: ['127.0.0.1:9092'],
+        kafkaTls: undefined,
+        kafkaSasl: undefined,
+        elasticsearchAccess: {},
         kafkaBrokersFromEnvironment: false,
         elasticsearchUrl: 'http://127.0.0.1:9200',
         elasticsearchUrlFromEnvironment: false,

@@ -169,7 +169,7 @@ describe('elasticsearch bulk writer', () => {
     expect(peakInFlight()).toBe(2);
   });
 
-  it('counts the time Elasticsearch did not answer as paused and resends the whole request', async () => {
+  it('counts the time Elasticsearch did not answer as paused, tells its listeners once per change, and resends the whole request', async () => {
     const { client, sent } = scriptedClient((_, attempt) => (attempt <= 3 ? 'down' : 201));
     const writer = new BulkWriter({
       client,
@@ -177,9 +177,12 @@ describe('elasticsearch bulk writer', () => {
       initialRetryDelayMs: 40,
       maxRetryDelayMs: 80,
     });
+    const availability: boolean[] = [];
+    writer.onAvailabilityChange((available) => availability.push(available));
 
     const writing = writer.write(items(2), running);
     await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(availability).toEqual([false]);
     expect(writer.stats().pausedMs).toBeGreaterThan(0);
     expect(writer.stats().currentPauseMs).toBeGreaterThan(0);
     expect(writer.stats().documentsInFlight).toBe(0);
@@ -187,6 +190,8 @@ describe('elasticsearch bulk writer', () => {
 
     expect(result.created).toBe(2);
     expect(sent).toHaveLength(4);
+    // Once per change, not once per failed attempt.
+    expect(availability).toEqual([false, true]);
     const stats = writer.stats();
     expect(stats.retried).toBe(6);
     expect(stats.pausedMs).toBeGreaterThanOrEqual(60);

@@ -1,0 +1,27 @@
+/**
+ * How every Elasticsearch client of the product reaches the cluster: the URL, an API key or basic
+ * authentication, and the CA of an https:// server, from the configuration (see core/config.ts).
+ */
+import type { Client } from '@elastic/elasticsearch';
+
+type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[0]>;
+
+import type { PanaceaConfig } from './config.js';
+
+export function elasticsearchConnection(
+  config: Pick<PanaceaConfig, 'elasticsearchUrl'> &
+    Partial<Pick<PanaceaConfig, 'elasticsearchAccess'>>,
+): Partial<Pick<ClientOptions, 'node' | 'auth' | 'tls'>> {
+  const access = config.elasticsearchAccess ?? {};
+  const auth =
+    access.apiKey !== undefined
+      ? { apiKey: access.apiKey }
+      : access.username !== undefined
+        ? { username: access.username, password: access.password ?? '' }
+        : undefined;
+  return {
+    node: config.elasticsearchUrl,
+    ...(auth === undefined ? {} : { auth }),
+    ...(access.ca === undefined ? {} : { tls: { ca: access.ca } }),
+  };
+}
