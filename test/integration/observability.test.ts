@@ -14,6 +14,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -399,6 +400,25 @@ describe('observability', () => {
       'promtool check rules',
     );
   }, 120_000);
+
+  it('refuses to run when its HTTP port is taken, naming the variable', async () => {
+    const isolation = isolate('observe_port');
+    const port = await freePort();
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      const result = await runPanacea(['run', '--until-idle'], {
+        ...isolation.env,
+        PANACEA_HTTP_PORT: String(port),
+      });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(
+        `CONFIG_INVALID: PANACEA_HTTP_PORT: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
+      );
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
 
   it('turns not ready while its Elasticsearch is stopped and ready again once it is back', async () => {
     const isolation = isolate('ready');
