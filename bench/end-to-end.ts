@@ -4,8 +4,8 @@
  * with writing the same documents straight into Elasticsearch, and how long an event takes from
  * publish to searchable. Prints a table for a person and one JSON line for machines.
  *
- * Usage: npm run bench -- [--events 20000] [--latency-rate 200] [--latency-seconds 20]
- *                         [--latency-samples 400]
+ * Usage: npm run bench -- [--events 20000] [--latency-percent 50 | --latency-rate E]
+ *                         [--latency-seconds 20] [--latency-samples 400]
  *
  * Every run uses its own topic prefix, namespace and data directory, and removes what it created
  * at the end, so it never reads or writes anybody else's data on a shared stack.
@@ -44,8 +44,16 @@ import {
 interface BenchOptions {
   /** Events for the throughput figures. `--events`; default 20 000. */
   eventCount: number;
-  /** Steady publish rate while latency is measured, events/s. `--latency-rate`; default 200. */
-  latencyRatePerSecond: number;
+  /**
+   * Steady publish rate while latency is measured, events/s. `--latency-rate`; by default
+   * `latencyPercent` of the pipeline rate this run measured.
+   */
+  latencyRatePerSecond?: number;
+  /**
+   * The steady rate as a share of the measured pipeline rate, so latency is taken at the same
+   * load relative to what the pipeline sustains on any machine. `--latency-percent`; default 50.
+   */
+  latencyPercent: number;
   /** How long the steady publishing lasts. `--latency-seconds`; default 20 s. */
   latencyDurationMs: number;
   /** Events whose publish-to-searchable time is measured. `--latency-samples`; default 400. */
@@ -54,7 +62,7 @@ interface BenchOptions {
 
 const DEFAULT_OPTIONS: BenchOptions = {
   eventCount: 20_000,
-  latencyRatePerSecond: 200,
+  latencyPercent: 50,
   latencyDurationMs: 20_000,
   latencySampleCount: 400,
 };
@@ -201,7 +209,15 @@ async function measure(options: BenchOptions, resources: Resources): Promise<Ben
   await expectDocumentCount(elasticsearch, ownDataStreams, events.length);
 
   // 4. Latency, measured now while the pipeline runs live (the baseline needs it stopped).
-  const latency = await measureLatency(options, resources, nextEvents, ownDataStreams);
+  const latencyRatePerSecond =
+    options.latencyRatePerSecond ??
+    Math.max(1, Math.round((pipelineRun.eventsPerSecond * options.latencyPercent) / 100));
+  const latency = await measureLatency(
+    { ...options, latencyRatePerSecond },
+    resources,
+    nextEvents,
+    ownDataStreams,
+  );
   await resources.pipeline?.stop();
 
   // 3. Baseline: the same documents written with the client's bulk helper, no Kafka in between.
@@ -220,7 +236,7 @@ async function measure(options: BenchOptions, resources: Resources): Promise<Ben
 }
 
 async function measureLatency(
-  options: BenchOptions,
+  options: BenchOptions & { latencyRatePerSecond: number },
   resources: Resources,
   nextEvents: (count: number) => AgentEvent[],
   index: string,
@@ -608,6 +624,7 @@ function parseOptions(argv: string[]): BenchOptions {
     options: {
       events: { type: 'string' },
       'latency-rate': { type: 'string' },
+      'latency-percent': { type: 'string' },
       'latency-seconds': { type: 'string' },
       'latency-samples': { type: 'string' },
     },
@@ -622,12 +639,16 @@ function parseOptions(argv: string[]): BenchOptions {
   );
   return {
     eventCount: parseInteger('--events', values.events, DEFAULT_OPTIONS.eventCount, 1, 5_000_000),
-    latencyRatePerSecond: parseInteger(
-      '--latency-rate',
-      values['latency-rate'],
-      DEFAULT_OPTIONS.latencyRatePerSecond,
+    latencyRatePerSecond:
+      values['latency-rate'] === undefined
+        ? undefined
+        : parseInteger('--latency-rate', values['latency-rate'], 0, 1, 100_000),
+    latencyPercent: parseInteger(
+      '--latency-percent',
+      values['latency-percent'],
+      DEFAULT_OPTIONS.latencyPercent,
       1,
-      100_000,
+      200,
     ),
     latencyDurationMs: latencySeconds * 1000,
     // The probe asks for all pending samples in one search, whose result window is 10 000.

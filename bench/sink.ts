@@ -407,7 +407,7 @@ async function sample(
   groupId: string,
   topic: string,
 ): Promise<MemorySample> {
-  const status = pid === undefined ? '' : readFileSync(`/proc/${pid}/status`, 'utf8');
+  const status = pid === undefined ? '' : readProcessStatus(pid);
   const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
   const committed = offsets
@@ -419,6 +419,18 @@ async function sample(
     rssMiB: round(rssKiB / 1024, 1),
     committed,
   };
+}
+
+/**
+ * The child's /proc status, or nothing once it has exited: the caller then reports the exit with
+ * the child's stderr, which says why, instead of this read failing with ENOENT.
+ */
+function readProcessStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function summariseOutage(

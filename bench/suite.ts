@@ -1,15 +1,23 @@
 /**
  * `npm run bench`: runs every benchmark, one after the other, each in a process of its own so
- * that one's memory and event loop do not colour the next one's figures.
+ * that one's memory and event loop do not colour the next one's figures, then prints ONE summary
+ * table gathered from each benchmark's JSON line (see summary.ts) and writes it, with every
+ * benchmark's full result, to bench/results/latest.md and bench/results/latest.json.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink] [--events N] [options]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|kafka-clients]
+ *                         [--events N] [options]
  *
- * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one.
- * The exit code is the first non-zero exit code of a benchmark, or 0.
+ * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one
+ * (its summary goes to the results files too). The exit code is the first non-zero exit code of
+ * a benchmark, or 0.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { packageRoot } from '../core/package-root.js';
+import { formatMarkdown, lastJsonLine, summarise, type BenchOutcome } from './summary.js';
 
 interface Benchmark {
   name: string;
@@ -23,7 +31,7 @@ const BENCHMARKS: Benchmark[] = [
   {
     name: 'end-to-end',
     file: 'end-to-end.js',
-    options: ['events', 'latency-rate', 'latency-seconds', 'latency-samples'],
+    options: ['events', 'latency-rate', 'latency-percent', 'latency-seconds', 'latency-samples'],
   },
   { name: 'sdk-throughput', file: 'sdk-throughput.js', options: ['events', 'rounds'] },
   { name: 'processors', file: 'processors.js', options: ['events', 'rounds'] },
@@ -32,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
     file: 'sink.js',
     options: ['events', 'rounds', 'outage-seconds', 'input-rate'],
   },
+  { name: 'kafka-clients', file: 'kafka-clients.js', options: ['events', 'rounds'] },
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -49,16 +58,38 @@ async function main(argv: string[]): Promise<number> {
     throw new Error(`no selected benchmark takes --${unknown.join(', --')}`);
   }
 
-  let exitCode = 0;
+  const date = new Date();
+  const outcomes: Array<BenchOutcome & { args: string[] }> = [];
   for (const benchmark of selected) {
     const args = [...options]
       .filter(([option]) => benchmark.options.includes(option))
       .flatMap(([option, value]) => [`--${option}`, value]);
     process.stdout.write(`\n== ${benchmark.name} ${args.join(' ')}\n`);
-    const code = await run(benchmark, args);
-    if (code !== 0 && exitCode === 0) exitCode = code;
+    const startMs = performance.now();
+    const { exitCode, output } = await run(benchmark, args);
+    outcomes.push({
+      name: benchmark.name,
+      args,
+      exitCode,
+      result: lastJsonLine(output),
+      elapsedMs: Math.round(performance.now() - startMs),
+    });
   }
-  return exitCode;
+
+  const summary = summarise(outcomes, date);
+  const markdown = formatMarkdown(summary);
+  process.stdout.write(`\n== summary\n\n${markdown}`);
+  writeResults({ summary, benchmarks: outcomes }, markdown);
+  return outcomes.find((outcome) => outcome.exitCode !== 0)?.exitCode ?? 0;
+}
+
+/** The results files the README quotes; each run replaces the last one's. */
+function writeResults(json: unknown, markdown: string): void {
+  const directory = path.join(packageRoot(), 'bench', 'results');
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(path.join(directory, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(path.join(directory, 'latest.md'), markdown);
+  process.stdout.write(`\nwritten: ${path.relative(process.cwd(), directory)}/latest.{md,json}\n`);
 }
 
 function parseArguments(argv: string[]): { only?: string; options: Map<string, string> } {
@@ -76,12 +107,20 @@ function parseArguments(argv: string[]): { only?: string; options: Map<string, s
   return { only, options };
 }
 
-function run(benchmark: Benchmark, args: string[]): Promise<number> {
+/** Runs one benchmark; its output goes to our stdout as it comes and is kept for its JSON line. */
+function run(benchmark: Benchmark, args: string[]): Promise<{ exitCode: number; output: string }> {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), benchmark.file);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [file, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      output += chunk.toString();
+    });
     child.once('error', reject);
-    child.once('close', (code) => resolve(code ?? 1));
+    child.once('close', (code) => resolve({ exitCode: code ?? 1, output }));
   });
 }
 

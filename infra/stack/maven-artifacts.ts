@@ -64,6 +64,36 @@ export async function resolveKafkaClasspath(
   return resolved;
 }
 
+/**
+ * Kafka's command-line tools (`kafka-tools`, with ProducerPerformance and ConsumerPerformance) and
+ * their dependencies, resolved once per version. They run on the broker's classpath plus these:
+ * the benchmark uses them to measure the broker's own limit on this machine.
+ */
+export async function resolveKafkaToolsClasspath(
+  cacheDir: string,
+  version: string,
+  logger: Logger,
+): Promise<string[]> {
+  const directory = path.join(cacheDir, `kafka-tools-${version}`);
+  const classpathFile = path.join(directory, 'classpath.txt');
+  const cached = readCachedClasspath(classpathFile);
+  if (cached !== undefined) return cached;
+
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(
+    path.join(directory, 'pom.xml'),
+    runtimePom([{ groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version }]),
+  );
+  logger.info({ version, directory }, 'fetching the Kafka tools from Maven Central');
+  await runMaven(directory, ['dependency:build-classpath', `-Dmdep.outputFile=${classpathFile}`]);
+
+  const resolved = readCachedClasspath(classpathFile);
+  if (resolved === undefined) {
+    throw new PanaceaError('STACK_START_FAILED', `Maven did not resolve kafka-tools ${version}`);
+  }
+  return resolved;
+}
+
 /** The unpacked Elasticsearch integration-test distribution's home directory. */
 export async function resolveElasticsearchHome(
   cacheDir: string,
