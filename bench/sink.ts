@@ -315,6 +315,8 @@ async function measureOutage(
     PANACEA_NAMESPACE: namespace,
     PANACEA_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
+    // Its own run, not the user's: no claim on the default metrics port.
+    PANACEA_HTTP_PORT: 'off',
   };
   const publisher = await openPublisher(loadConfig(env), naming);
   const child = spawn(process.execPath, [path.join(packageRoot(), 'bin/panacea.js'), 'run'], {

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Client } from '@elastic/elasticsearch';
-import type { Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
@@ -57,6 +57,9 @@ const logger = componentLogger('pipeline');
 export interface RunningPipeline {
   naming: Naming;
   stages: RunningStage[];
+  /** The pipeline's own clients, for its health checks and lag metrics; closed by `stop`. */
+  admin: Admin;
+  elasticsearch: Client;
   /** Rejects when a stage fails for good. */
   failed: Promise<never>;
   /** Resolves once every input partition of every stage is consumed and committed. */
@@ -266,6 +269,8 @@ export async function startPipeline(config: PanaceaConfig): Promise<RunningPipel
   return {
     naming,
     stages,
+    admin,
+    elasticsearch,
     failed,
     async waitUntilIdle(pollIntervalMs = 500) {
       const groups = stages.map((stage) => ({

@@ -195,6 +195,12 @@ function environmentText(file: string, setting: Setting, value: unknown): string
       throw wrong(
         `a duration such as 15m, 12h or 30d${form.type === 'durationOrOff' ? ', or off' : ''}`,
       );
+    case 'portOrOff':
+      if (value === 'off') return value;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65_535) {
+        return String(value);
+      }
+      throw wrong('a port from 1 to 65535, or off');
     case 'string':
       if (typeof value !== 'string') throw wrong('a string');
       if (form.enum !== undefined && !form.enum.includes(value)) {

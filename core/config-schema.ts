@@ -56,6 +56,8 @@ function valueSchema(form: SettingForm): JsonSchema {
       return { type: 'string', pattern: DURATION_PATTERN };
     case 'durationOrOff':
       return { anyOf: [{ type: 'string', pattern: DURATION_PATTERN }, { const: 'off' }] };
+    case 'portOrOff':
+      return { anyOf: [{ type: 'integer', minimum: 1, maximum: 65_535 }, { const: 'off' }] };
     case 'list':
       return {
         anyOf: [

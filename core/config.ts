@@ -8,7 +8,7 @@ import path from 'node:path';
 import { applyConfigFile, restateForOrigin } from './config-file.js';
 import { formatDuration, parseDurationMs } from './durations.js';
 import { PanaceaError } from './errors.js';
-import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
+import { LOG_FORMATS, LOG_LEVELS, parseLogLevels } from './logger.js';
 
 export interface PanaceaConfig {
   /** The configuration file the values were read from (`--config`, `PANACEA_CONFIG`), if any. */
@@ -76,7 +76,36 @@ export interface PanaceaConfig {
    * `PANACEA_ALERT_DESTINATIONS`; default unset.
    */
   alertDestinationsFile: string | undefined;
+  /** The HTTP endpoints of `panacea run`: metrics and health (see ObservabilityConfig). */
+  observability: ObservabilityConfig;
 }
+
+export interface ObservabilityConfig {
+  /**
+   * Port of `/metrics`, `/healthz` and `/readyz`. `PANACEA_HTTP_PORT`, a port or `off`; default
+   * 9464. Undefined: no HTTP server.
+   */
+  httpPort: number | undefined;
+  /** `PANACEA_HTTP_HOST`; default `127.0.0.1` (set `0.0.0.0` to be scraped from elsewhere). */
+  httpHost: string;
+  /**
+   * Agents that get a label of their own in the agent metrics; the rest count under
+   * `agent="other"`. `PANACEA_METRICS_MAX_AGENTS`; default 50, 0 to 10 000.
+   */
+  maxTrackedAgents: number;
+  /**
+   * A stage's writer held up by Elasticsearch longer than this makes `/readyz` fail.
+   * `PANACEA_READY_MAX_PAUSE_MS`; default 60 000, 1 000 to 86 400 000.
+   */
+  readyMaxPauseMs: number;
+}
+
+export const DEFAULT_OBSERVABILITY_CONFIG = {
+  httpPort: 9464,
+  httpHost: '127.0.0.1',
+  maxTrackedAgents: 50,
+  readyMaxPauseMs: 60_000,
+} as const;
 
 export interface KafkaTlsConfig {
   /** PEM text of the CA file (`KAFKA_SSL_CA_FILE`), read at start. */
@@ -253,8 +282,9 @@ function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
     throw invalid('PANACEA_NAMESPACE', namespace, 'lowercase letters, digits and _ (1-100)');
   }
   const logLevel = environment.LOG_LEVEL;
-  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw invalid('LOG_LEVEL', logLevel, `one of ${LOG_LEVELS.join(', ')}`);
+  if (logLevel !== undefined && parseLogLevels(logLevel) === undefined) {
+    const levels = LOG_LEVELS.join(', ');
+    throw invalid('LOG_LEVEL', logLevel, `one of ${levels}, then any component=level, by commas`);
   }
   const logFormat = environment.LOG_FORMAT;
   if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) {
@@ -331,6 +361,38 @@ function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
       signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
     },
     alertDestinationsFile: optionalPath(environment.PANACEA_ALERT_DESTINATIONS),
+    observability: readObservability(environment),
+  };
+}
+
+function readObservability(environment: NodeJS.ProcessEnv): ObservabilityConfig {
+  const portText = nonEmpty(environment.PANACEA_HTTP_PORT);
+  const defaults = DEFAULT_OBSERVABILITY_CONFIG;
+  const port = Number(portText ?? defaults.httpPort);
+  const validPort = /^\d+$/.test(String(portText ?? port)) && port >= 1 && port <= 65_535;
+  if (portText !== 'off' && !validPort) {
+    throw invalid('PANACEA_HTTP_PORT', portText ?? '', 'a port from 1 to 65535, or off');
+  }
+  const httpPort = portText === 'off' ? undefined : port;
+  return {
+    httpPort,
+    httpHost: nonEmpty(environment.PANACEA_HTTP_HOST) ?? defaults.httpHost,
+    maxTrackedAgents: wholeNumberVariable(
+      environment,
+      'PANACEA_METRICS_MAX_AGENTS',
+      defaults.maxTrackedAgents,
+      0,
+      10_000,
+      'agents',
+    ),
+    readyMaxPauseMs: wholeNumberVariable(
+      environment,
+      'PANACEA_READY_MAX_PAUSE_MS',
+      defaults.readyMaxPauseMs,
+      1000,
+      DAY_MS,
+      'milliseconds',
+    ),
   };
 }
 

@@ -12,6 +12,7 @@ export type SettingForm =
   | { type: 'boolean' }
   | { type: 'duration' }
   | { type: 'durationOrOff' }
+  | { type: 'portOrOff' }
   | { type: 'list' };
 
 export interface Setting {
@@ -198,11 +199,11 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'logging.level',
     variable: 'LOG_LEVEL',
-    form: {
-      type: 'string',
-      enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
-    },
-    description: 'Log level (default info)',
+    // Checked by core/config.ts: a level, then any `component=level`, comma-separated.
+    form: text,
+    description:
+      'Log level (trace, debug, info, warn, error, fatal, silent; default info), then any ' +
+      'component=level, comma-separated, e.g. info,stage.sink-elasticsearch=debug',
   },
   {
     key: 'logging.format',
@@ -288,6 +289,31 @@ export const SETTINGS: readonly Setting[] = [
     variable: 'PANACEA_ALERT_DESTINATIONS',
     form: text,
     description: 'YAML or JSON file of the alert destinations; set: run starts the webhook sink',
+  },
+  // The pipeline's own metrics and health
+  {
+    key: 'observability.httpPort',
+    variable: 'PANACEA_HTTP_PORT',
+    form: { type: 'portOrOff' },
+    description: 'Port of /metrics, /healthz and /readyz in panacea run, or off (default 9464)',
+  },
+  {
+    key: 'observability.httpHost',
+    variable: 'PANACEA_HTTP_HOST',
+    form: text,
+    description: 'Address the HTTP endpoints listen on (default 127.0.0.1)',
+  },
+  {
+    key: 'observability.maxTrackedAgents',
+    variable: 'PANACEA_METRICS_MAX_AGENTS',
+    form: { type: 'integer', minimum: 0, maximum: 10_000 },
+    description: 'Agents with a label of their own in the agent metrics; the rest: other (50)',
+  },
+  {
+    key: 'observability.readyMaxPauseMs',
+    variable: 'PANACEA_READY_MAX_PAUSE_MS',
+    form: milliseconds(1000, DAY_MS),
+    description: 'Readiness fails once a writer waits on Elasticsearch this long, ms (60000)',
   },
 ];
 

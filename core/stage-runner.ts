@@ -154,6 +154,8 @@ export interface WriterStats {
    * consumer is paused meanwhile (see `StageDefinition.watchWriterAvailability`).
    */
   pausedMs: number;
+  /** The current outage so far, ms; 0 while Elasticsearch answers. */
+  currentPauseMs?: number;
 }
 
 /**
@@ -161,6 +163,12 @@ export interface WriterStats {
  * durationMs }`, so tests and tracing can follow progress without parsing logs.
  */
 export const batchChannel = channel('panacea:stage:batch');
+
+/**
+ * Published on each change of a stage's consumer group membership with `{ groupId, state,
+ * partitions }`, `state` one of `joined`, `rebalancing`, `crashed`, `stopped`, for readiness.
+ */
+export const groupChannel = channel('panacea:stage:group');
 
 /** Consumer group session timeout of every stage, ms. */
 export const SESSION_TIMEOUT_MS = 15_000;
@@ -433,11 +441,15 @@ export function watchConsumer(
     resolveFinished = resolve;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
+      const partitions = Object.values(payload.memberAssignment).flat().length;
+      groupChannel.publish({ groupId, state: 'joined', partitions });
     });
     consumer.on(consumer.events.REBALANCING, () => {
       logger.info({ groupId }, 'rebalancing');
+      groupChannel.publish({ groupId, state: 'rebalancing', partitions: 0 });
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      groupChannel.publish({ groupId, state: 'crashed', partitions: 0 });
       if (payload.restart) {
         // Retriable (a coordinator still loading on a fresh broker): kafkajs starts it again.
         logger.warn({ groupId, err: payload.error }, 'stage consumer failed; restarting it');
@@ -450,6 +462,7 @@ export function watchConsumer(
     // consumer after it or not): only a requested stop ends the stage well; a crash that is not
     // restarted rejects above.
     consumer.on(consumer.events.STOP, () => {
+      groupChannel.publish({ groupId, state: 'stopped', partitions: 0 });
       if (stopRequested.aborted) resolve();
     });
   });

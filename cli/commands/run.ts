@@ -5,10 +5,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { PanaceaConfig } from '../../core/config.js';
+import { startHttpEndpoints, type HttpEndpoints } from '../../core/http-endpoints.js';
 import { componentLogger } from '../../core/logger.js';
+import { pipelineMetrics } from '../../core/metrics-registry.js';
 import type { StageStats } from '../../core/stage-runner.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say, untilStopSignal } from '../command-line.js';
-import { startPipeline } from '../pipeline.js';
+import { startPipeline, type RunningPipeline } from '../pipeline.js';
+import { PipelineObserver } from '../pipeline-observer.js';
 
 const logger = componentLogger('run');
 
@@ -19,8 +22,44 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
   // Listened for before starting: a signal while the stages start stops them once they have,
   // instead of killing the process halfway through its start.
   const stopSignal = untilStopSignal();
-  const pipeline = await startPipeline(config);
-  const until = values['until-idle'] ? pipeline.waitUntilIdle().then(() => 'idle') : stopSignal;
+  // Up before the pipeline: `/healthz` answers during a slow start and `/readyz` says why not yet.
+  const observer = new PipelineObserver(
+    pipelineMetrics({ maxTrackedAgents: config.observability.maxTrackedAgents }),
+    config.observability,
+  );
+  let endpoints: HttpEndpoints | undefined;
+  try {
+    endpoints = await startEndpoints(config, observer);
+    const pipeline = await startPipeline(config);
+    observer.attach(pipeline);
+    return await runUntilStopped(pipeline, values['until-idle'], stopSignal);
+  } finally {
+    await endpoints?.close();
+    observer.close();
+  }
+}
+
+async function startEndpoints(
+  config: PanaceaConfig,
+  observer: PipelineObserver,
+): Promise<HttpEndpoints | undefined> {
+  const { httpPort, httpHost } = config.observability;
+  if (httpPort === undefined) return undefined;
+  return startHttpEndpoints({
+    host: httpHost,
+    port: httpPort,
+    scrape: () => pipelineMetrics().scrape(),
+    readiness: () => observer.readiness(),
+    logger: componentLogger('http'),
+  });
+}
+
+async function runUntilStopped(
+  pipeline: RunningPipeline,
+  untilIdle: boolean,
+  stopSignal: Promise<string>,
+): Promise<number> {
+  const until = untilIdle ? pipeline.waitUntilIdle().then(() => 'idle') : stopSignal;
 
   try {
     const reason = await Promise.race([until, stopSignal, pipeline.failed]);

@@ -15,6 +15,8 @@
  * A timer does the processing-time work between batches: stale agents, closing the windows of a
  * partition that has gone quiet, and committing transactions whose interval has passed.
  */
+import { channel } from 'node:diagnostics_channel';
+
 import {
   Partitioners,
   type Admin,
@@ -34,6 +36,7 @@ import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {
+  batchChannel,
   deadLetterFor,
   SESSION_TIMEOUT_MS,
   stageRecordOf,
@@ -53,6 +56,12 @@ import { TaskOverview, type TaskOverviewState, type TaskRecord } from './task-ov
 import { WindowAggregator, type WindowAggregatorState } from './window-aggregator.js';
 
 export const METRICS_STAGE = 'metrics';
+
+/**
+ * Published once per committed transaction with `{ changes, tasks }`: the status changes and task
+ * records it wrote, so the pipeline's Prometheus metrics count each once, as committed.
+ */
+export const agentFiguresChannel = channel('panacea:metrics:agent-figures');
 
 export interface MetricsStageOptions {
   kafka: Kafka;
@@ -98,7 +107,7 @@ interface PartitionState {
   /** Processing time of the oldest change not committed yet; undefined when all is committed. */
   uncommittedSinceMs: number | undefined;
   /** What the batches since the last commit counted, for the stats once committed. */
-  uncommitted: { records: number; counted: Counted }[];
+  uncommitted: { records: number; counted: Counted; durationMs: number }[];
   windows: WindowAggregator;
   status: AgentStatusTracker;
   tasks: TaskOverview;
@@ -106,6 +115,8 @@ interface PartitionState {
   lastInputAtMs: number;
   /** Chunks the last checkpoint was split into (see checkpoint-chunks.ts); 0 when whole. */
   checkpointChunks: number;
+  /** What the open transaction wrote, for agentFiguresChannel once it commits. */
+  written: { changes: StatusChange[]; tasks: TaskRecord[] };
 }
 
 export async function startMetricsStage(options: MetricsStageOptions): Promise<RunningStage> {
@@ -259,6 +270,7 @@ class MetricsStage {
       if (nextOffset <= state.nextOffset) return true;
 
       const nowMs = Date.now();
+      const startedAtMs = performance.now();
       const counted = await this.#droppingOnError(state, () => this.#count(state, records, nowMs));
       const results = await this.#droppingOnError(state, () =>
         this.#collect(state, counted, nowMs),
@@ -270,7 +282,8 @@ class MetricsStage {
       if (!(await this.#send(state, [...results, ...deadLetterMessages]))) return false;
 
       state.nextOffset = nextOffset;
-      state.uncommitted.push({ records: records.length, counted });
+      const durationMs = performance.now() - startedAtMs;
+      state.uncommitted.push({ records: records.length, counted, durationMs });
       state.uncommittedSinceMs ??= nowMs;
       return this.#commitDue(state, nowMs) ? this.#commit(state) : true;
     });
@@ -334,6 +347,8 @@ class MetricsStage {
     ];
     this.#windowsWritten += windows.length;
     this.#statusChanges += changes.length;
+    state.written.changes.push(...changes);
+    state.written.tasks.push(...counted.tasks);
     return messages.length === 0 ? [] : [{ topic: this.#options.naming.metricsTopic(), messages }];
   }
 
@@ -396,8 +411,23 @@ class MetricsStage {
     state.uncommittedSinceMs = undefined;
     state.committedOffset = state.nextOffset;
     state.checkpointChunks = checkpointWrite.chunks;
-    for (const { records, counted } of state.uncommitted.splice(0)) {
+    if (agentFiguresChannel.hasSubscribers) agentFiguresChannel.publish(state.written);
+    state.written = { changes: [], tasks: [] };
+    for (const { records, counted, durationMs } of state.uncommitted.splice(0)) {
       this.#countBatch(records, counted);
+      if (batchChannel.hasSubscribers) {
+        const { partition } = state;
+        const deadLettered = counted.deadLetters.length;
+        const topic = this.inputTopic;
+        batchChannel.publish({
+          stage: METRICS_STAGE,
+          topic,
+          partition,
+          records,
+          deadLettered,
+          durationMs,
+        });
+      }
     }
     return true;
   }
@@ -536,6 +566,7 @@ class MetricsStage {
       transaction: undefined,
       uncommittedSinceMs: undefined,
       uncommitted: [],
+      written: { changes: [], tasks: [] },
     };
     if (saved === undefined) {
       return {

@@ -47,7 +47,7 @@ export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 
 /**
  * Published once per sealed segment with `{ topic, partition, segment, records, firstOffset,
- * lastOffset }`, before its offsets are committed, so tests and tracing can follow the archive
+ * lastOffset, sizeBytes }`, before its offsets are committed, so tests and tracing can follow the archive
  * without parsing logs.
  */
 export const segmentChannel = channel('panacea:audit-archive:segment');
@@ -293,6 +293,7 @@ class AuditArchiveStage implements RunningStage {
     if (archive === undefined || !archive.hasOpenSegment) return;
 
     let sealed;
+    const sizeBytes = archive.openSegmentSizeBytes();
     try {
       sealed = await archive.seal();
     } catch (error) {
@@ -311,6 +312,7 @@ class AuditArchiveStage implements RunningStage {
         records,
         firstOffset,
         lastOffset,
+        sizeBytes,
       });
     }
 

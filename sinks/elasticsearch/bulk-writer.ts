@@ -132,7 +132,11 @@ export class BulkWriter {
   stats(): WriterStats {
     const currentMs =
       this.#unreachableSinceMs === undefined ? 0 : performance.now() - this.#unreachableSinceMs;
-    return { ...this.#stats, pausedMs: Math.round(this.#pausedMsBefore + currentMs) };
+    return {
+      ...this.#stats,
+      pausedMs: Math.round(this.#pausedMsBefore + currentMs),
+      currentPauseMs: Math.round(currentMs),
+    };
   }
 
   /**

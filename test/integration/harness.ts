@@ -58,6 +58,8 @@ export function isolate(label: string, options: IsolationOptions = {}): Isolatio
       // Unset unless asked for: a SCHEMA_REGISTRY_URL in the shell that runs the tests would
       // otherwise move every test off the embedded registry without saying so.
       SCHEMA_REGISTRY_URL: options.schemaRegistryUrl,
+      // Off unless a test asks for it: several pipelines of one test would all claim port 9464.
+      PANACEA_HTTP_PORT: 'off',
     },
   };
 }

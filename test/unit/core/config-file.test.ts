@@ -80,6 +80,27 @@ describe('configuration file', () => {
     );
   });
 
+  it('reads the observability settings, a port or off, and component log levels', () => {
+    const on = loadConfig({
+      PANACEA_CONFIG: file(
+        'observe.yaml',
+        'observability:\n  httpPort: 19464\n  maxTrackedAgents: 3\n' +
+          'logging:\n  level: warn,stage.enrich=debug\n',
+      ),
+    });
+    expect(on.observability).toMatchObject({ httpPort: 19_464, maxTrackedAgents: 3 });
+    const off = loadConfig({
+      PANACEA_CONFIG: file('observe-off.yaml', 'observability:\n  httpPort: "off"\n'),
+    });
+    expect(off.observability.httpPort).toBeUndefined();
+    const error = thrownPanaceaError(() =>
+      loadConfig({ PANACEA_CONFIG: file('observe-bad.yaml', 'observability:\n  httpPort: 0\n') }),
+    );
+    expect(error.message).toBe(
+      `${path.join(directory, 'observe-bad.yaml')}: observability.httpPort: expected a port from 1 to 65535, or off, got 0`,
+    );
+  });
+
   it("restates a value the settings refuse with the file's key, not only the variable", () => {
     const error = thrownPanaceaError(() =>
       loadConfig({ PANACEA_CONFIG: file('namespace.yaml', 'namespace: Bad-NS\n') }),

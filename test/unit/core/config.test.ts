@@ -9,6 +9,7 @@ import {
   DEFAULT_KAFKA_BROKERS,
   DEFAULT_METRICS_CONFIG,
   DEFAULT_NAMESPACE,
+  DEFAULT_OBSERVABILITY_CONFIG,
   DEFAULT_RETENTION_CONFIG,
   loadConfig,
 } from '../../../core/config.js';
@@ -38,6 +39,7 @@ describe('config', () => {
         retention: DEFAULT_RETENTION_CONFIG,
         elasticsearchSetupOnStart: true,
         archive: { ...DEFAULT_ARCHIVE_CONFIG, signingKeyFile: undefined },
+        observability: DEFAULT_OBSERVABILITY_CONFIG,
       });
     });
 
@@ -294,6 +296,49 @@ describe('config', () => {
       const error = configError({ [variable]: value });
       expect(error.code).toBe('CONFIG_INVALID');
       expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
+    });
+  });
+  describe('observability settings', () => {
+    it('reads the HTTP address, the agent label bound and the readiness pause limit', () => {
+      const config = loadConfig({
+        PANACEA_HTTP_PORT: '19464',
+        PANACEA_HTTP_HOST: '0.0.0.0',
+        PANACEA_METRICS_MAX_AGENTS: '5',
+        PANACEA_READY_MAX_PAUSE_MS: '2000',
+      });
+      expect(config.observability).toEqual({
+        httpPort: 19_464,
+        httpHost: '0.0.0.0',
+        maxTrackedAgents: 5,
+        readyMaxPauseMs: 2000,
+      });
+    });
+
+    it('turns the HTTP endpoints off with PANACEA_HTTP_PORT=off', () => {
+      expect(loadConfig({ PANACEA_HTTP_PORT: 'off' }).observability.httpPort).toBeUndefined();
+    });
+
+    it.each([
+      ['PANACEA_HTTP_PORT', '0', 'a port from 1 to 65535, or off'],
+      ['PANACEA_HTTP_PORT', 'none', 'a port from 1 to 65535, or off'],
+      ['PANACEA_METRICS_MAX_AGENTS', '10001', 'whole agents from 0 to 10000'],
+      ['PANACEA_READY_MAX_PAUSE_MS', '999', 'whole milliseconds from 1000 to 86400000'],
+    ])('refuses %s=%s naming the variable', (variable, value, expected) => {
+      const error = configError({ [variable]: value });
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toBe(`${variable}: expected ${expected}, got "${value}"`);
+    });
+  });
+
+  describe('log levels', () => {
+    it('accepts a default level followed by per-component levels', () => {
+      expect(() => loadConfig({ LOG_LEVEL: 'info,stage.sink-elasticsearch=debug' })).not.toThrow();
+    });
+
+    it.each(['loud', 'info,stage=loud', 'info,=debug'])('refuses LOG_LEVEL=%s', (value) => {
+      const error = configError({ LOG_LEVEL: value });
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toContain('LOG_LEVEL: expected one of trace, debug');
     });
   });
 });

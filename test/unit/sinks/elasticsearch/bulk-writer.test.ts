@@ -124,6 +124,7 @@ describe('elasticsearch bulk writer', () => {
       requestsInFlight: 0,
       documentsInFlight: 0,
       pausedMs: 0,
+      currentPauseMs: 0,
     });
   });
 
@@ -183,6 +184,7 @@ describe('elasticsearch bulk writer', () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(availability).toEqual([false]);
     expect(writer.stats().pausedMs).toBeGreaterThan(0);
+    expect(writer.stats().currentPauseMs).toBeGreaterThan(0);
     expect(writer.stats().documentsInFlight).toBe(0);
     const result = await writing;
 
@@ -193,6 +195,7 @@ describe('elasticsearch bulk writer', () => {
     const stats = writer.stats();
     expect(stats.retried).toBe(6);
     expect(stats.pausedMs).toBeGreaterThanOrEqual(60);
+    expect(stats.currentPauseMs).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(writer.stats().pausedMs).toBe(stats.pausedMs);
   });
