@@ -25,6 +25,7 @@ import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { createTopicsServed } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
+import { countWebhookDelivery } from '../../core/metrics-registry.js';
 import type { Naming } from '../../core/naming.js';
 import {
   deadLetterFor,
@@ -132,10 +133,15 @@ export function createDestinationStage(options: DestinationStageOptions): StageD
         if (result.status === 'rejected') throw result.reason;
         for (const { record, notification, outcome } of result.value) {
           count(tallies, 'retries', 'attempts', outcome.attempts - 1);
+          for (let retry = 1; retry < outcome.attempts; retry += 1) {
+            countWebhookDelivery(destination.name, 'retried');
+          }
           if (outcome.delivered) {
             count(tallies, 'delivered', notification.state);
+            countWebhookDelivery(destination.name, 'delivered');
             continue;
           }
+          countWebhookDelivery(destination.name, 'dead_lettered');
           const deadLetter = deadLetterFor(record, outcome.error);
           deadLetter.headers = { ...record.headers, [DESTINATION_HEADER]: destination.name };
           deadLetters.push(deadLetter);
