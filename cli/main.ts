@@ -27,6 +27,14 @@ const USAGE = `usage:
   panacea audit verify [--from RFC3339] [--to RFC3339] [--public-key FILE] [--json]
                                                  check the audit archive's hashes, chain and
                                                  signatures; exit 1 naming the first broken segment
+  panacea audit retention [--dry-run] [--json]   delete archive segments past retention, not held
+  panacea audit hold add [--from RFC3339] [--to RFC3339] [--actor ID] [--resource ID]
+                         --reason TEXT --by NAME
+  panacea audit hold remove HOLD_ID --reason TEXT --by NAME | hold list [--history] [--json]
+                                                 legal holds, each change in a signed hold log
+  panacea audit export --from RFC3339 --to RFC3339 [--actor ID] [--resource ID]
+                       [--outcome success|failure|denied] --format ndjson|csv [--output FILE]
+                                                 verified archived events for offline analysis
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
@@ -36,8 +44,8 @@ environment: KAFKA_BROKERS, ELASTICSEARCH_URL, SCHEMA_REGISTRY_URL, PANACEA_DATA
              PANACEA_ELASTICSEARCH_PORT, PANACEA_STACK_SOURCE, PANACEA_CACHE_DIR,
              PANACEA_DATASETS_DIR, PANACEA_REDACTION_RULES, PANACEA_RETENTION_<KIND>,
              PANACEA_RETENTION_INTERVAL, PANACEA_ES_SETUP, PANACEA_ARCHIVE_SEGMENT_BYTES,
-             PANACEA_ARCHIVE_SEGMENT_MS, PANACEA_ARCHIVE_SIGNING_KEY, KIBANA_URL, LOG_LEVEL,
-             LOG_FORMAT
+             PANACEA_ARCHIVE_SEGMENT_MS, PANACEA_ARCHIVE_SIGNING_KEY, PANACEA_ARCHIVE_RETENTION,
+             PANACEA_ARCHIVE_RETENTION_INTERVAL, KIBANA_URL, LOG_LEVEL, LOG_FORMAT
              (see README)`;
 
 type Command = (args: string[], config: ReturnType<typeof loadConfig>) => Promise<number>;

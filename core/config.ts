@@ -96,11 +96,23 @@ export interface ArchiveConfig {
    * `PANACEA_ARCHIVE_SIGNING_KEY`; default unset: a key generated in the archive directory.
    */
   signingKeyFile: string | undefined;
+  /**
+   * Segments whose newest event is older than this are deleted unless a legal hold keeps them.
+   * `PANACEA_ARCHIVE_RETENTION`, a duration; default `PANACEA_RETENTION_AUDIT` (400 days).
+   */
+  retentionMs: number;
+  /**
+   * How often `panacea run` applies the archive retention. `PANACEA_ARCHIVE_RETENTION_INTERVAL`,
+   * a duration from 1s to 1d or `off`; default 1 hour. Undefined: not applied by `run`
+   * (`panacea audit retention` still applies it).
+   */
+  retentionIntervalMs: number | undefined;
 }
 
 export const DEFAULT_ARCHIVE_CONFIG = {
   segmentBytes: 64 * 1024 * 1024,
   segmentMs: 600_000,
+  retentionIntervalMs: 3_600_000,
 } as const;
 
 export interface MetricsConfig {
@@ -261,8 +273,50 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Panace
         'milliseconds',
       ),
       signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
+      ...readArchiveRetention(environment, retention.auditMs),
     },
   };
+}
+
+function readArchiveRetention(
+  environment: NodeJS.ProcessEnv,
+  auditRetentionMs: number,
+): Pick<ArchiveConfig, 'retentionMs' | 'retentionIntervalMs'> {
+  let retentionMs = auditRetentionMs;
+  const retentionText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION);
+  if (retentionText !== undefined) {
+    const durationMs = parseDurationMs(retentionText);
+    if (
+      durationMs === undefined ||
+      durationMs < MIN_RETENTION_MS ||
+      durationMs > MAX_RETENTION_MS
+    ) {
+      const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
+      throw invalid('PANACEA_ARCHIVE_RETENTION', retentionText, `${DURATION_FORM}, ${range}`);
+    }
+    retentionMs = durationMs;
+  }
+
+  let retentionIntervalMs: number | undefined = DEFAULT_ARCHIVE_CONFIG.retentionIntervalMs;
+  const intervalText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION_INTERVAL);
+  if (intervalText === 'off') {
+    retentionIntervalMs = undefined;
+  } else if (intervalText !== undefined) {
+    const intervalMs = parseDurationMs(intervalText);
+    if (
+      intervalMs === undefined ||
+      intervalMs < MIN_ENFORCEMENT_INTERVAL_MS ||
+      intervalMs > DAY_MS
+    ) {
+      throw invalid(
+        'PANACEA_ARCHIVE_RETENTION_INTERVAL',
+        intervalText,
+        `${DURATION_FORM} from 1s to 1d, or off`,
+      );
+    }
+    retentionIntervalMs = intervalMs;
+  }
+  return { retentionMs, retentionIntervalMs };
 }
 
 function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {

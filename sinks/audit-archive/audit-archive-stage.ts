@@ -23,6 +23,7 @@ import type { Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { ArchiveConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { formatDuration } from '../../core/durations.js';
 import { PanaceaError } from '../../core/errors.js';
 import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
@@ -36,13 +37,16 @@ import {
   type StageStats,
 } from '../../core/stage-runner.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
+import type { AuditEvent } from '../../schemas/event.js';
 import { readRawRecord } from '../../schemas/raw-record.js';
 import { toArchivedRecord, type ArchivedRecord } from './archived-record.js';
 import { loadSigningKey, type SigningKey } from './chain-head.js';
 import { PartitionArchive } from './partition-archive.js';
+import { startArchiveRetentionSchedule } from './retention.js';
+import { factsOf, type EventFacts } from './segment-summary.js';
 
-// Known gap: segments stay on local disk for ever. An S3-compatible backend, retention, legal holds
-// and export are the later parts of the archive issue; until then the README lists them as missing.
+// Known gap: segments are kept on local disk only; an S3-compatible backend is the part of the
+// archive issue still open, listed in the README's known limitations until it lands.
 export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 
 /**
@@ -101,6 +105,7 @@ class AuditArchiveStage implements RunningStage {
   #pending = new Map<number, Pending>();
   readonly #locks = new PartitionLocks();
   #timer: NodeJS.Timeout | undefined;
+  #retention: { stop(): Promise<void> } | undefined;
   #stopping: Promise<void> | undefined;
   #stats: StageStats = {
     batches: 0,
@@ -169,9 +174,16 @@ class AuditArchiveStage implements RunningStage {
       partitionsConsumedConcurrently: 2,
       eachBatch: (payload) => this.#handleBatch(payload),
     });
-    const { segmentMs, segmentBytes } = this.#options.settings;
+    const { segmentMs, segmentBytes, retentionMs, retentionIntervalMs } = this.#options.settings;
     const tickIntervalMs = this.#options.tickIntervalMs ?? Math.min(1_000, segmentMs / 4);
     this.#timer = setInterval(() => void this.#sealAged(), Math.max(tickIntervalMs, 50));
+    if (retentionIntervalMs !== undefined) {
+      this.#retention = startArchiveRetentionSchedule(
+        this.#options.root,
+        { retentionMs, key: this.#key, logger: this.#logger },
+        retentionIntervalMs,
+      );
+    }
     this.#logger.info(
       {
         groupId: this.groupId,
@@ -179,6 +191,10 @@ class AuditArchiveStage implements RunningStage {
         directory: this.#options.root,
         segmentBytes,
         segmentMs,
+        retention: formatDuration(retentionMs),
+        // Off only when asked for (PANACEA_ARCHIVE_RETENTION_INTERVAL=off).
+        retentionInterval:
+          retentionIntervalMs === undefined ? 'off' : formatDuration(retentionIntervalMs),
         signingKey: this.#key.source,
         publicKeyFingerprint: this.#key.fingerprint,
       },
@@ -207,6 +223,7 @@ class AuditArchiveStage implements RunningStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
+      await this.#retention?.stop();
       // Sealed and committed while the partitions are still ours, so a clean stop leaves
       // nothing to read again.
       await this.#locks.finishEach(
@@ -239,12 +256,15 @@ class AuditArchiveStage implements RunningStage {
       );
       const firstOffset = BigInt(messages[0]?.offset ?? batch.firstOffset() ?? '0');
       const archived: ArchivedRecord[] = [];
+      const facts: EventFacts[] = [];
       const deadLetters: DeadLetter[] = [];
       for (const message of messages) {
         const record = stageRecordOf(batch, message);
         try {
           const raw = await readRawRecord(this.#options.codec, record.value, 'audit');
           archived.push(toArchivedRecord(record, raw.event.eventId));
+          // The topic's kind is checked by readRawRecord, so this is an audit event.
+          facts.push(factsOf(raw.event as AuditEvent));
         } catch (error) {
           // Only the record's own faults are dead-lettered; a registry out of reach is retried.
           if (!(error instanceof PanaceaError) || error.retriable) throw error;
@@ -254,7 +274,7 @@ class AuditArchiveStage implements RunningStage {
 
       try {
         await this.#publishDeadLetters(deadLetters);
-        await archive.append(archived, firstOffset, lastOffset, Date.now());
+        await archive.append(archived, firstOffset, lastOffset, Date.now(), facts);
       } catch (error) {
         await this.#rewind(archive);
         throw error;

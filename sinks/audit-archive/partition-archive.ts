@@ -26,6 +26,7 @@ import {
   withEntryHash,
   type ManifestEntry,
 } from './manifest.js';
+import { SummaryBuilder, type EventFacts } from './segment-summary.js';
 import {
   partitionDirectory,
   removeUnlistedSegments,
@@ -42,6 +43,8 @@ interface OpenSegment {
   firstTimestampMs: number | undefined;
   lastTimestampMs: number | undefined;
   openedAtMs: number;
+  /** Undefined once records arrived without their facts: the entry then has no summary. */
+  summary: SummaryBuilder | undefined;
 }
 
 export interface SealedSegment {
@@ -149,12 +152,14 @@ export class PartitionArchive {
   /**
    * Adds the records of a batch that ends at `lastOffset` to the open segment (opening one that
    * starts at `firstOffset` when none is). Records must come in offset order, after `nextOffset`.
+   * `facts` holds each record's event facts, in the same order, for the segment's summary.
    */
   async append(
     records: ArchivedRecord[],
     firstOffset: bigint,
     lastOffset: bigint,
     nowMs: number,
+    facts?: EventFacts[],
   ): Promise<void> {
     const open = this.#open ?? (await this.#openSegment(this.nextOffset ?? firstOffset, nowMs));
     try {
@@ -168,6 +173,8 @@ export class PartitionArchive {
       open.firstTimestampMs ??= record.timestampMs;
       open.lastTimestampMs = record.timestampMs;
     }
+    if (records.length > 0 && facts?.length !== records.length) open.summary = undefined;
+    for (const eventFacts of facts ?? []) open.summary?.add(eventFacts);
   }
 
   /** Makes the open segment part of the archive; returns undefined when none is open. */
@@ -196,6 +203,7 @@ export class PartitionArchive {
       lastOffset: open.lastOffset.toString(),
       firstTimestamp: isoOrNull(open.firstTimestampMs),
       lastTimestamp: isoOrNull(open.lastTimestampMs),
+      ...(open.summary === undefined ? {} : { summary: open.summary.summary() }),
       previousHash: this.#last?.entryHash ?? GENESIS_HASH,
     });
     try {
@@ -241,6 +249,7 @@ export class PartitionArchive {
       firstTimestampMs: undefined,
       lastTimestampMs: undefined,
       openedAtMs: nowMs,
+      summary: new SummaryBuilder(),
     };
     return this.#open;
   }
