@@ -2,7 +2,8 @@
  * `npm run bench`: runs every benchmark, one after the other, each in a process of its own so
  * that one's memory and event loop do not colour the next one's figures.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink] [--events N] [options]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|archive] [--events N]
+ * [options]
  *
  * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one.
  * The exit code is the first non-zero exit code of a benchmark, or 0.
@@ -32,6 +33,7 @@ const BENCHMARKS: Benchmark[] = [
     file: 'sink.js',
     options: ['events', 'rounds', 'outage-seconds', 'input-rate'],
   },
+  { name: 'archive', file: 'archive.js', options: ['events', 'rounds', 'segment-bytes', 'dir'] },
 ];
 
 async function main(argv: string[]): Promise<number> {
