@@ -17,6 +17,8 @@ import path from 'node:path';
 
 import type { KeyObject } from 'node:crypto';
 
+import type avro from 'avsc';
+
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import { ARCHIVED_RECORD_SCHEMA, type ArchivedRecord } from './archived-record.js';
 import { headSignatureValid, readHead } from './chain-head.js';
@@ -67,6 +69,19 @@ export interface VerifyReport {
 }
 
 const EXPECTED_SCHEMA = `${ARCHIVED_RECORD_SCHEMA.namespace}.${ARCHIVED_RECORD_SCHEMA.name}`;
+
+/**
+ * What verify reads of each record: its position. The other fields are skipped, not decoded,
+ * which about halves the time a segment takes; their bytes are covered by the SHA-256 anyway.
+ */
+const POSITIONS_SCHEMA = {
+  type: 'record',
+  name: ARCHIVED_RECORD_SCHEMA.name,
+  namespace: ARCHIVED_RECORD_SCHEMA.namespace,
+  fields: ARCHIVED_RECORD_SCHEMA.fields.filter((field) =>
+    ['topic', 'partition', 'offset'].includes(field.name),
+  ),
+};
 
 export async function verifyArchive(root: string, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
@@ -131,7 +146,7 @@ async function verifyPartition(
       report.deletedSegments += 1;
       continue;
     }
-    const read = await readVerifiedSegment(directory, topic, partition, entry);
+    const read = await readVerifiedSegment(directory, topic, partition, entry, 'positions');
     if ('reason' in read) return { topic, partition, segment: entry.segment, reason: read.reason };
     report.segments += 1;
     report.events += entry.records;
@@ -258,6 +273,7 @@ export async function readVerifiedSegment(
   topic: string,
   partition: number,
   entry: ManifestEntry,
+  fields: 'positions' | 'all' = 'all',
 ): Promise<{ records: ArchivedRecord[]; sizeBytes: number } | { reason: string }> {
   let bytes: Buffer;
   try {
@@ -272,7 +288,10 @@ export async function readVerifiedSegment(
   }
   let decoded;
   try {
-    decoded = await decodeContainer(bytes);
+    decoded = await decodeContainer(
+      bytes,
+      fields === 'positions' ? (POSITIONS_SCHEMA as unknown as avro.Schema) : undefined,
+    );
   } catch {
     return { reason: 'the file is not a readable Avro container' };
   }
@@ -286,7 +305,8 @@ export async function readVerifiedSegment(
       reason: `holds ${decoded.records.length} records, the manifest says ${entry.records}`,
     };
   }
-  // The records themselves must sit where the entry says, in offset order.
+  // The records themselves must sit where the entry says, in offset order. (With 'positions',
+  // only topic, partition and offset are filled in.)
   const records = decoded.records as ArchivedRecord[];
   let previousOffset = BigInt(entry.firstOffset) - 1n;
   for (const record of records) {
