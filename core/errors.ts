@@ -54,6 +54,10 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: 'the audit archive is not what its manifest and signed chain head say',
   },
+  ARCHIVE_STORE_UNAVAILABLE: {
+    retriable: true,
+    summary: "the audit archive's object store could not be reached or refused a request",
+  },
   ARCHIVE_BUSY: {
     retriable: true,
     summary: 'another process is changing the audit archive (retention or a legal hold)',

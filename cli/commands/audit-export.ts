@@ -17,6 +17,7 @@ import { createKafka } from '../../core/kafka.js';
 import { openSchemaCodec, type SchemaCodec } from '../../schemas/codec.js';
 import { AUDIT_OUTCOMES } from '../../schemas/event.js';
 import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
+import { openSegmentStore } from '../../sinks/audit-archive/open-segment-store.js';
 import {
   EXPORT_FORMATS,
   exportArchive,
@@ -65,6 +66,7 @@ export async function exportWithCodec(
   }
   const key = resolvePublicKey(values['public-key'], config, root);
 
+  const opened = await openSegmentStore(config.archive, root);
   const target = openTarget(values.output);
   const progress = progressReporter(process.stderr);
   let report: ExportReport;
@@ -76,12 +78,15 @@ export async function exportWithCodec(
       codec,
       output: target.stream,
       onProgress: progress.update,
+      store: opened.store,
     });
     await target.complete();
   } catch (error) {
     progress.end();
     await target.discard();
     throw error;
+  } finally {
+    opened.close();
   }
   progress.end();
 

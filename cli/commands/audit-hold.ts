@@ -9,7 +9,9 @@ import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { withArchiveLock } from '../../sinks/audit-archive/archive-lock.js';
+import { openSegmentStore } from '../../sinks/audit-archive/open-segment-store.js';
 import {
+  HOLD_LOG_FILE,
   readHoldLog,
   recordHoldChange,
   type ActiveHold,
@@ -64,15 +66,24 @@ export async function auditHoldCommand(args: string[], config: PanaceaConfig): P
   const root = archiveRootOf(config);
   await mkdir(root, { recursive: true });
   const key = await signingKeyForChanges(config, root, componentLogger('audit-hold'));
-  const change = await withArchiveLock(root, `hold ${action}`, () =>
-    recordHoldChange(
-      root,
-      key,
-      criteria !== undefined
-        ? { action: 'add', criteria, reason, by }
-        : { action: 'remove', holdId: holdId as string, reason, by },
-    ),
-  );
+  const opened = await openSegmentStore(config.archive, root);
+  let change: HoldChange;
+  try {
+    change = await withArchiveLock(root, `hold ${action}`, async () => {
+      const recorded = await recordHoldChange(
+        root,
+        key,
+        criteria !== undefined
+          ? { action: 'add', criteria, reason, by }
+          : { action: 'remove', holdId: holdId as string, reason, by },
+      );
+      // The bucket's copy of the archive carries the hold log too.
+      await opened.store.mirror(HOLD_LOG_FILE, root);
+      return recorded;
+    });
+  } finally {
+    opened.close();
+  }
 
   say(values.json ? JSON.stringify(change) : describeChange(change));
   return EXIT_OK;

@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
+import { openSegmentStore } from '../../sinks/audit-archive/open-segment-store.js';
 import { applyRetention, type RetentionReport } from '../../sinks/audit-archive/retention.js';
 import { verifyArchive, type VerifyReport } from '../../sinks/audit-archive/verify-archive.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
@@ -59,16 +60,32 @@ async function verifyCommand(args: string[], config: PanaceaConfig): Promise<num
   const root = archiveRootOf(config);
   const key = resolvePublicKey(values['public-key'], config, root);
 
-  const report = await verifyArchive(root, {
-    publicKey: key.publicKey,
-    ...(fromMs === undefined ? {} : { fromMs }),
-    ...(toMs === undefined ? {} : { toMs }),
-  });
+  const opened = await openSegmentStore(config.archive, root);
+  let report: VerifyReport;
+  try {
+    report = await verifyArchive(root, {
+      publicKey: key.publicKey,
+      store: opened.store,
+      ...(fromMs === undefined ? {} : { fromMs }),
+      ...(toMs === undefined ? {} : { toMs }),
+    });
+  } finally {
+    opened.close();
+  }
 
   if (values.json) {
-    say(JSON.stringify({ ...report, archive: root, publicKey: key.description }));
+    say(
+      JSON.stringify({
+        ...report,
+        archive: root,
+        segmentStore: opened.store.description,
+        publicKey: key.description,
+      }),
+    );
   } else {
-    for (const line of describeReport(report, root, key.description)) say(line);
+    for (const line of describeReport(report, root, opened.store.description, key.description)) {
+      say(line);
+    }
   }
   return report.ok ? EXIT_OK : EXIT_PARTIAL;
 }
@@ -76,10 +93,12 @@ async function verifyCommand(args: string[], config: PanaceaConfig): Promise<num
 function describeReport(
   report: VerifyReport,
   root: string,
+  store: string,
   key: { source: string; fingerprint: string },
 ): string[] {
   const lines = [
     `archive:    ${root}`,
+    ...(store === `directory ${root}` ? [] : [`segments in: ${store}`]),
     `public key: ${key.source} (SHA-256 ${key.fingerprint})`,
     `partitions: ${report.partitions}`,
     `segments:   ${report.segments}`,
@@ -114,12 +133,19 @@ async function retentionCommand(args: string[], config: PanaceaConfig): Promise<
   const logger = componentLogger('audit-retention');
   const key = await signingKeyForChanges(config, root, logger);
 
-  const report = await applyRetention(root, {
-    retentionMs: config.archive.retentionMs,
-    key,
-    logger,
-    dryRun: values['dry-run'],
-  });
+  const opened = await openSegmentStore(config.archive, root);
+  let report: RetentionReport;
+  try {
+    report = await applyRetention(root, {
+      retentionMs: config.archive.retentionMs,
+      key,
+      logger,
+      dryRun: values['dry-run'],
+      store: opened.store,
+    });
+  } finally {
+    opened.close();
+  }
 
   say(values.json ? JSON.stringify(report) : describeRetention(report).join('\n'));
   return EXIT_OK;

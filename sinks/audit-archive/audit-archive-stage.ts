@@ -41,12 +41,11 @@ import type { AuditEvent } from '../../schemas/event.js';
 import { readRawRecord } from '../../schemas/raw-record.js';
 import { toArchivedRecord, type ArchivedRecord } from './archived-record.js';
 import { loadSigningKey, type SigningKey } from './chain-head.js';
+import { openSegmentStore, type OpenedSegmentStore } from './open-segment-store.js';
 import { PartitionArchive } from './partition-archive.js';
 import { startArchiveRetentionSchedule } from './retention.js';
 import { factsOf, type EventFacts } from './segment-summary.js';
 
-// Known gap: segments are kept on local disk only; an S3-compatible backend is the part of the
-// archive issue still open, listed in the README's known limitations until it lands.
 export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 
 /**
@@ -106,6 +105,7 @@ class AuditArchiveStage implements RunningStage {
   readonly #locks = new PartitionLocks();
   #timer: NodeJS.Timeout | undefined;
   #retention: { stop(): Promise<void> } | undefined;
+  #store: OpenedSegmentStore | undefined;
   #stopping: Promise<void> | undefined;
   #stats: StageStats = {
     batches: 0,
@@ -139,6 +139,7 @@ class AuditArchiveStage implements RunningStage {
       this.#options.root,
       this.#logger,
     );
+    this.#store = await openSegmentStore(this.#options.settings, this.#options.root);
     // A partition given to another member takes its open segment with it: the new owner reads
     // those records again from the committed offset. Known gap: each instance archives into its
     // own data directory, so with several instances a partition's chain is split between them
@@ -180,7 +181,7 @@ class AuditArchiveStage implements RunningStage {
     if (retentionIntervalMs !== undefined) {
       this.#retention = startArchiveRetentionSchedule(
         this.#options.root,
-        { retentionMs, key: this.#key, logger: this.#logger },
+        { retentionMs, key: this.#key, logger: this.#logger, store: this.#store.store },
         retentionIntervalMs,
       );
     }
@@ -189,6 +190,7 @@ class AuditArchiveStage implements RunningStage {
         groupId: this.groupId,
         inputTopics: this.inputTopics,
         directory: this.#options.root,
+        segmentStore: this.#store.store.description,
         segmentBytes,
         segmentMs,
         retention: formatDuration(retentionMs),
@@ -231,6 +233,7 @@ class AuditArchiveStage implements RunningStage {
         (partition) => this.#sealAndCommit(partition),
       );
       await this.#consumer.disconnect();
+      this.#store?.close();
       this.#resolveFinished();
       this.#logger.info(
         { groupId: this.groupId, segmentsSealed: this.#segmentsSealed, ...this.#stats },
@@ -295,13 +298,16 @@ class AuditArchiveStage implements RunningStage {
   async #archiveFor(partition: number): Promise<PartitionArchive> {
     const known = this.#archives.get(partition);
     if (known !== undefined) return known;
-    if (this.#key === undefined) throw new Error('the stage was not started');
+    if (this.#key === undefined || this.#store === undefined) {
+      throw new Error('the stage was not started');
+    }
     const archive = await PartitionArchive.open(
       this.#options.root,
       this.#topic,
       partition,
       this.#key,
       this.#logger,
+      this.#store.store,
     );
     this.#archives.set(partition, archive);
     return archive;

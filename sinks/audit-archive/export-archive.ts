@@ -13,8 +13,6 @@
  * Events come out partition by partition, each in offset order. Reading an event's fields needs
  * its writer schema, hence the schema codec: the archive keeps the records as published.
  */
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Writable } from 'node:stream';
 
 import type { KeyObject } from 'node:crypto';
@@ -26,7 +24,8 @@ import { readRawRecord } from '../../schemas/raw-record.js';
 import type { ManifestEntry } from './manifest.js';
 import { archivedTopics } from './retention.js';
 import { archivedPartitions } from './segment-files.js';
-import { checkChain, readVerifiedSegment, type CheckedChain } from './verify-archive.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
+import { checkChain, readVerifiedSegment } from './verify-archive.js';
 
 export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -55,6 +54,8 @@ export interface ExportOptions {
   /** Reads an archived record's value into its event. */
   codec: SchemaCodec;
   output: Writable;
+  /** Where the segments are; default the archive directory. */
+  store?: SegmentStore;
   /** Called after each segment, for a progress display. */
   onProgress?: (progress: ExportProgress) => void;
 }
@@ -71,7 +72,6 @@ export interface ExportReport {
 interface Selected {
   topic: string;
   partition: number;
-  chain: CheckedChain;
   entry: ManifestEntry;
   sizeBytes: number;
 }
@@ -85,7 +85,8 @@ export async function exportArchive(root: string, options: ExportOptions): Promi
     eventsExported: 0,
   };
 
-  const selected = await selectSegments(root, options, report);
+  const store = options.store ?? localSegmentStore(root);
+  const selected = await selectSegments(root, store, options, report);
   const progress: ExportProgress = {
     segmentsDone: 0,
     segmentsTotal: selected.length,
@@ -96,8 +97,8 @@ export async function exportArchive(root: string, options: ExportOptions): Promi
   options.onProgress?.(progress);
 
   if (options.format === 'csv') await write(options.output, `${CSV_COLUMNS.join(',')}\r\n`);
-  for (const { topic, partition, chain, entry, sizeBytes } of selected) {
-    const read = await readVerifiedSegment(chain.directory, topic, partition, entry);
+  for (const { topic, partition, entry, sizeBytes } of selected) {
+    const read = await readVerifiedSegment(store, topic, partition, entry);
     if ('reason' in read) {
       throw new PanaceaError(
         'ARCHIVE_INVALID',
@@ -127,6 +128,7 @@ export async function exportArchive(root: string, options: ExportOptions): Promi
 /** Checks every chain first, then picks the segments that may hold a matching event. */
 async function selectSegments(
   root: string,
+  store: SegmentStore,
   options: ExportOptions,
   report: ExportReport,
 ): Promise<Selected[]> {
@@ -149,12 +151,9 @@ async function selectSegments(
           report.deletedSegments.push({ topic, partition, segment: entry.segment });
           continue;
         }
-        const file = path.join(chain.directory, entry.segment);
-        const sizeBytes = await stat(file).then(
-          (stats) => stats.size,
-          () => 0,
-        );
-        selected.push({ topic, partition, chain, entry, sizeBytes });
+        const location = { topic, partition, segment: entry.segment };
+        const sizeBytes = (await store.segmentSizeBytes(location)) ?? 0;
+        selected.push({ topic, partition, entry, sizeBytes });
       }
     }
   }

@@ -8,13 +8,13 @@
  * every offset in it holds an archived record (records sent to the dead-letter topic and
  * transaction markers take offsets too). That is what lets `verify` prove no range is missing.
  */
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ARCHIVED_RECORD_TYPE, type ArchivedRecord } from './archived-record.js';
-import { readHead, signHead, writeHead, type SigningKey } from './chain-head.js';
+import { HEAD_FILE, readHead, signHead, writeHead, type SigningKey } from './chain-head.js';
 import { ContainerWriter } from './container-file.js';
 import {
   appendManifestEntry,
@@ -26,12 +26,12 @@ import {
   withEntryHash,
   type ManifestEntry,
 } from './manifest.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
 import { SummaryBuilder, type EventFacts } from './segment-summary.js';
 import {
   partitionDirectory,
   removeUnlistedSegments,
   segmentName,
-  syncDirectory,
   TEMPORARY_SUFFIX,
 } from './segment-files.js';
 
@@ -59,6 +59,8 @@ export class PartitionArchive {
   readonly directory: string;
   #key: SigningKey;
   #logger: Logger;
+  #store: SegmentStore;
+  #root: string;
   #last: ManifestEntry | undefined;
   #entries: number;
   #open: OpenSegment | undefined;
@@ -70,12 +72,16 @@ export class PartitionArchive {
     key: SigningKey,
     logger: Logger,
     entries: ManifestEntry[],
+    store: SegmentStore,
+    root: string,
   ) {
     this.topic = topic;
     this.partition = partition;
     this.directory = directory;
     this.#key = key;
     this.#logger = logger;
+    this.#store = store;
+    this.#root = root;
     this.#last = entries.at(-1);
     this.#entries = entries.length;
   }
@@ -85,6 +91,7 @@ export class PartitionArchive {
    * entry, removes segments the manifest does not list (see removeUnlistedSegments), and signs the
    * head again if the run ended between an entry and its head. Any other mismatch between the
    * manifest and its signed head is refused: appending to a chain that was changed would hide it.
+   * Sealed segments go to `store` (default: this directory).
    */
   static async open(
     root: string,
@@ -92,6 +99,7 @@ export class PartitionArchive {
     partition: number,
     key: SigningKey,
     logger: Logger,
+    store: SegmentStore = localSegmentStore(root),
   ): Promise<PartitionArchive> {
     const directory = partitionDirectory(root, topic, partition);
     await mkdir(directory, { recursive: true });
@@ -101,6 +109,7 @@ export class PartitionArchive {
       await dropIncompleteTail(directory, manifest);
     }
     await removeUnlistedSegments(directory, manifest.entries, logger);
+    await removeUnlistedStored(store, topic, partition, manifest.entries, logger);
 
     const archive = new PartitionArchive(
       topic,
@@ -109,6 +118,8 @@ export class PartitionArchive {
       key,
       logger,
       manifest.entries,
+      store,
+      root,
     );
     const head = readHead(directory);
     const last = manifest.entries.at(-1);
@@ -188,8 +199,11 @@ export class PartitionArchive {
     try {
       await open.writer.finish();
       sha256 = sha256Hex(await readFile(open.writer.path));
-      await rename(open.writer.path, finalPath);
-      await syncDirectory(this.directory);
+      await this.#store.putSegment(
+        { topic: this.topic, partition: this.partition, segment: name },
+        open.writer.path,
+        { sha256 },
+      );
     } catch (error) {
       throw this.#writeFailed(finalPath, error);
     }
@@ -211,6 +225,10 @@ export class PartitionArchive {
       this.#last = entry;
       this.#entries += 1;
       await this.#signHead();
+      // The store's copy of the chain follows each seal, before the offsets are committed.
+      const relative = path.relative(this.#root, this.directory);
+      await this.#store.mirror(path.join(relative, MANIFEST_FILE), this.#root);
+      await this.#store.mirror(path.join(relative, HEAD_FILE), this.#root);
     } catch (error) {
       throw this.#writeFailed(path.join(this.directory, MANIFEST_FILE), error);
     }
@@ -279,6 +297,36 @@ export class PartitionArchive {
       { file, topic: this.topic, partition: this.partition },
       error,
     );
+  }
+}
+
+/**
+ * Segments the store holds that the manifest does not list: uploaded by a run that ended before
+ * their manifest entry, so their records are archived again under that or another name. A store
+ * that refuses the removal (S3 Object Lock) keeps them; `verify` lists them as not in a manifest.
+ */
+async function removeUnlistedStored(
+  store: SegmentStore,
+  topic: string,
+  partition: number,
+  entries: ManifestEntry[],
+  logger: Logger,
+): Promise<void> {
+  const listed = new Set(entries.map((entry) => entry.segment));
+  const unlisted = (await store.listSegments(topic, partition)).filter((name) => !listed.has(name));
+  for (const segment of unlisted) {
+    try {
+      await store.removeSegment({ topic, partition, segment });
+      logger.warn(
+        { store: store.description, segment },
+        'removed a stored segment an interrupted run left unlisted',
+      );
+    } catch (error) {
+      logger.warn(
+        { store: store.description, segment, err: error },
+        'could not remove a stored segment an interrupted run left unlisted',
+      );
+    }
   }
 }
 

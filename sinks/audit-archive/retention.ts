@@ -11,7 +11,6 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { formatDuration } from '../../core/durations.js';
@@ -19,10 +18,16 @@ import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { withArchiveLock } from './archive-lock.js';
 import { headSignatureValid, readHead, type SigningKey } from './chain-head.js';
-import { appendDeletion, readDeletions, validDeletionOf } from './deletion-log.js';
+import {
+  appendDeletion,
+  DELETION_LOG_FILE,
+  readDeletions,
+  validDeletionOf,
+} from './deletion-log.js';
 import { holdMatches, readHoldLog, type ActiveHold } from './hold-log.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
-import { archivedPartitions, partitionDirectory, syncDirectory } from './segment-files.js';
+import { archivedPartitions, partitionDirectory } from './segment-files.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
 
 /** Published once per segment deleted, with `{ topic, partition, segment, newestTime }`. */
 export const retentionChannel = channel('panacea:audit-archive:retention');
@@ -35,6 +40,8 @@ export interface RetentionOptions {
   dryRun?: boolean;
   /** "Now", epoch ms; default the clock. */
   nowMs?: number;
+  /** Where the segments are; default the archive directory. */
+  store?: SegmentStore;
 }
 
 export interface RetainedSegment {
@@ -78,12 +85,14 @@ export async function applyRetention(
     activeHolds: 0,
   };
 
+  const store = options.store ?? localSegmentStore(root);
   await withArchiveLock(root, 'retention', async () => {
     const holds = readHoldLog(root, options.key.publicKey).active;
     report.activeHolds = holds.length;
     for (const topic of archivedTopics(root)) {
       for (const partition of archivedPartitions(root, topic)) {
-        await retainPartition(root, topic, partition, { ...options, cutoffMs, holds, report });
+        const run = { ...options, root, store, cutoffMs, holds, report };
+        await retainPartition(topic, partition, run);
       }
     }
   });
@@ -91,18 +100,15 @@ export async function applyRetention(
 }
 
 interface PartitionRun extends RetentionOptions {
+  root: string;
+  store: SegmentStore;
   cutoffMs: number;
   holds: ActiveHold[];
   report: RetentionReport;
 }
 
-async function retainPartition(
-  root: string,
-  topic: string,
-  partition: number,
-  run: PartitionRun,
-): Promise<void> {
-  const directory = partitionDirectory(root, topic, partition);
+async function retainPartition(topic: string, partition: number, run: PartitionRun): Promise<void> {
+  const directory = partitionDirectory(run.root, topic, partition);
   const { entries } = readManifest(directory);
   const head = readHead(directory);
   if (head !== undefined && !headSignatureValid(head, run.key.publicKey)) {
@@ -114,7 +120,7 @@ async function retainPartition(
   }
 
   const deletions = readDeletions(directory);
-  let removedFiles = false;
+  const locationOf = (entry: ManifestEntry) => ({ topic, partition, segment: entry.segment });
   for (const entry of entries) {
     const mark = validDeletionOf(
       deletions.get(entry.segment),
@@ -126,7 +132,7 @@ async function retainPartition(
     if (mark !== undefined) {
       run.report.alreadyDeleted += 1;
       // A run that ended between its mark and the removal left the file behind.
-      if (!run.dryRun) removedFiles = (await removeIfPresent(directory, entry)) || removedFiles;
+      if (!run.dryRun) await run.store.removeSegment(locationOf(entry));
       continue;
     }
     const newestMs = newestTimeMs(entry);
@@ -158,11 +164,14 @@ async function retainPartition(
       },
       run.key,
     );
-    removedFiles = (await removeIfPresent(directory, entry)) || removedFiles;
+    await run.store.mirror(
+      path.relative(run.root, path.join(directory, DELETION_LOG_FILE)),
+      run.root,
+    );
+    await run.store.removeSegment(locationOf(entry));
     run.logger.info(segment, 'audit segment deleted by retention');
     if (retentionChannel.hasSubscribers) retentionChannel.publish(segment);
   }
-  if (removedFiles) await syncDirectory(directory);
 }
 
 /**
@@ -176,21 +185,6 @@ export function newestTimeMs(entry: ManifestEntry): number | undefined {
     .filter((time): time is string => typeof time === 'string')
     .map((time) => Date.parse(time));
   return times.length === 0 ? undefined : Math.max(...times);
-}
-
-async function removeIfPresent(directory: string, entry: ManifestEntry): Promise<boolean> {
-  try {
-    await rm(path.join(directory, entry.segment));
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new PanaceaError(
-      'ARCHIVE_WRITE_FAILED',
-      `could not delete audit segment ${entry.segment}`,
-      { directory, segment: entry.segment },
-      error,
-    );
-  }
 }
 
 export function archivedTopics(root: string): string[] {

@@ -12,7 +12,6 @@
  * entry like any other. The legal hold log is checked whole too (hold-log.ts).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { KeyObject } from 'node:crypto';
@@ -34,12 +33,15 @@ import {
   type ManifestEntry,
 } from './manifest.js';
 import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
 
 export interface VerifyOptions {
   /** Only segments whose time range overlaps [fromMs, toMs] are read; epoch ms. */
   fromMs?: number;
   toMs?: number;
   publicKey: KeyObject;
+  /** Where the segments are; default the archive directory. */
+  store?: SegmentStore;
 }
 
 export interface BrokenSegment {
@@ -139,6 +141,7 @@ async function verifyPartition(
   const checked = checkChain(root, topic, partition, options.publicKey);
   if ('broken' in checked) return checked.broken;
   const { directory, entries, deleted } = checked;
+  const store = options.store ?? localSegmentStore(root);
 
   for (const entry of entries) {
     if (!inWindow(entry.firstTimestamp, entry.lastTimestamp, options)) continue;
@@ -146,7 +149,7 @@ async function verifyPartition(
       report.deletedSegments += 1;
       continue;
     }
-    const read = await readVerifiedSegment(directory, topic, partition, entry, 'positions');
+    const read = await readVerifiedSegment(store, topic, partition, entry, 'positions');
     if ('reason' in read) return { topic, partition, segment: entry.segment, reason: read.reason };
     report.segments += 1;
     report.events += entry.records;
@@ -155,7 +158,11 @@ async function verifyPartition(
   }
 
   const listed = new Set(entries.map((entry) => entry.segment));
-  for (const name of segmentFilesIn(directory)) {
+  const present = new Set([
+    ...segmentFilesIn(directory),
+    ...(await store.listSegments(topic, partition)),
+  ]);
+  for (const name of [...present].sort()) {
     if (!listed.has(name)) report.unlisted.push(path.join(topic, `partition-${partition}`, name));
   }
   return undefined;
@@ -269,18 +276,14 @@ export function checkChain(
  * records, or the reason it is broken.
  */
 export async function readVerifiedSegment(
-  directory: string,
+  store: SegmentStore,
   topic: string,
   partition: number,
   entry: ManifestEntry,
   fields: 'positions' | 'all' = 'all',
 ): Promise<{ records: ArchivedRecord[]; sizeBytes: number } | { reason: string }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path.join(directory, entry.segment));
-  } catch {
-    return { reason: 'the segment file is missing' };
-  }
+  const bytes = await store.readSegment({ topic, partition, segment: entry.segment });
+  if (bytes === undefined) return { reason: 'the segment file is missing' };
   if (sha256Hex(bytes) !== entry.sha256) {
     return {
       reason: 'the SHA-256 of the file does not match the manifest (the segment was changed)',

@@ -37,6 +37,7 @@ describe('config', () => {
           ...DEFAULT_ARCHIVE_CONFIG,
           signingKeyFile: undefined,
           retentionMs: DEFAULT_RETENTION_CONFIG.auditMs,
+          s3: undefined,
         },
       });
     });
@@ -284,6 +285,23 @@ describe('config', () => {
         signingKeyFile: path.resolve('keys/archive.pem'),
         retentionMs: 400 * 86_400_000,
         retentionIntervalMs: 3_600_000,
+        s3: undefined,
+      });
+    });
+
+    it('reads the S3 segment store settings, with a prefix ending in one slash', () => {
+      const config = loadConfig({
+        PANACEA_ARCHIVE_S3_BUCKET: 'audit-archive',
+        PANACEA_ARCHIVE_S3_PREFIX: 'panacea//',
+        PANACEA_ARCHIVE_S3_ENDPOINT: 'http://127.0.0.1:9000/',
+        PANACEA_ARCHIVE_S3_OBJECT_LOCK: 'compliance',
+      });
+      expect(config.archive.s3).toEqual({
+        bucket: 'audit-archive',
+        prefix: 'panacea/',
+        endpoint: 'http://127.0.0.1:9000',
+        region: 'us-east-1',
+        objectLock: 'compliance',
       });
     });
 
@@ -310,6 +328,12 @@ describe('config', () => {
         'forever',
         'a duration such as 15m, 12h or 30d, from 1m to 3650d',
       ],
+      [
+        'PANACEA_ARCHIVE_S3_BUCKET',
+        'Audit_Archive',
+        'an S3 bucket name (3-63 of a-z, 0-9, . and -)',
+      ],
+      ['PANACEA_ARCHIVE_S3_OBJECT_LOCK', 'legal', 'off, governance, compliance'],
       [
         'PANACEA_ARCHIVE_RETENTION_INTERVAL',
         '0s',
