@@ -13,6 +13,7 @@
  * given (what S3-compatible servers expect). Credentials come from the SDK's usual sources
  * (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, a profile, a role), never from this config.
  */
+import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -50,12 +51,13 @@ export function s3SegmentStore(options: S3SegmentStoreOptions): SegmentStore & {
     `${partitionPrefix(settings.prefix, location.topic, location.partition)}${location.segment}`;
   const describe = `s3://${bucket}/${settings.prefix}${settings.endpoint === undefined ? '' : ` at ${settings.endpoint}`}`;
 
+  // The SDK's error is not kept as the cause: it carries the whole HTTP exchange, which a log line
+  // would serialize in full. Its name, status and message are in the message.
   const failed = (action: string, key: string, error: unknown): PanaceaError =>
     new PanaceaError(
       'ARCHIVE_STORE_UNAVAILABLE',
       `${action} s3://${bucket}/${key}: ${s3Reason(error)}`,
       { bucket, key },
-      error,
     );
 
   return {
@@ -68,8 +70,11 @@ export function s3SegmentStore(options: S3SegmentStoreOptions): SegmentStore & {
         Key: key,
         Body: body,
         ContentType: 'application/avro',
-        // Checked by S3 against the body it received, so a corrupted upload is refused.
-        ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64'),
+        // Checked by the server against the body it received, so a corrupted upload is refused;
+        // S3 also requires it (or a newer checksum) with Object Lock headers. MD5, not the newer
+        // x-amz-checksum-sha256, because S3-compatible servers such as s3proxy refuse that one.
+        ContentMD5: createHash('md5').update(body).digest('base64'),
+        // For a reviewer listing the bucket: the SHA-256 the manifest states.
         Metadata: { sha256 },
       };
       if (settings.objectLock !== 'off') {
@@ -162,7 +167,14 @@ export function s3SegmentStore(options: S3SegmentStoreOptions): SegmentStore & {
         );
       }
       try {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentMD5: createHash('md5').update(body).digest('base64'),
+          }),
+        );
       } catch (error) {
         throw failed('could not write', key, error);
       }

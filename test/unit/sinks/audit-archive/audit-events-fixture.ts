@@ -9,6 +9,7 @@ import { createMemoryRegistry } from '../../../../schemas/registry/memory-regist
 import type { ArchivedRecord } from '../../../../sinks/audit-archive/archived-record.js';
 import type { SigningKey } from '../../../../sinks/audit-archive/chain-head.js';
 import { PartitionArchive } from '../../../../sinks/audit-archive/partition-archive.js';
+import type { SegmentStore } from '../../../../sinks/audit-archive/segment-store.js';
 import { factsOf } from '../../../../sinks/audit-archive/segment-summary.js';
 import { logger, TOPIC } from './archive-fixture.js';
 
@@ -51,8 +52,9 @@ export async function writeEventSegments(
   key: SigningKey,
   codec: SchemaCodec,
   segments: AuditEvent[][],
+  store?: SegmentStore,
 ): Promise<AuditEvent[][]> {
-  const archive = await PartitionArchive.open(root, TOPIC, 0, key, logger);
+  const archive = await PartitionArchive.open(root, TOPIC, 0, key, logger, store);
   let offset = Number(archive.nextOffset ?? 0n);
   for (const events of segments) {
     const firstOffset = offset;
