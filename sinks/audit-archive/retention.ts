@@ -142,9 +142,9 @@ async function retainPartition(topic: string, partition: number, run: PartitionR
     }
 
     const segment = { topic, partition, segment: entry.segment, newestTime: iso(newestMs) };
-    const holdIds = run.holds.filter((hold) => holdMatches(hold.criteria, entry));
-    if (holdIds.length > 0) {
-      run.report.held.push({ ...segment, holds: holdIds.map((hold) => hold.holdId) });
+    const holding = run.holds.filter((hold) => holdMatches(hold.criteria, entry));
+    if (holding.length > 0) {
+      run.report.held.push({ ...segment, holds: holding.map((hold) => hold.holdId) });
       continue;
     }
     run.report.deleted.push(segment);

@@ -4,7 +4,7 @@
  * headers refused visibly by a server without Object Lock, and `panacea run` archiving into a
  * bucket that `panacea audit verify` then checks.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -148,5 +148,19 @@ describe('S3 segment store', () => {
     const local = await runPanacea(['audit', 'verify'], isolation.env);
     expect(local.exitCode).toBe(1);
     expect(local.stdout).toContain('the segment file is missing');
+
+    // The bucket alone is a whole archive: copied into an empty data directory, it verifies.
+    const copy = isolate('archive-s3-copy');
+    for (const key of keys) {
+      const target = path.join(copy.dataDir, 'audit-archive', key.slice(prefix.length));
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, (await readObject(key)) ?? Buffer.alloc(0));
+    }
+    const fromBucket = await runPanacea(
+      ['audit', 'verify', '--json', '--public-key', path.join(root, 'signing-key.pub.pem')],
+      copy.env,
+    );
+    expect(fromBucket.exitCode, fromBucket.stdout + fromBucket.stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(fromBucket.stdout)).toMatchObject({ ok: true, events: 60 });
   });
 });
