@@ -162,7 +162,7 @@ function openTarget(file: string | undefined): Target {
 }
 
 /** A bar redrawn in place on a terminal; elsewhere a plain line now and then, and a last one. */
-function progressReporter(stderr: NodeJS.WriteStream): {
+export function progressReporter(stderr: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>): {
   update: (progress: ExportProgress) => void;
   end: () => void;
 } {

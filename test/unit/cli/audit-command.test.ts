@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { exportWithCodec } from '../../../cli/commands/audit-export.js';
+import { exportWithCodec, progressReporter } from '../../../cli/commands/audit-export.js';
 import { auditCommand } from '../../../cli/commands/audit.js';
 import { loadConfig } from '../../../core/config.js';
 import { readManifest } from '../../../sinks/audit-archive/manifest.js';
@@ -286,5 +286,47 @@ describe('panacea audit export', () => {
       exportArchiveOf(['--from', '2026-01-15T00:00:00Z', '--format', 'csv']),
     );
     expect(to.message).toBe('--to: expected an RFC 3339 time, got nothing');
+  });
+});
+
+describe('export progress', () => {
+  const steps = [0, 1, 2].map((segmentsDone) => ({
+    segmentsDone,
+    segmentsTotal: 2,
+    bytesDone: segmentsDone * 500,
+    bytesTotal: 1000,
+    eventsExported: segmentsDone * 10,
+  }));
+
+  it('redraws one bar in place on a terminal, and ends its line', () => {
+    let written = '';
+    const progress = progressReporter({
+      isTTY: true,
+      write: (chunk: string | Uint8Array) => ((written += String(chunk)), true),
+    });
+
+    for (const step of steps) progress.update(step);
+    progress.end();
+
+    expect(written.split('\r').slice(1)).toEqual([
+      `export [${'.'.repeat(30)}]   0% 0/2 segments, 0 events exported`,
+      `export [${'#'.repeat(15)}${'.'.repeat(15)}]  50% 1/2 segments, 10 events exported`,
+      `export [${'#'.repeat(30)}] 100% 2/2 segments, 20 events exported\n`,
+    ]);
+  });
+
+  it('writes plain lines elsewhere: the first, then at most one per interval, and the last', () => {
+    let written = '';
+    const progress = progressReporter({
+      isTTY: false,
+      write: (chunk: string | Uint8Array) => ((written += String(chunk)), true),
+    });
+
+    for (const step of steps) progress.update(step);
+    progress.end();
+
+    expect(written).toBe(
+      'export: 0%, 0/2 segments, 0 events exported\nexport: 100%, 2/2 segments, 20 events exported\n',
+    );
   });
 });
