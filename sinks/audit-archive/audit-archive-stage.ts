@@ -1,7 +1,8 @@
 /**
  * The audit archive stage: the raw audit topic in (not the enriched one, so the archive holds what
  * the agent published, byte for byte), hash-chained Avro segments out, under
- * `<data dir>/audit-archive/<topic>/partition-<n>/` (layout in segment-files.ts).
+ * `<data dir>/audit-archive/<topic>/partition-<n>/` (layout in segment-files.ts), the sealed ones
+ * in the configured segment store (segment-store.ts: that directory, or an S3-compatible bucket).
  *
  * It runs its own consumer loop rather than core/stage-runner.ts, because its commit does not
  * follow each batch: a partition's batches go into one open segment, rolled when it reaches
@@ -14,6 +15,8 @@
  * but before the commit), read each record (bad ones to the dead-letter topic, durably), append
  * the rest as one block, and seal and commit when the segment is full. A timer seals segments
  * that have been open long enough, and a stop seals every open segment before it disconnects.
+ * Each record's event facts go into its segment's summary (segment-summary.ts), and the archive
+ * retention runs on its own schedule beside the loop (retention.ts).
  */
 import { channel } from 'node:diagnostics_channel';
 import path from 'node:path';
