@@ -4,7 +4,7 @@
  * table gathered from each benchmark's JSON line (see summary.ts) and writes it, with every
  * benchmark's full result, to bench/results/latest.md and bench/results/latest.json.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|kafka-clients]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|kafka-clients|archive]
  *                         [--events N] [options]
  *
  * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one
@@ -41,6 +41,7 @@ const BENCHMARKS: Benchmark[] = [
     options: ['events', 'rounds', 'outage-seconds', 'input-rate'],
   },
   { name: 'kafka-clients', file: 'kafka-clients.js', options: ['events', 'rounds'] },
+  { name: 'archive', file: 'archive.js', options: ['events', 'rounds', 'segment-bytes', 'dir'] },
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -32,6 +32,14 @@ const USAGE = `usage:
   panacea audit verify [--from RFC3339] [--to RFC3339] [--public-key FILE] [--json]
                                                  check the audit archive's hashes, chain and
                                                  signatures; exit 1 naming the first broken segment
+  panacea audit retention [--dry-run] [--json]   delete archive segments past retention, not held
+  panacea audit hold add [--from RFC3339] [--to RFC3339] [--actor ID] [--resource ID]
+                         --reason TEXT --by NAME
+  panacea audit hold remove HOLD_ID --reason TEXT --by NAME | hold list [--history] [--json]
+                                                 legal holds, each change in a signed hold log
+  panacea audit export --from RFC3339 --to RFC3339 [--actor ID] [--resource ID]
+                       [--outcome success|failure|denied] --format ndjson|csv [--output FILE]
+                                                 verified archived events for offline analysis
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)

@@ -171,11 +171,48 @@ export interface ArchiveConfig {
    * `PANACEA_ARCHIVE_SIGNING_KEY`; default unset: a key generated in the archive directory.
    */
   signingKeyFile: string | undefined;
+  /**
+   * Segments whose newest event is older than this are deleted unless a legal hold keeps them.
+   * `PANACEA_ARCHIVE_RETENTION`, a duration; default `PANACEA_RETENTION_AUDIT` (400 days).
+   */
+  retentionMs: number;
+  /**
+   * How often `panacea run` applies the archive retention. `PANACEA_ARCHIVE_RETENTION_INTERVAL`,
+   * a duration from 1s to 1d or `off`; default 1 hour. Undefined: not applied by `run`
+   * (`panacea audit retention` still applies it).
+   */
+  retentionIntervalMs: number | undefined;
+  /**
+   * Where sealed segments are kept besides the archive directory: an S3-compatible bucket when
+   * `PANACEA_ARCHIVE_S3_BUCKET` is set (see ArchiveS3Config); default undefined, the directory.
+   */
+  s3: ArchiveS3Config | undefined;
+}
+
+/** The S3-compatible segment store, each setting from its own variable. */
+export interface ArchiveS3Config {
+  /** `PANACEA_ARCHIVE_S3_BUCKET`: the bucket, which must exist. */
+  bucket: string;
+  /** `PANACEA_ARCHIVE_S3_PREFIX`: prepended to every key, e.g. `panacea/`; default empty. */
+  prefix: string;
+  /**
+   * `PANACEA_ARCHIVE_S3_ENDPOINT`: an http(s) URL of an S3-compatible server (path-style
+   * addressing); default unset, AWS S3 itself.
+   */
+  endpoint: string | undefined;
+  /** `PANACEA_ARCHIVE_S3_REGION`; default `us-east-1`. */
+  region: string;
+  /**
+   * `PANACEA_ARCHIVE_S3_OBJECT_LOCK`: `off`, `governance` or `compliance`: the Object Lock mode
+   * each segment is written with, retained for the archive retention; default `off`.
+   */
+  objectLock: 'off' | 'governance' | 'compliance';
 }
 
 export const DEFAULT_ARCHIVE_CONFIG = {
   segmentBytes: 64 * 1024 * 1024,
   segmentMs: 600_000,
+  retentionIntervalMs: 3_600_000,
 } as const;
 
 export interface MetricsConfig {
@@ -359,6 +396,8 @@ function readSettings(environment: NodeJS.ProcessEnv): PanaceaConfig {
         'milliseconds',
       ),
       signingKeyFile: optionalPath(environment.PANACEA_ARCHIVE_SIGNING_KEY),
+      ...readArchiveRetention(environment, retention.auditMs),
+      s3: readArchiveS3(environment),
     },
     alertDestinationsFile: optionalPath(environment.PANACEA_ALERT_DESTINATIONS),
     observability: readObservability(environment),
@@ -500,6 +539,47 @@ function pemFile(variable: string, file: string): string {
   return content;
 }
 
+function readArchiveRetention(
+  environment: NodeJS.ProcessEnv,
+  auditRetentionMs: number,
+): Pick<ArchiveConfig, 'retentionMs' | 'retentionIntervalMs'> {
+  let retentionMs = auditRetentionMs;
+  const retentionText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION);
+  if (retentionText !== undefined) {
+    const durationMs = parseDurationMs(retentionText);
+    if (
+      durationMs === undefined ||
+      durationMs < MIN_RETENTION_MS ||
+      durationMs > MAX_RETENTION_MS
+    ) {
+      const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
+      throw invalid('PANACEA_ARCHIVE_RETENTION', retentionText, `${DURATION_FORM}, ${range}`);
+    }
+    retentionMs = durationMs;
+  }
+
+  let retentionIntervalMs: number | undefined = DEFAULT_ARCHIVE_CONFIG.retentionIntervalMs;
+  const intervalText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION_INTERVAL);
+  if (intervalText === 'off') {
+    retentionIntervalMs = undefined;
+  } else if (intervalText !== undefined) {
+    const intervalMs = parseDurationMs(intervalText);
+    if (
+      intervalMs === undefined ||
+      intervalMs < MIN_ENFORCEMENT_INTERVAL_MS ||
+      intervalMs > DAY_MS
+    ) {
+      throw invalid(
+        'PANACEA_ARCHIVE_RETENTION_INTERVAL',
+        intervalText,
+        `${DURATION_FORM} from 1s to 1d, or off`,
+      );
+    }
+    retentionIntervalMs = intervalMs;
+  }
+  return { retentionMs, retentionIntervalMs };
+}
+
 function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {
   const retention = { ...DEFAULT_RETENTION_CONFIG };
   for (const [variable, key] of Object.entries(RETENTION_VARIABLES)) {
@@ -533,6 +613,40 @@ function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {
     retention.enforcementIntervalMs = intervalMs;
   }
   return retention;
+}
+
+const S3_OBJECT_LOCK_MODES = ['off', 'governance', 'compliance'] as const;
+// S3's own rules for bucket names: 3-63 lowercase letters, digits, dots and hyphens.
+const S3_BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function readArchiveS3(environment: NodeJS.ProcessEnv): ArchiveS3Config | undefined {
+  // Checked even without a bucket: a lock mode set by mistake is better named than ignored.
+  const objectLock = nonEmpty(environment.PANACEA_ARCHIVE_S3_OBJECT_LOCK) ?? 'off';
+  if (!(S3_OBJECT_LOCK_MODES as readonly string[]).includes(objectLock)) {
+    throw invalid('PANACEA_ARCHIVE_S3_OBJECT_LOCK', objectLock, S3_OBJECT_LOCK_MODES.join(', '));
+  }
+  const bucket = nonEmpty(environment.PANACEA_ARCHIVE_S3_BUCKET);
+  if (bucket === undefined) return undefined;
+  if (!S3_BUCKET_PATTERN.test(bucket)) {
+    throw invalid(
+      'PANACEA_ARCHIVE_S3_BUCKET',
+      bucket,
+      'an S3 bucket name (3-63 of a-z, 0-9, . and -)',
+    );
+  }
+  const endpointText = nonEmpty(environment.PANACEA_ARCHIVE_S3_ENDPOINT);
+  const prefix = nonEmpty(environment.PANACEA_ARCHIVE_S3_PREFIX) ?? '';
+  return {
+    bucket,
+    // A prefix names a folder: it ends with one slash, whatever was written.
+    prefix: prefix === '' ? '' : `${prefix.replace(/\/+$/, '')}/`,
+    endpoint:
+      endpointText === undefined
+        ? undefined
+        : parseHttpUrl('PANACEA_ARCHIVE_S3_ENDPOINT', endpointText),
+    region: nonEmpty(environment.PANACEA_ARCHIVE_S3_REGION) ?? 'us-east-1',
+    objectLock: objectLock as ArchiveS3Config['objectLock'],
+  };
 }
 
 function wholeNumberVariable(

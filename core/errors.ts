@@ -54,6 +54,14 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: 'the audit archive is not what its manifest and signed chain head say',
   },
+  ARCHIVE_STORE_UNAVAILABLE: {
+    retriable: true,
+    summary: "the audit archive's object store could not be reached or refused a request",
+  },
+  ARCHIVE_BUSY: {
+    retriable: true,
+    summary: 'another process is changing the audit archive (retention or a legal hold)',
+  },
   IMPORT_INVALID: { retriable: false, summary: 'an input file for an importer is not valid' },
   KIBANA_UNAVAILABLE: { retriable: true, summary: 'Kibana could not be reached or failed' },
   KIBANA_REQUEST_REJECTED: { retriable: false, summary: 'Kibana refused a request as not valid' },

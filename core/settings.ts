@@ -285,6 +285,49 @@ export const SETTINGS: readonly Setting[] = [
     description: 'PEM Ed25519 private key that signs the chain heads',
   },
   {
+    key: 'archive.retention',
+    variable: 'PANACEA_ARCHIVE_RETENTION',
+    form: duration,
+    description:
+      'Archive segments older than this are deleted unless held (default: audit retention)',
+  },
+  {
+    key: 'archive.retentionInterval',
+    variable: 'PANACEA_ARCHIVE_RETENTION_INTERVAL',
+    form: { type: 'durationOrOff' },
+    description: 'How often panacea run applies the archive retention, or off (default 1h)',
+  },
+  {
+    key: 'archive.s3.bucket',
+    variable: 'PANACEA_ARCHIVE_S3_BUCKET',
+    form: text,
+    description: 'Keep sealed archive segments in this S3-compatible bucket',
+  },
+  {
+    key: 'archive.s3.prefix',
+    variable: 'PANACEA_ARCHIVE_S3_PREFIX',
+    form: text,
+    description: 'Prefix of every key in the bucket',
+  },
+  {
+    key: 'archive.s3.endpoint',
+    variable: 'PANACEA_ARCHIVE_S3_ENDPOINT',
+    form: text,
+    description: 'URL of an S3-compatible server (default: AWS S3)',
+  },
+  {
+    key: 'archive.s3.region',
+    variable: 'PANACEA_ARCHIVE_S3_REGION',
+    form: text,
+    description: "The bucket's region (default us-east-1)",
+  },
+  {
+    key: 'archive.s3.objectLock',
+    variable: 'PANACEA_ARCHIVE_S3_OBJECT_LOCK',
+    form: { type: 'string', enum: ['off', 'governance', 'compliance'] },
+    description: 'Object Lock mode of each segment until its retention ends (default off)',
+  },
+  {
     key: 'alerts.destinationsFile',
     variable: 'PANACEA_ALERT_DESTINATIONS',
     form: text,

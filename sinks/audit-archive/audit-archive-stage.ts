@@ -1,7 +1,8 @@
 /**
  * The audit archive stage: the raw audit topic in (not the enriched one, so the archive holds what
  * the agent published, byte for byte), hash-chained Avro segments out, under
- * `<data dir>/audit-archive/<topic>/partition-<n>/` (layout in segment-files.ts).
+ * `<data dir>/audit-archive/<topic>/partition-<n>/` (layout in segment-files.ts), the sealed ones
+ * in the configured segment store (segment-store.ts: that directory, or an S3-compatible bucket).
  *
  * It runs its own consumer loop rather than core/stage-runner.ts, because its commit does not
  * follow each batch: a partition's batches go into one open segment, rolled when it reaches
@@ -14,6 +15,8 @@
  * but before the commit), read each record (bad ones to the dead-letter topic, durably), append
  * the rest as one block, and seal and commit when the segment is full. A timer seals segments
  * that have been open long enough, and a stop seals every open segment before it disconnects.
+ * Each record's event facts go into its segment's summary (segment-summary.ts), and the archive
+ * retention runs on its own schedule beside the loop (retention.ts).
  */
 import { channel } from 'node:diagnostics_channel';
 import path from 'node:path';
@@ -23,6 +26,7 @@ import type { Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { ArchiveConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { formatDuration } from '../../core/durations.js';
 import { PanaceaError } from '../../core/errors.js';
 import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
@@ -36,13 +40,15 @@ import {
   type StageStats,
 } from '../../core/stage-runner.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
+import type { AuditEvent } from '../../schemas/event.js';
 import { readRawRecord } from '../../schemas/raw-record.js';
 import { toArchivedRecord, type ArchivedRecord } from './archived-record.js';
 import { loadSigningKey, type SigningKey } from './chain-head.js';
+import { openSegmentStore, type OpenedSegmentStore } from './open-segment-store.js';
 import { PartitionArchive } from './partition-archive.js';
+import { startArchiveRetentionSchedule } from './retention.js';
+import { factsOf, type EventFacts } from './segment-summary.js';
 
-// Known gap: segments stay on local disk for ever. An S3-compatible backend, retention, legal holds
-// and export are the later parts of the archive issue; until then the README lists them as missing.
 export const AUDIT_ARCHIVE_STAGE = 'sink-audit-archive';
 
 /**
@@ -101,6 +107,8 @@ class AuditArchiveStage implements RunningStage {
   #pending = new Map<number, Pending>();
   readonly #locks = new PartitionLocks();
   #timer: NodeJS.Timeout | undefined;
+  #retention: { stop(): Promise<void> } | undefined;
+  #store: OpenedSegmentStore | undefined;
   #stopping: Promise<void> | undefined;
   #stats: StageStats = {
     batches: 0,
@@ -134,6 +142,7 @@ class AuditArchiveStage implements RunningStage {
       this.#options.root,
       this.#logger,
     );
+    this.#store = await openSegmentStore(this.#options.settings, this.#options.root);
     // A partition given to another member takes its open segment with it: the new owner reads
     // those records again from the committed offset. Known gap: each instance archives into its
     // own data directory, so with several instances a partition's chain is split between them
@@ -169,16 +178,28 @@ class AuditArchiveStage implements RunningStage {
       partitionsConsumedConcurrently: 2,
       eachBatch: (payload) => this.#handleBatch(payload),
     });
-    const { segmentMs, segmentBytes } = this.#options.settings;
+    const { segmentMs, segmentBytes, retentionMs, retentionIntervalMs } = this.#options.settings;
     const tickIntervalMs = this.#options.tickIntervalMs ?? Math.min(1_000, segmentMs / 4);
     this.#timer = setInterval(() => void this.#sealAged(), Math.max(tickIntervalMs, 50));
+    if (retentionIntervalMs !== undefined) {
+      this.#retention = startArchiveRetentionSchedule(
+        this.#options.root,
+        { retentionMs, key: this.#key, logger: this.#logger, store: this.#store.store },
+        retentionIntervalMs,
+      );
+    }
     this.#logger.info(
       {
         groupId: this.groupId,
         inputTopics: this.inputTopics,
         directory: this.#options.root,
+        segmentStore: this.#store.store.description,
         segmentBytes,
         segmentMs,
+        retention: formatDuration(retentionMs),
+        // Off only when asked for (PANACEA_ARCHIVE_RETENTION_INTERVAL=off).
+        retentionInterval:
+          retentionIntervalMs === undefined ? 'off' : formatDuration(retentionIntervalMs),
         signingKey: this.#key.source,
         publicKeyFingerprint: this.#key.fingerprint,
       },
@@ -207,6 +228,7 @@ class AuditArchiveStage implements RunningStage {
     this.#stopping ??= (async () => {
       this.#abort.abort();
       clearInterval(this.#timer);
+      await this.#retention?.stop();
       // Sealed and committed while the partitions are still ours, so a clean stop leaves
       // nothing to read again.
       await this.#locks.finishEach(
@@ -214,6 +236,7 @@ class AuditArchiveStage implements RunningStage {
         (partition) => this.#sealAndCommit(partition),
       );
       await this.#consumer.disconnect();
+      this.#store?.close();
       this.#resolveFinished();
       this.#logger.info(
         { groupId: this.groupId, segmentsSealed: this.#segmentsSealed, ...this.#stats },
@@ -239,12 +262,15 @@ class AuditArchiveStage implements RunningStage {
       );
       const firstOffset = BigInt(messages[0]?.offset ?? batch.firstOffset() ?? '0');
       const archived: ArchivedRecord[] = [];
+      const facts: EventFacts[] = [];
       const deadLetters: DeadLetter[] = [];
       for (const message of messages) {
         const record = stageRecordOf(batch, message);
         try {
           const raw = await readRawRecord(this.#options.codec, record.value, 'audit');
           archived.push(toArchivedRecord(record, raw.event.eventId));
+          // The topic's kind is checked by readRawRecord, so this is an audit event.
+          facts.push(factsOf(raw.event as AuditEvent));
         } catch (error) {
           // Only the record's own faults are dead-lettered; a registry out of reach is retried.
           if (!(error instanceof PanaceaError) || error.retriable) throw error;
@@ -254,7 +280,7 @@ class AuditArchiveStage implements RunningStage {
 
       try {
         await this.#publishDeadLetters(deadLetters);
-        await archive.append(archived, firstOffset, lastOffset, Date.now());
+        await archive.append(archived, firstOffset, lastOffset, Date.now(), facts);
       } catch (error) {
         await this.#rewind(archive);
         throw error;
@@ -275,13 +301,16 @@ class AuditArchiveStage implements RunningStage {
   async #archiveFor(partition: number): Promise<PartitionArchive> {
     const known = this.#archives.get(partition);
     if (known !== undefined) return known;
-    if (this.#key === undefined) throw new Error('the stage was not started');
+    if (this.#key === undefined || this.#store === undefined) {
+      throw new Error('the stage was not started');
+    }
     const archive = await PartitionArchive.open(
       this.#options.root,
       this.#topic,
       partition,
       this.#key,
       this.#logger,
+      this.#store.store,
     );
     this.#archives.set(partition, archive);
     return archive;

@@ -94,9 +94,16 @@ export interface DecodedContainer {
   records: unknown[];
 }
 
-/** Decodes a whole container file held in memory; a file that is not one fails DECODE_FAILED. */
-export async function decodeContainer(bytes: Buffer): Promise<DecodedContainer> {
-  const decoder = new avro.streams.BlockDecoder();
+/**
+ * Decodes a whole container file held in memory; a file that is not one fails DECODE_FAILED.
+ * With `readerSchema`, records are read into it by Avro schema resolution: fields it leaves out
+ * are skipped rather than decoded, which is how `verify` reads only what it checks.
+ */
+export async function decodeContainer(
+  bytes: Buffer,
+  readerSchema?: avro.Schema,
+): Promise<DecodedContainer> {
+  const decoder = new avro.streams.BlockDecoder(readerSchema === undefined ? {} : { readerSchema });
   let schemaName: string | undefined;
   let codec = 'null';
   decoder.on('metadata', (type: avro.Type, codecName: string) => {

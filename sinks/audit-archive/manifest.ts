@@ -13,6 +13,7 @@ import { open, truncate } from 'node:fs/promises';
 import path from 'node:path';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
+import { parseSummary, type SegmentSummary } from './segment-summary.js';
 
 export const MANIFEST_FILE = 'manifest.ndjson';
 export const GENESIS_HASH = '0'.repeat(64);
@@ -29,15 +30,24 @@ export interface ManifestEntry {
   /** Kafka timestamps of the segment's first and last record, RFC 3339; null when it has none. */
   firstTimestamp: string | null;
   lastTimestamp: string | null;
+  /**
+   * The events' time range and actor and resource ids (segment-summary.ts), which retention and
+   * legal holds decide from. Absent in entries written before summaries existed.
+   */
+  summary?: SegmentSummary;
   previousHash: string;
   entryHash: string;
 }
 
 export type UnhashedEntry = Omit<ManifestEntry, 'entryHash'>;
 
-/** The hash of an entry: SHA-256 of its fields but `entryHash`, as JSON in this order. */
+/**
+ * The hash of an entry: SHA-256 of its fields but `entryHash`, as JSON in this order. The summary
+ * is hashed only when present (its fields in a fixed order too), so entries written before it
+ * existed keep their hashes, and a summary changed to let a held segment go breaks the chain.
+ */
 export function entryHashOf(entry: UnhashedEntry): string {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     entry.segment,
     entry.sha256,
     entry.records,
@@ -46,8 +56,18 @@ export function entryHashOf(entry: UnhashedEntry): string {
     entry.firstTimestamp,
     entry.lastTimestamp,
     entry.previousHash,
-  ]);
-  return sha256Hex(Buffer.from(canonical));
+  ];
+  const summary = entry.summary;
+  if (summary !== undefined) {
+    fields.push([
+      summary.events,
+      summary.oldestEventTime,
+      summary.newestEventTime,
+      summary.actors,
+      summary.resources,
+    ]);
+  }
+  return sha256Hex(Buffer.from(JSON.stringify(fields)));
 }
 
 export function sha256Hex(bytes: Buffer): string {
@@ -108,7 +128,8 @@ function parseEntry(line: string, file: string, lineNumber: number): ManifestEnt
     strings.every((key) => typeof (entry as Record<string, unknown>)[key] === 'string') &&
     Number.isInteger(entry.records) &&
     /^\d+$/.test(entry.firstOffset ?? '') &&
-    /^\d+$/.test(entry.lastOffset ?? '');
+    /^\d+$/.test(entry.lastOffset ?? '') &&
+    (entry.summary === undefined || parseSummary(entry.summary) !== undefined);
   if (!wellFormed) {
     throw new PanaceaError('ARCHIVE_INVALID', `manifest line ${lineNumber} is not an entry`, {
       file,

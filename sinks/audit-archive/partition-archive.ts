@@ -8,13 +8,13 @@
  * every offset in it holds an archived record (records sent to the dead-letter topic and
  * transaction markers take offsets too). That is what lets `verify` prove no range is missing.
  */
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ARCHIVED_RECORD_TYPE, type ArchivedRecord } from './archived-record.js';
-import { readHead, signHead, writeHead, type SigningKey } from './chain-head.js';
+import { HEAD_FILE, readHead, signHead, writeHead, type SigningKey } from './chain-head.js';
 import { ContainerWriter } from './container-file.js';
 import {
   appendManifestEntry,
@@ -26,11 +26,12 @@ import {
   withEntryHash,
   type ManifestEntry,
 } from './manifest.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
+import { SummaryBuilder, type EventFacts } from './segment-summary.js';
 import {
   partitionDirectory,
   removeUnlistedSegments,
   segmentName,
-  syncDirectory,
   TEMPORARY_SUFFIX,
 } from './segment-files.js';
 
@@ -42,6 +43,8 @@ interface OpenSegment {
   firstTimestampMs: number | undefined;
   lastTimestampMs: number | undefined;
   openedAtMs: number;
+  /** Undefined once records arrived without their facts: the entry then has no summary. */
+  summary: SummaryBuilder | undefined;
 }
 
 export interface SealedSegment {
@@ -56,6 +59,8 @@ export class PartitionArchive {
   readonly directory: string;
   #key: SigningKey;
   #logger: Logger;
+  #store: SegmentStore;
+  #root: string;
   #last: ManifestEntry | undefined;
   #entries: number;
   #open: OpenSegment | undefined;
@@ -67,12 +72,16 @@ export class PartitionArchive {
     key: SigningKey,
     logger: Logger,
     entries: ManifestEntry[],
+    store: SegmentStore,
+    root: string,
   ) {
     this.topic = topic;
     this.partition = partition;
     this.directory = directory;
     this.#key = key;
     this.#logger = logger;
+    this.#store = store;
+    this.#root = root;
     this.#last = entries.at(-1);
     this.#entries = entries.length;
   }
@@ -82,6 +91,7 @@ export class PartitionArchive {
    * entry, removes segments the manifest does not list (see removeUnlistedSegments), and signs the
    * head again if the run ended between an entry and its head. Any other mismatch between the
    * manifest and its signed head is refused: appending to a chain that was changed would hide it.
+   * Sealed segments go to `store` (default: this directory).
    */
   static async open(
     root: string,
@@ -89,6 +99,7 @@ export class PartitionArchive {
     partition: number,
     key: SigningKey,
     logger: Logger,
+    store: SegmentStore = localSegmentStore(root),
   ): Promise<PartitionArchive> {
     const directory = partitionDirectory(root, topic, partition);
     await mkdir(directory, { recursive: true });
@@ -98,6 +109,7 @@ export class PartitionArchive {
       await dropIncompleteTail(directory, manifest);
     }
     await removeUnlistedSegments(directory, manifest.entries, logger);
+    await removeUnlistedStored(store, topic, partition, manifest.entries, logger);
 
     const archive = new PartitionArchive(
       topic,
@@ -106,6 +118,8 @@ export class PartitionArchive {
       key,
       logger,
       manifest.entries,
+      store,
+      root,
     );
     const head = readHead(directory);
     const last = manifest.entries.at(-1);
@@ -149,12 +163,14 @@ export class PartitionArchive {
   /**
    * Adds the records of a batch that ends at `lastOffset` to the open segment (opening one that
    * starts at `firstOffset` when none is). Records must come in offset order, after `nextOffset`.
+   * `facts` holds each record's event facts, in the same order, for the segment's summary.
    */
   async append(
     records: ArchivedRecord[],
     firstOffset: bigint,
     lastOffset: bigint,
     nowMs: number,
+    facts?: EventFacts[],
   ): Promise<void> {
     const open = this.#open ?? (await this.#openSegment(this.nextOffset ?? firstOffset, nowMs));
     try {
@@ -168,6 +184,8 @@ export class PartitionArchive {
       open.firstTimestampMs ??= record.timestampMs;
       open.lastTimestampMs = record.timestampMs;
     }
+    if (records.length > 0 && facts?.length !== records.length) open.summary = undefined;
+    for (const eventFacts of facts ?? []) open.summary?.add(eventFacts);
   }
 
   /** Makes the open segment part of the archive; returns undefined when none is open. */
@@ -181,8 +199,11 @@ export class PartitionArchive {
     try {
       await open.writer.finish();
       sha256 = sha256Hex(await readFile(open.writer.path));
-      await rename(open.writer.path, finalPath);
-      await syncDirectory(this.directory);
+      await this.#store.putSegment(
+        { topic: this.topic, partition: this.partition, segment: name },
+        open.writer.path,
+        { sha256 },
+      );
     } catch (error) {
       throw this.#writeFailed(finalPath, error);
     }
@@ -196,6 +217,7 @@ export class PartitionArchive {
       lastOffset: open.lastOffset.toString(),
       firstTimestamp: isoOrNull(open.firstTimestampMs),
       lastTimestamp: isoOrNull(open.lastTimestampMs),
+      ...(open.summary === undefined ? {} : { summary: open.summary.summary() }),
       previousHash: this.#last?.entryHash ?? GENESIS_HASH,
     });
     try {
@@ -203,6 +225,10 @@ export class PartitionArchive {
       this.#last = entry;
       this.#entries += 1;
       await this.#signHead();
+      // The store's copy of the chain follows each seal, before the offsets are committed.
+      const relative = path.relative(this.#root, this.directory);
+      await this.#store.mirror(path.join(relative, MANIFEST_FILE), this.#root);
+      await this.#store.mirror(path.join(relative, HEAD_FILE), this.#root);
     } catch (error) {
       throw this.#writeFailed(path.join(this.directory, MANIFEST_FILE), error);
     }
@@ -241,6 +267,7 @@ export class PartitionArchive {
       firstTimestampMs: undefined,
       lastTimestampMs: undefined,
       openedAtMs: nowMs,
+      summary: new SummaryBuilder(),
     };
     return this.#open;
   }
@@ -270,6 +297,36 @@ export class PartitionArchive {
       { file, topic: this.topic, partition: this.partition },
       error,
     );
+  }
+}
+
+/**
+ * Segments the store holds that the manifest does not list: uploaded by a run that ended before
+ * their manifest entry, so their records are archived again under that or another name. A store
+ * that refuses the removal (S3 Object Lock) keeps them; `verify` lists them as not in a manifest.
+ */
+async function removeUnlistedStored(
+  store: SegmentStore,
+  topic: string,
+  partition: number,
+  entries: ManifestEntry[],
+  logger: Logger,
+): Promise<void> {
+  const listed = new Set(entries.map((entry) => entry.segment));
+  const unlisted = (await store.listSegments(topic, partition)).filter((name) => !listed.has(name));
+  for (const segment of unlisted) {
+    try {
+      await store.removeSegment({ topic, partition, segment });
+      logger.warn(
+        { store: store.description, segment },
+        'removed a stored segment an interrupted run left unlisted',
+      );
+    } catch (error) {
+      logger.warn(
+        { store: store.description, segment, err: error },
+        'could not remove a stored segment an interrupted run left unlisted',
+      );
+    }
   }
 }
 

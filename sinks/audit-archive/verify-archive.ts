@@ -6,17 +6,24 @@
  *
  * The chain is always checked whole (it is small); only segment files outside the window are not
  * read, since a changed file outside the window does not change what the window says.
+ *
+ * A segment deleted by retention is accepted without its file when a deletion mark signed with
+ * the same key names it (deletion-log.ts); it is counted, and the chain is checked through its
+ * entry like any other. The legal hold log is checked whole too (hold-log.ts).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { KeyObject } from 'node:crypto';
+
+import type avro from 'avsc';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import { ARCHIVED_RECORD_SCHEMA, type ArchivedRecord } from './archived-record.js';
 import { headSignatureValid, readHead } from './chain-head.js';
 import { decodeContainer } from './container-file.js';
+import { readDeletions, validDeletionOf } from './deletion-log.js';
+import { HOLD_LOG_FILE, readHoldLog } from './hold-log.js';
 import {
   entryHashOf,
   GENESIS_HASH,
@@ -26,12 +33,15 @@ import {
   type ManifestEntry,
 } from './manifest.js';
 import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
+import { localSegmentStore, type SegmentStore } from './segment-store.js';
 
 export interface VerifyOptions {
   /** Only segments whose time range overlaps [fromMs, toMs] are read; epoch ms. */
   fromMs?: number;
   toMs?: number;
   publicKey: KeyObject;
+  /** Where the segments are; default the archive directory. */
+  store?: SegmentStore;
 }
 
 export interface BrokenSegment {
@@ -48,6 +58,11 @@ export interface VerifyReport {
   /** Segments and records read in the window. */
   segments: number;
   events: number;
+  /** Segments in the window deleted by retention (their entries checked, their files not read). */
+  deletedSegments: number;
+  /** Changes in the legal hold log, and the holds active after them. */
+  holdChanges: number;
+  activeHolds: number;
   firstTimestamp: string | null;
   lastTimestamp: string | null;
   /** Files in partition directories the manifests do not list (an interrupted run's leftovers). */
@@ -57,12 +72,28 @@ export interface VerifyReport {
 
 const EXPECTED_SCHEMA = `${ARCHIVED_RECORD_SCHEMA.namespace}.${ARCHIVED_RECORD_SCHEMA.name}`;
 
+/**
+ * What verify reads of each record: its position. The other fields are skipped, not decoded,
+ * which about halves the time a segment takes; their bytes are covered by the SHA-256 anyway.
+ */
+const POSITIONS_SCHEMA = {
+  type: 'record',
+  name: ARCHIVED_RECORD_SCHEMA.name,
+  namespace: ARCHIVED_RECORD_SCHEMA.namespace,
+  fields: ARCHIVED_RECORD_SCHEMA.fields.filter((field) =>
+    ['topic', 'partition', 'offset'].includes(field.name),
+  ),
+};
+
 export async function verifyArchive(root: string, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
     ok: true,
     partitions: 0,
     segments: 0,
     events: 0,
+    deletedSegments: 0,
+    holdChanges: 0,
+    activeHolds: 0,
     firstTimestamp: null,
     lastTimestamp: null,
     unlisted: [],
@@ -70,6 +101,16 @@ export async function verifyArchive(root: string, options: VerifyOptions): Promi
   };
   if (!existsSync(root)) {
     throw new PanaceaError('FILE_UNREADABLE', `no audit archive at ${root}`, { file: root });
+  }
+
+  try {
+    const holds = readHoldLog(root, options.publicKey);
+    report.holdChanges = holds.changes.length;
+    report.activeHolds = holds.active.length;
+  } catch (error) {
+    report.ok = false;
+    report.broken = { topic: '-', partition: -1, segment: HOLD_LOG_FILE, reason: messageOf(error) };
+    return report;
   }
 
   const topics = readdirSync(root, { withFileTypes: true })
@@ -97,12 +138,57 @@ async function verifyPartition(
   options: VerifyOptions,
   report: VerifyReport,
 ): Promise<BrokenSegment | undefined> {
+  const checked = checkChain(root, topic, partition, options.publicKey);
+  if ('broken' in checked) return checked.broken;
+  const { directory, entries, deleted } = checked;
+  const store = options.store ?? localSegmentStore(root);
+
+  for (const entry of entries) {
+    if (!inWindow(entry.firstTimestamp, entry.lastTimestamp, options)) continue;
+    if (deleted.has(entry.segment)) {
+      report.deletedSegments += 1;
+      continue;
+    }
+    const read = await readVerifiedSegment(store, topic, partition, entry, 'positions');
+    if ('reason' in read) return { topic, partition, segment: entry.segment, reason: read.reason };
+    report.segments += 1;
+    report.events += entry.records;
+    report.firstTimestamp = earliest(report.firstTimestamp, entry.firstTimestamp);
+    report.lastTimestamp = latest(report.lastTimestamp, entry.lastTimestamp);
+  }
+
+  const listed = new Set(entries.map((entry) => entry.segment));
+  const present = new Set([
+    ...segmentFilesIn(directory),
+    ...(await store.listSegments(topic, partition)),
+  ]);
+  for (const name of [...present].sort()) {
+    if (!listed.has(name)) report.unlisted.push(path.join(topic, `partition-${partition}`, name));
+  }
+  return undefined;
+}
+
+/** A partition's manifest whose chain checked out, and which of its segments were deleted. */
+export interface CheckedChain {
+  directory: string;
+  entries: ManifestEntry[];
+  /** Segments with a valid deletion mark (deletion-log.ts): their files are not expected. */
+  deleted: Set<string>;
+}
+
+/**
+ * Checks a partition's chain without reading its segments: the head's signature, each entry's
+ * hash and link, and offset ranges that follow on. Export uses it before it reads any segment.
+ */
+export function checkChain(
+  root: string,
+  topic: string,
+  partition: number,
+  publicKey: KeyObject,
+): CheckedChain | { broken: BrokenSegment } {
   const directory = partitionDirectory(root, topic, partition);
-  const broken = (segment: string, reason: string): BrokenSegment => ({
-    topic,
-    partition,
-    segment,
-    reason,
+  const broken = (segment: string, reason: string): { broken: BrokenSegment } => ({
+    broken: { topic, partition, segment, reason },
   });
 
   let manifest;
@@ -123,7 +209,7 @@ async function verifyPartition(
   if (head === undefined) {
     if (last !== undefined) return broken('head.json', 'the chain head is missing');
   } else {
-    if (!headSignatureValid(head, options.publicKey)) {
+    if (!headSignatureValid(head, publicKey)) {
       return broken('head.json', 'the chain head signature does not match the public key');
     }
     if (head.topic !== topic || head.partition !== partition) {
@@ -171,63 +257,74 @@ async function verifyPartition(
     }
   }
 
-  for (const entry of entries) {
-    if (!inWindow(entry.firstTimestamp, entry.lastTimestamp, options)) continue;
-    const reason = await checkSegment(directory, topic, partition, entry);
-    if (reason !== undefined) return broken(entry.segment, reason);
-    report.segments += 1;
-    report.events += entry.records;
-    report.firstTimestamp = earliest(report.firstTimestamp, entry.firstTimestamp);
-    report.lastTimestamp = latest(report.lastTimestamp, entry.lastTimestamp);
-  }
-
-  const listed = new Set(entries.map((entry) => entry.segment));
-  for (const name of segmentFilesIn(directory)) {
-    if (!listed.has(name)) report.unlisted.push(path.join(topic, `partition-${partition}`, name));
-  }
-  return undefined;
+  const marks = readDeletions(directory);
+  const deleted = new Set(
+    entries
+      .filter(
+        (entry) =>
+          validDeletionOf(marks.get(entry.segment), topic, partition, entry, publicKey) !==
+          undefined,
+      )
+      .map((entry) => entry.segment),
+  );
+  return { directory, entries, deleted };
 }
 
-async function checkSegment(
-  directory: string,
+/**
+ * Reads one segment and checks it against its entry: its SHA-256, that it decodes as archived
+ * records, their count, and that each sits in the entry's offset range, in order. Returns the
+ * records, or the reason it is broken.
+ */
+export async function readVerifiedSegment(
+  store: SegmentStore,
   topic: string,
   partition: number,
   entry: ManifestEntry,
-): Promise<string | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path.join(directory, entry.segment));
-  } catch {
-    return 'the segment file is missing';
-  }
+  fields: 'positions' | 'all' = 'all',
+): Promise<{ records: ArchivedRecord[]; sizeBytes: number } | { reason: string }> {
+  const bytes = await store.readSegment({ topic, partition, segment: entry.segment });
+  if (bytes === undefined) return { reason: 'the segment file is missing' };
   if (sha256Hex(bytes) !== entry.sha256) {
-    return 'the SHA-256 of the file does not match the manifest (the segment was changed)';
+    return {
+      reason: 'the SHA-256 of the file does not match the manifest (the segment was changed)',
+    };
   }
   let decoded;
   try {
-    decoded = await decodeContainer(bytes);
+    decoded = await decodeContainer(
+      bytes,
+      fields === 'positions' ? (POSITIONS_SCHEMA as unknown as avro.Schema) : undefined,
+    );
   } catch {
-    return 'the file is not a readable Avro container';
+    return { reason: 'the file is not a readable Avro container' };
   }
   if (decoded.schemaName !== EXPECTED_SCHEMA) {
-    return `the records are ${decoded.schemaName ?? 'unnamed'}, not ${EXPECTED_SCHEMA}`;
+    return {
+      reason: `the records are ${decoded.schemaName ?? 'unnamed'}, not ${EXPECTED_SCHEMA}`,
+    };
   }
   if (decoded.records.length !== entry.records) {
-    return `holds ${decoded.records.length} records, the manifest says ${entry.records}`;
+    return {
+      reason: `holds ${decoded.records.length} records, the manifest says ${entry.records}`,
+    };
   }
-  // The records themselves must sit where the entry says, in offset order.
+  // The records themselves must sit where the entry says, in offset order. (With 'positions',
+  // only topic, partition and offset are filled in.)
+  const records = decoded.records as ArchivedRecord[];
   let previousOffset = BigInt(entry.firstOffset) - 1n;
-  for (const record of decoded.records as ArchivedRecord[]) {
+  for (const record of records) {
     const offset = BigInt(record.offset);
     if (record.topic !== topic || record.partition !== partition) {
-      return `holds a record of ${record.topic} partition ${record.partition}`;
+      return { reason: `holds a record of ${record.topic} partition ${record.partition}` };
     }
     if (offset <= previousOffset || offset > BigInt(entry.lastOffset)) {
-      return `the record at offset ${offset} is out of order or outside offsets ${entry.firstOffset} to ${entry.lastOffset}`;
+      return {
+        reason: `the record at offset ${offset} is out of order or outside offsets ${entry.firstOffset} to ${entry.lastOffset}`,
+      };
     }
     previousOffset = offset;
   }
-  return undefined;
+  return { records, sizeBytes: bytes.length };
 }
 
 function inWindow(first: string | null, last: string | null, options: VerifyOptions): boolean {

@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { exportWithCodec, progressReporter } from '../../../cli/commands/audit-export.js';
 import { auditCommand } from '../../../cli/commands/audit.js';
 import { loadConfig } from '../../../core/config.js';
 import { readManifest } from '../../../sinks/audit-archive/manifest.js';
@@ -20,6 +21,11 @@ import {
   TOPIC,
   writeSegments,
 } from '../sinks/audit-archive/archive-fixture.js';
+import {
+  auditCodec,
+  auditEvent,
+  writeEventSegments,
+} from '../sinks/audit-archive/audit-events-fixture.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -120,6 +126,207 @@ describe('panacea audit verify', () => {
     expect(error.code).toBe('USAGE');
     expect(error.message).toBe(
       '--from: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "yesterday"',
+    );
+  });
+});
+
+/** Runs `panacea audit ARGS` on the data directory, catching stdout. */
+async function audit(
+  dataDir: string,
+  args: string[],
+  environment: NodeJS.ProcessEnv = {},
+): Promise<{ exitCode: number; stdout: string }> {
+  let stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  try {
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir, ...environment });
+    const exitCode = await auditCommand(args, config);
+    return { exitCode, stdout };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe('panacea audit retention and hold', () => {
+  it('places, lists and lifts holds, and retention keeps what they hold', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    // The fixture's records are from 2026-01-15; a one-minute retention makes all of them old.
+    const environment = { PANACEA_ARCHIVE_RETENTION: '1m' };
+
+    const placed = await audit(dataDir, [
+      'hold',
+      'add',
+      '--from',
+      '2026-01-15T09:00:00+00:00',
+      '--to',
+      '2026-01-15T09:02:00Z',
+      '--reason',
+      'case 7',
+      '--by',
+      'alice',
+    ]);
+    expect(placed.stdout).toMatch(
+      /^#1 \S+ alice placed hold-1 \(events 2026-01-15T09:00:00.000Z to 2026-01-15T09:02:00.000Z\): case 7\n$/,
+    );
+
+    const dry = await audit(dataDir, ['retention', '--dry-run', '--json'], environment);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      retention: '1m',
+      deleted: [{ partition: 0 }],
+      held: [{ partition: 0, holds: ['hold-1'] }],
+    });
+
+    await audit(dataDir, ['hold', 'remove', 'hold-1', '--reason', 'closed', '--by', 'bob']);
+    const listed = await audit(dataDir, ['hold', 'list', '--history']);
+    expect(listed.stdout).toContain('active holds: 0 (2 changes in the hold log)');
+    expect(listed.stdout).toContain('bob lifted hold-1: closed');
+
+    const applied = await audit(dataDir, ['retention'], environment);
+    expect(applied.stdout).toContain('deleted: 2 segments');
+    const verified = await audit(dataDir, ['verify']);
+    expect(verified.exitCode).toBe(0);
+    expect(verified.stdout).toContain('deleted:    2 segments');
+    expect(verified.stdout).toContain('holds:      0 active, 2 changes in the hold log');
+  });
+
+  it('refuses a hold without --by or --reason, and a change without the archive key', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    const noBy = await rejectedPanaceaError(
+      auditCommand(['hold', 'add', '--actor', 'u-1', '--reason', 'x'], config),
+    );
+    expect(noBy.message).toBe('--by: expected a non-empty text, got nothing');
+
+    const empty = temporaryRoot();
+    const noKey = await rejectedPanaceaError(
+      auditCommand(
+        ['hold', 'add', '--actor', 'u-1', '--reason', 'x', '--by', 'y'],
+        loadConfig({ PANACEA_DATA_DIR: empty }),
+      ),
+    );
+    expect(noKey.code).toBe('USAGE');
+    expect(noKey.message).toContain('no archive signing key');
+  });
+});
+
+describe('panacea audit export', () => {
+  async function exportArchiveOf(args: string[]) {
+    const dataDir = temporaryRoot();
+    const root = path.join(dataDir, 'audit-archive');
+    mkdirSync(root);
+    const key = signingKey();
+    writeFileSync(
+      path.join(root, 'signing-key.pem'),
+      key.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const codec = await auditCodec();
+    const events = [
+      auditEvent({ timeMs: BASE_TIME_MS, actor: 'u-1', reason: 'said "no", twice' }),
+      auditEvent({ timeMs: BASE_TIME_MS + 1000, actor: 'u-2' }),
+    ];
+    await writeEventSegments(root, key, codec, [events]);
+    let stderr = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+      const exitCode = await exportWithCodec(args, config, codec);
+      return { exitCode, stderr, dataDir, events };
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }
+
+  it('writes the CSV to --output and says what it exported on stderr', async () => {
+    const output = path.join(temporaryRoot(), 'events.csv');
+
+    const { exitCode, stderr } = await exportArchiveOf([
+      '--from',
+      '2026-01-15T00:00:00Z',
+      '--to',
+      '2026-01-16T00:00:00Z',
+      '--actor',
+      'u-1',
+      '--format',
+      'csv',
+      '--output',
+      output,
+    ]);
+
+    expect(exitCode).toBe(0);
+    const lines = readFileSync(output, 'utf8').split('\r\n');
+    expect(lines[0]?.startsWith('eventId,timestamp,agentId,')).toBe(true);
+    expect(lines[1]).toContain(',"said ""no"", twice",');
+    expect(lines).toHaveLength(3);
+    expect(stderr).toContain('exported 1 events (of 2 read in 1 verified segments, 1 partitions)');
+    expect(stderr).toMatch(/export: 100%, 1\/1 segments, 1 events exported/);
+  });
+
+  it('refuses an unknown format and a missing --to before reading anything', async () => {
+    const format = await rejectedPanaceaError(
+      exportArchiveOf([
+        '--from',
+        '2026-01-15T00:00:00Z',
+        '--to',
+        '2026-01-16T00:00:00Z',
+        '--format',
+        'xml',
+      ]),
+    );
+    expect(format.message).toBe('--format: expected ndjson or csv, got "xml"');
+
+    const to = await rejectedPanaceaError(
+      exportArchiveOf(['--from', '2026-01-15T00:00:00Z', '--format', 'csv']),
+    );
+    expect(to.message).toBe('--to: expected an RFC 3339 time, got nothing');
+  });
+});
+
+describe('export progress', () => {
+  const steps = [0, 1, 2].map((segmentsDone) => ({
+    segmentsDone,
+    segmentsTotal: 2,
+    bytesDone: segmentsDone * 500,
+    bytesTotal: 1000,
+    eventsExported: segmentsDone * 10,
+  }));
+
+  it('redraws one bar in place on a terminal, and ends its line', () => {
+    let written = '';
+    const progress = progressReporter({
+      isTTY: true,
+      write: (chunk: string | Uint8Array) => ((written += String(chunk)), true),
+    });
+
+    for (const step of steps) progress.update(step);
+    progress.end();
+
+    expect(written.split('\r').slice(1)).toEqual([
+      `export [${'.'.repeat(30)}]   0% 0/2 segments, 0 events exported`,
+      `export [${'#'.repeat(15)}${'.'.repeat(15)}]  50% 1/2 segments, 10 events exported`,
+      `export [${'#'.repeat(30)}] 100% 2/2 segments, 20 events exported\n`,
+    ]);
+  });
+
+  it('writes plain lines elsewhere: the first, then at most one per interval, and the last', () => {
+    let written = '';
+    const progress = progressReporter({
+      isTTY: false,
+      write: (chunk: string | Uint8Array) => ((written += String(chunk)), true),
+    });
+
+    for (const step of steps) progress.update(step);
+    progress.end();
+
+    expect(written).toBe(
+      'export: 0%, 0/2 segments, 0 events exported\nexport: 100%, 2/2 segments, 20 events exported\n',
     );
   });
 });

@@ -38,7 +38,12 @@ describe('config', () => {
         metrics: DEFAULT_METRICS_CONFIG,
         retention: DEFAULT_RETENTION_CONFIG,
         elasticsearchSetupOnStart: true,
-        archive: { ...DEFAULT_ARCHIVE_CONFIG, signingKeyFile: undefined },
+        archive: {
+          ...DEFAULT_ARCHIVE_CONFIG,
+          signingKeyFile: undefined,
+          retentionMs: DEFAULT_RETENTION_CONFIG.auditMs,
+          s3: undefined,
+        },
         observability: DEFAULT_OBSERVABILITY_CONFIG,
       });
     });
@@ -284,7 +289,39 @@ describe('config', () => {
         segmentBytes: 1_048_576,
         segmentMs: 2000,
         signingKeyFile: path.resolve('keys/archive.pem'),
+        retentionMs: 400 * 86_400_000,
+        retentionIntervalMs: 3_600_000,
+        s3: undefined,
       });
+    });
+
+    it('reads the S3 segment store settings, with a prefix ending in one slash', () => {
+      const config = loadConfig({
+        PANACEA_ARCHIVE_S3_BUCKET: 'audit-archive',
+        PANACEA_ARCHIVE_S3_PREFIX: 'panacea//',
+        PANACEA_ARCHIVE_S3_ENDPOINT: 'http://127.0.0.1:9000/',
+        PANACEA_ARCHIVE_S3_OBJECT_LOCK: 'compliance',
+      });
+      expect(config.archive.s3).toEqual({
+        bucket: 'audit-archive',
+        prefix: 'panacea/',
+        endpoint: 'http://127.0.0.1:9000',
+        region: 'us-east-1',
+        objectLock: 'compliance',
+      });
+    });
+
+    it('keeps the archive as long as PANACEA_RETENTION_AUDIT unless told otherwise', () => {
+      expect(loadConfig({ PANACEA_RETENTION_AUDIT: '2000d' }).archive.retentionMs).toBe(
+        2000 * 86_400_000,
+      );
+      const config = loadConfig({
+        PANACEA_RETENTION_AUDIT: '2000d',
+        PANACEA_ARCHIVE_RETENTION: '3650d',
+        PANACEA_ARCHIVE_RETENTION_INTERVAL: 'off',
+      });
+      expect(config.archive.retentionMs).toBe(3650 * 86_400_000);
+      expect(config.archive.retentionIntervalMs).toBeUndefined();
     });
 
     it.each([
@@ -292,6 +329,22 @@ describe('config', () => {
       ['PANACEA_ARCHIVE_SEGMENT_BYTES', '64MiB', 'whole bytes from 1024 to 1073741824'],
       ['PANACEA_ARCHIVE_SEGMENT_MS', '99', 'whole milliseconds from 100 to 86400000'],
       ['PANACEA_ARCHIVE_SEGMENT_MS', '1.5', 'whole milliseconds from 100 to 86400000'],
+      [
+        'PANACEA_ARCHIVE_RETENTION',
+        'forever',
+        'a duration such as 15m, 12h or 30d, from 1m to 3650d',
+      ],
+      [
+        'PANACEA_ARCHIVE_S3_BUCKET',
+        'Audit_Archive',
+        'an S3 bucket name (3-63 of a-z, 0-9, . and -)',
+      ],
+      ['PANACEA_ARCHIVE_S3_OBJECT_LOCK', 'legal', 'off, governance, compliance'],
+      [
+        'PANACEA_ARCHIVE_RETENTION_INTERVAL',
+        '0s',
+        'a duration such as 15m, 12h or 30d from 1s to 1d, or off',
+      ],
     ])('refuses %s=%s naming the variable', (variable, value, expected) => {
       const error = configError({ [variable]: value });
       expect(error.code).toBe('CONFIG_INVALID');

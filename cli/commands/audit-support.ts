@@ -1,0 +1,93 @@
+/**
+ * What the `panacea audit` subcommands share: reading RFC 3339 times from the command line and
+ * finding the keys they check or sign with.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import type { KeyObject } from 'node:crypto';
+
+import type { PanaceaConfig } from '../../core/config.js';
+import { PanaceaError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { auditArchiveRoot } from '../../sinks/audit-archive/audit-archive-stage.js';
+import {
+  fingerprintOf,
+  GENERATED_KEY_FILE,
+  loadSigningKey,
+  readPublicKey,
+  type SigningKey,
+} from '../../sinks/audit-archive/chain-head.js';
+
+export function archiveRootOf(config: PanaceaConfig): string {
+  return auditArchiveRoot(config.dataDir);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function parseTime(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const timeMs = Date.parse(text);
+  if (!RFC3339.test(text) || Number.isNaN(timeMs)) {
+    throw new PanaceaError(
+      'USAGE',
+      `${option}: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "${text}"`,
+    );
+  }
+  return timeMs;
+}
+
+export function requiredTime(option: string, text: string | undefined): number {
+  const timeMs = parseTime(option, text);
+  if (timeMs === undefined) {
+    throw new PanaceaError('USAGE', `${option}: expected an RFC 3339 time, got nothing`);
+  }
+  return timeMs;
+}
+
+export interface PublicKeyChoice {
+  publicKey: KeyObject;
+  description: { source: string; fingerprint: string };
+}
+
+/**
+ * The key to check signatures with: the one given, else the public half of the configured signing
+ * key, else of the key generated in the archive. Only a key given or configured from outside the
+ * archive proves anything against someone who could write the archive; the summary names which.
+ */
+export function resolvePublicKey(
+  given: string | undefined,
+  config: PanaceaConfig,
+  root: string,
+): PublicKeyChoice {
+  const generated = path.join(root, GENERATED_KEY_FILE);
+  const file = given ?? config.archive.signingKeyFile ?? generated;
+  if (given === undefined && config.archive.signingKeyFile === undefined && !existsSync(file)) {
+    throw new PanaceaError(
+      'USAGE',
+      `no key to check signatures with: expected --public-key FILE or PANACEA_ARCHIVE_SIGNING_KEY, and there is no ${generated}`,
+    );
+  }
+  const publicKey = readPublicKey(file);
+  return { publicKey, description: { source: file, fingerprint: fingerprintOf(publicKey) } };
+}
+
+/**
+ * The private key that signs changes to the archive (deletion marks, hold log entries): the
+ * configured one, or the one the archive stage generated. Never generated here: a key made by a
+ * command run without PANACEA_ARCHIVE_SIGNING_KEY would sign with a key the archive does not use.
+ */
+export async function signingKeyForChanges(
+  config: PanaceaConfig,
+  root: string,
+  logger: Logger,
+): Promise<SigningKey> {
+  const generated = path.join(root, GENERATED_KEY_FILE);
+  if (config.archive.signingKeyFile === undefined && !existsSync(generated)) {
+    throw new PanaceaError(
+      'USAGE',
+      `no archive signing key: set PANACEA_ARCHIVE_SIGNING_KEY to the key the archive stage uses (there is no ${generated})`,
+    );
+  }
+  return loadSigningKey(config.archive.signingKeyFile, root, logger);
+}

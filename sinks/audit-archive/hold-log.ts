@@ -1,0 +1,236 @@
+/**
+ * Legal holds: `holds.ndjson` in the archive root, an append-only log of every hold placed or
+ * lifted, by whom, when and why. Each entry carries the hash of the entry before it (the first
+ * one 64 zeros) and an Ed25519 signature of its own hash made with the archive signing key, so a
+ * reviewer can tell that no change was removed, reordered or forged by someone without the key.
+ *
+ * A hold names a time range of event times, an actor id, a resource id, or several of these (all
+ * must match). A segment is held when its summary (segment-summary.ts) says an event in it may
+ * match an active hold; see `holdMatches` for how an incomplete summary keeps the segment.
+ */
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+
+import { PanaceaError } from '../../core/errors.js';
+import type { SigningKey } from './chain-head.js';
+import { GENESIS_HASH, type ManifestEntry } from './manifest.js';
+
+export const HOLD_LOG_FILE = 'holds.ndjson';
+
+/** What a hold keeps: every given criterion must match; times are event times, inclusive. */
+export interface HoldCriteria {
+  from?: string;
+  to?: string;
+  actor?: string;
+  resource?: string;
+}
+
+export interface HoldChange {
+  /** 1 for the first change in the log, then one more for each. */
+  sequence: number;
+  action: 'add' | 'remove';
+  /** `hold-<sequence of its add>`; a remove names the hold it lifts. */
+  holdId: string;
+  /** When the change was recorded, RFC 3339. */
+  at: string;
+  /** Who made it, as given with --by. */
+  by: string;
+  reason: string;
+  /** What the hold keeps; only on an add. */
+  criteria?: HoldCriteria;
+  previousHash: string;
+  entryHash: string;
+  /** Ed25519 signature of `entryHash` (as UTF-8 text), base64. */
+  signature: string;
+}
+
+export type HoldChangeRequest = Pick<HoldChange, 'by' | 'reason'> &
+  ({ action: 'add'; criteria: HoldCriteria } | { action: 'remove'; holdId: string });
+
+export interface ActiveHold {
+  holdId: string;
+  criteria: HoldCriteria;
+  placedAt: string;
+  placedBy: string;
+  reason: string;
+}
+
+export interface HoldLog {
+  changes: HoldChange[];
+  active: ActiveHold[];
+}
+
+function hashOf(change: Omit<HoldChange, 'entryHash' | 'signature'>): string {
+  const criteria = change.criteria;
+  const canonical = JSON.stringify([
+    change.sequence,
+    change.action,
+    change.holdId,
+    change.at,
+    change.by,
+    change.reason,
+    criteria === undefined
+      ? null
+      : [
+          criteria.from ?? null,
+          criteria.to ?? null,
+          criteria.actor ?? null,
+          criteria.resource ?? null,
+        ],
+    change.previousHash,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Reads the hold log and checks it whole: each entry's hash, its link to the one before, its
+ * signature, and that a remove lifts a hold that is active. Any fault fails ARCHIVE_INVALID: a
+ * hold log in doubt must stop retention rather than let it delete what may be held.
+ */
+export function readHoldLog(root: string, publicKey: KeyObject): HoldLog {
+  const file = path.join(root, HOLD_LOG_FILE);
+  if (!existsSync(file)) return { changes: [], active: [] };
+
+  const lines = readFileSync(file, 'utf8').split('\n');
+  // A last line without its newline is an append a crash cut short; it was never acknowledged.
+  lines.pop();
+  const changes: HoldChange[] = [];
+  const active = new Map<string, ActiveHold>();
+  let previousHash = GENESIS_HASH;
+  for (const [index, line] of lines.entries()) {
+    const fault = (reason: string): PanaceaError =>
+      new PanaceaError('ARCHIVE_INVALID', `hold log line ${index + 1}: ${reason}`, {
+        file,
+        line: index + 1,
+      });
+    let change: HoldChange;
+    try {
+      change = JSON.parse(line) as HoldChange;
+    } catch {
+      throw fault('is not JSON');
+    }
+    const { entryHash, signature, ...unhashed } = change;
+    if (change.sequence !== index + 1) throw fault(`sequence ${change.sequence} is out of order`);
+    if (change.previousHash !== previousHash) {
+      throw fault('previousHash does not match the entry before it');
+    }
+    if (hashOf(unhashed) !== entryHash) throw fault('the entry does not match its entryHash');
+    if (!signatureValid(entryHash, signature, publicKey)) {
+      throw fault('the signature does not match the public key');
+    }
+    if (change.action === 'add') {
+      active.set(change.holdId, {
+        holdId: change.holdId,
+        criteria: change.criteria ?? {},
+        placedAt: change.at,
+        placedBy: change.by,
+        reason: change.reason,
+      });
+    } else if (!active.delete(change.holdId)) {
+      throw fault(`removes ${change.holdId}, which is not an active hold`);
+    }
+    changes.push(change);
+    previousHash = entryHash;
+  }
+  return { changes, active: [...active.values()] };
+}
+
+function signatureValid(entryHash: string, signature: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(entryHash), publicKey, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Records one change: checked against the log as it stands, hashed onto its end, signed, and
+ * flushed to disk before returning. The caller holds the archive lock (archive-lock.ts).
+ */
+export async function recordHoldChange(
+  root: string,
+  key: SigningKey,
+  request: HoldChangeRequest,
+  nowMs: number = Date.now(),
+): Promise<HoldChange> {
+  const log = readHoldLog(root, key.publicKey);
+  const sequence = log.changes.length + 1;
+  if (request.action === 'remove' && !log.active.some((hold) => hold.holdId === request.holdId)) {
+    throw new PanaceaError(
+      'USAGE',
+      `no active hold "${request.holdId}"; active: ${log.active.map((hold) => hold.holdId).join(', ') || 'none'}`,
+    );
+  }
+  if (request.action === 'add') checkCriteria(request.criteria);
+
+  const unhashed = {
+    sequence,
+    action: request.action,
+    holdId: request.action === 'add' ? `hold-${sequence}` : request.holdId,
+    at: new Date(nowMs).toISOString(),
+    by: request.by,
+    reason: request.reason,
+    ...(request.action === 'add' ? { criteria: request.criteria } : {}),
+    previousHash: log.changes.at(-1)?.entryHash ?? GENESIS_HASH,
+  };
+  const entryHash = hashOf(unhashed);
+  const signature = sign(null, Buffer.from(entryHash), key.privateKey).toString('base64');
+  const change: HoldChange = { ...unhashed, entryHash, signature };
+
+  const handle = await open(path.join(root, HOLD_LOG_FILE), 'a');
+  try {
+    await handle.write(`${JSON.stringify(change)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return change;
+}
+
+function checkCriteria(criteria: HoldCriteria): void {
+  const { from, to, actor, resource } = criteria;
+  if (from === undefined && to === undefined && actor === undefined && resource === undefined) {
+    throw new PanaceaError(
+      'USAGE',
+      'a hold needs at least one of --from, --to, --actor or --resource',
+    );
+  }
+  if (from !== undefined && to !== undefined && Date.parse(from) > Date.parse(to)) {
+    throw new PanaceaError('USAGE', `--from ${from} is after --to ${to}`);
+  }
+}
+
+/**
+ * Whether a segment may hold an event the hold keeps. The time range is the events' (widened by
+ * the records' Kafka times, which is all an entry without a summary has); an id list the summary
+ * left out (null, or no summary) may hold any id. Actor and resource are checked against the
+ * segment's lists separately, so a hold on both keeps a segment where they appear in different
+ * events: holding too much is the safe side.
+ */
+export function holdMatches(hold: HoldCriteria, entry: ManifestEntry): boolean {
+  const summary = entry.summary;
+  const times = [
+    summary?.oldestEventTime,
+    summary?.newestEventTime,
+    entry.firstTimestamp,
+    entry.lastTimestamp,
+  ]
+    .filter((time): time is string => typeof time === 'string')
+    .map((time) => Date.parse(time));
+  if (hold.from !== undefined || hold.to !== undefined) {
+    // No time at all: a segment without records, which holds no event to keep.
+    if (times.length === 0) return false;
+    if (hold.from !== undefined && Math.max(...times) < Date.parse(hold.from)) return false;
+    if (hold.to !== undefined && Math.min(...times) > Date.parse(hold.to)) return false;
+  }
+  if (hold.actor !== undefined && summary?.actors != null) {
+    if (!summary.actors.includes(hold.actor)) return false;
+  }
+  if (hold.resource !== undefined && summary?.resources != null) {
+    if (!summary.resources.includes(hold.resource)) return false;
+  }
+  if (summary?.events === 0) return false;
+  return true;
+}
