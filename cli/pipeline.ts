@@ -7,12 +7,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Client } from '@elastic/elasticsearch';
-import type { Admin, Producer } from 'kafkajs';
+import {
+  type Admin,
+  connectKafkaAdmin,
+  createDurableProducer,
+  createKafka,
+  type Producer,
+} from '../core/kafka.js';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
 import { elasticsearchConnection } from '../core/elasticsearch-access.js';
-import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';

@@ -10,10 +10,15 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import {
+  type Admin,
+  connectKafkaAdmin,
+  type Consumer,
+  createTopicsServed,
+  type Kafka,
+} from './kafka.js';
 
 import { messageOf, PanaceaError, type ErrorCode } from './errors.js';
-import { connectKafkaAdmin, createTopicsServed } from './kafka.js';
 import type { Logger } from './logger.js';
 
 export interface CompactedRecord {

@@ -3,7 +3,7 @@
  * topics, its committed offset has reached the partition's end. Stages commit only after their
  * output is durable, so caught up also means flushed.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin } from './kafka.js';
 
 export interface GroupInput {
   groupId: string;

@@ -2,7 +2,7 @@
  * Dead-letter records. A rejected record keeps its original key and value byte for byte, so it can
  * be replayed after a fix; why, where and by whom it was rejected travels in headers.
  */
-import type { IHeaders, Message } from 'kafkajs';
+import type { IHeaders, Message } from './kafka.js';
 
 import type { PanaceaError } from './errors.js';
 

@@ -1,7 +1,10 @@
 /**
  * The one place that builds Kafka clients, so every client gets the same brokers, client id,
- * retry policy and a logger that writes kafkajs's own messages as structured pino lines.
+ * retry policy and a logger that writes kafkajs's own messages as structured pino lines. It is
+ * also the only module that imports the client library: the rest of the product takes the types
+ * and the few values it needs from here, so a change of client is a change of this file.
  */
+import kafkajsModule from 'kafkajs';
 import {
   Kafka,
   type Admin,
@@ -13,6 +16,26 @@ import {
   type Producer,
   type TopicMessages,
 } from 'kafkajs';
+
+export { AssignerProtocol, Kafka, logLevel, Partitioners } from 'kafkajs';
+export type {
+  Admin,
+  Batch,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  ITopicConfig,
+  KafkaMessage,
+  Message,
+  PartitionAssigner,
+  Producer,
+  TopicMessages,
+  Transaction,
+} from 'kafkajs';
+/** A compression codec of produced batches (kafkajs's enum). */
+export type CompressionType = kafkajsModule.CompressionTypes;
+// kafkajs is CommonJS, and Node's ESM loader finds only some of its enums as named exports.
+export const { CompressionTypes, ConfigResourceTypes } = kafkajsModule;
 
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -6,19 +6,20 @@
  */
 import { channel } from 'node:diagnostics_channel';
 
-import type {
-  Batch,
-  Consumer,
-  EachBatchPayload,
-  IHeaders,
-  Kafka,
-  KafkaMessage,
-  Producer,
-} from 'kafkajs';
+import {
+  type Batch,
+  type Consumer,
+  type EachBatchPayload,
+  hasKafkaErrorType,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+  sendDurably,
+} from './kafka.js';
 
 import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
-import { hasKafkaErrorType, sendDurably } from './kafka.js';
 import { componentLogger, type Logger } from './logger.js';
 import type { Naming } from './naming.js';
 

@@ -4,7 +4,7 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { logLevel, Kafka } from 'kafkajs';
+import { logLevel, Kafka } from '../../core/kafka.js';
 
 export async function kafkaAnswers(brokers: string[], timeoutMs = 3_000): Promise<boolean> {
   const kafka = new Kafka({

@@ -14,19 +14,20 @@
  * A timer evaluates between batches, so `for`, repeats, absences and resolutions happen on time.
  */
 import {
-  Partitioners,
   type Admin,
   type Consumer,
   type EachBatchPayload,
+  hasKafkaErrorType,
   type Kafka,
+  Partitioners,
   type Producer,
+  sendDurably,
   type TopicMessages,
   type Transaction,
-} from 'kafkajs';
+} from '../../core/kafka.js';
 
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import { PartitionLocks } from '../../core/partition-locks.js';

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Producer } from 'kafkajs';
+import { createDurableProducer, type Producer } from '../../core/kafka.js';
 
 import {
   CompactedTopicReader,
@@ -19,7 +19,6 @@ import {
   type CompactedTableOptions,
 } from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { createDurableProducer } from '../../core/kafka.js';
 import { formatTimestamp } from '../../schemas/timestamp.js';
 
 export interface Silence {

@@ -5,7 +5,7 @@
  * fingerprint's alert can be fed by any partition of either input topic), so its input cannot be
  * shared out the way the metrics stage shares its per-partition state.
  */
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol, type PartitionAssigner } from '../../core/kafka.js';
 
 export const SINGLE_OWNER_ASSIGNER = 'PanaceaSingleOwner';
 

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { Message } from 'kafkajs';
+import type { Message } from '../../core/kafka.js';
 
 import { PanaceaError } from '../../core/errors.js';
 

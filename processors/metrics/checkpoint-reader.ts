@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from '../../core/kafka.js';
 
 import { PanaceaError } from '../../core/errors.js';
 

@@ -15,7 +15,7 @@
  * source, restore each `panacea.metrics.state` with `WindowFigures.fromJSON`, and merge them with
  * `combinePartialWindows`; adding up counts works, percentiles need the merged sketch.
  */
-import type { Message } from 'kafkajs';
+import type { Message } from '../../core/kafka.js';
 
 import { formatTimestamp } from '../../schemas/timestamp.js';
 import type { StatusChange } from './agent-status.js';

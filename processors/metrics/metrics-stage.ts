@@ -18,21 +18,22 @@
 import { channel } from 'node:diagnostics_channel';
 
 import {
-  Partitioners,
   type Admin,
   type Consumer,
   type EachBatchPayload,
+  hasKafkaErrorType,
   type Kafka,
+  Partitioners,
   type Producer,
+  sendDurably,
   type TopicMessages,
   type Transaction,
-} from 'kafkajs';
+} from '../../core/kafka.js';
 
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
-import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {

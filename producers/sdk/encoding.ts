@@ -8,7 +8,7 @@
  * schemas, closes the registry again (an agent keeps no registry reader running) and hands the
  * writer ids to the publisher's thread, which encodes with them (`encoderFor`) at each call.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../../core/kafka.js';
 
 import { DEFAULT_NAMESPACE } from '../../core/config.js';
 import { newestBuildSchema } from '../../schemas/catalog.js';

@@ -8,17 +8,24 @@
  * runs in the publisher's worker thread (kafka-worker.ts); worker-link.ts is the link the
  * publisher holds, which forwards to that thread.
  */
-import kafkajs from 'kafkajs';
-import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import {
+  type Admin,
+  type CompressionType,
+  CompressionTypes,
+  ConfigResourceTypes,
+  createDurableProducer,
+  createKafka,
+  type Kafka,
+  logLevel,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from '../../core/kafka.js';
 
-import { createDurableProducer, createKafka } from '../../core/kafka.js';
 import type { Naming } from '../../core/naming.js';
 import { ensureTopics } from '../../infra/topics.js';
 import { openWriterIds, type WriterIds } from './encoding.js';
 import type { Compression } from './options.js';
-
-// kafkajs is CommonJS, and Node's ESM loader finds only some of its enums as named exports.
-const { CompressionTypes, ConfigResourceTypes } = kafkajs;
 
 /** What the link needs to know; a subset of the publisher's options. */
 export interface LinkSettings {
@@ -66,7 +73,7 @@ export interface KafkaLink {
   readonly workerFailures?: number;
 }
 
-const COMPRESSION_TYPES: Record<Compression, kafkajs.CompressionTypes> = {
+const COMPRESSION_TYPES: Record<Compression, CompressionType> = {
   gzip: CompressionTypes.GZIP,
   none: CompressionTypes.None,
 };
@@ -97,7 +104,7 @@ export function createKafkaLink(settings: LinkSettings, naming: Naming): KafkaCl
     async connect() {
       await disconnect();
       kafka ??= createKafka({ kafkaBrokers: settings.brokers }, settings.clientId, {
-        kafkajsLogLevel: kafkajs.logLevel.NOTHING,
+        kafkajsLogLevel: logLevel.NOTHING,
       });
 
       const admin = kafka.admin();

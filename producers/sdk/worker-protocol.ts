@@ -8,7 +8,7 @@
  * shares (the publisher's agent id) crosses once and is one Buffer again on the other side, as
  * it was on this one.
  */
-import type { Message, TopicMessages } from 'kafkajs';
+import type { Message, TopicMessages } from '../../core/kafka.js';
 
 import { PanaceaError, type ErrorCode, type ErrorContext } from '../../core/errors.js';
 import type { WriterIds } from './encoding.js';

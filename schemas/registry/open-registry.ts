@@ -3,7 +3,7 @@
  * `SCHEMA_REGISTRY_URL` is set, else the embedded one in the cluster's `<prefix>panacea.schemas`
  * topic.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../../core/kafka.js';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { componentLogger } from '../../core/logger.js';

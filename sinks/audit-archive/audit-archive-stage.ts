@@ -21,14 +21,21 @@
 import { channel } from 'node:diagnostics_channel';
 import path from 'node:path';
 
-import type { Consumer, EachBatchPayload, Kafka, Producer, TopicMessages } from 'kafkajs';
+import {
+  type Consumer,
+  type EachBatchPayload,
+  hasKafkaErrorType,
+  type Kafka,
+  type Producer,
+  sendDurably,
+  type TopicMessages,
+} from '../../core/kafka.js';
 
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { ArchiveConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { formatDuration } from '../../core/durations.js';
 import { PanaceaError } from '../../core/errors.js';
-import { hasKafkaErrorType, sendDurably } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import {

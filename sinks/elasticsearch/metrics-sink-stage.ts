@@ -17,7 +17,7 @@
  * wrote ever reaches Elasticsearch.
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../../core/kafka.js';
 
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';

@@ -9,7 +9,7 @@
  * offsets only after both writes, so a crash between them recombines the window on redelivery.
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../../core/kafka.js';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';

@@ -10,11 +10,16 @@
  * is a crash between the destination's answer and the ledger write: that notification is sent
  * once more, with the same `Idempotency-Key`.
  */
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import {
+  type Admin,
+  createTopicsServed,
+  type Kafka,
+  type Producer,
+  sendDurably,
+} from '../../core/kafka.js';
 
 import { CompactedTopicReader, DEFAULT_CATCH_UP_TIMEOUT_MS } from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import { createTopicsServed, sendDurably } from '../../core/kafka.js';
 import type { Logger } from '../../core/logger.js';
 import type { AlertNotification } from '../../schemas/alert.js';
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Producer } from 'kafkajs';
+import { createDurableProducer, type Producer } from '../../../core/kafka.js';
 
 import {
   CompactedTopicReader,
@@ -13,7 +13,6 @@ import {
   type CompactedTableOptions,
 } from '../../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../../core/errors.js';
-import { createDurableProducer } from '../../../core/kafka.js';
 import type { AgentProfile } from './agent-profile.js';
 import { agentRecord, AgentTable } from './agent-table.js';
 
