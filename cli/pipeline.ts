@@ -7,6 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Client } from '@elastic/elasticsearch';
+
+import type { PanaceaConfig } from '../core/config.js';
+import { totalLag } from '../core/consumer-progress.js';
+import { elasticsearchConnection } from '../core/elasticsearch-access.js';
 import {
   type Admin,
   connectKafkaAdmin,
@@ -14,10 +18,6 @@ import {
   createKafka,
   type Producer,
 } from '../core/kafka.js';
-
-import type { PanaceaConfig } from '../core/config.js';
-import { totalLag } from '../core/consumer-progress.js';
-import { elasticsearchConnection } from '../core/elasticsearch-access.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
 import { startStage, type RunningStage } from '../core/stage-runner.js';

@@ -10,6 +10,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
+import { messageOf, PanaceaError, type ErrorCode } from './errors.js';
 import {
   type Admin,
   connectKafkaAdmin,
@@ -17,8 +18,6 @@ import {
   createTopicsServed,
   type Kafka,
 } from './kafka.js';
-
-import { messageOf, PanaceaError, type ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 
 export interface CompactedRecord {

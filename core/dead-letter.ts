@@ -2,9 +2,9 @@
  * Dead-letter records. A rejected record keeps its original key and value byte for byte, so it can
  * be replayed after a fix; why, where and by whom it was rejected travels in headers.
  */
-import type { IHeaders, Message } from './kafka.js';
 
 import type { PanaceaError } from './errors.js';
+import type { IHeaders, Message } from './kafka.js';
 
 export const DEAD_LETTER_HEADERS = {
   reasonCode: 'panacea.dlq.reason.code',

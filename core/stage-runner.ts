@@ -6,6 +6,8 @@
  */
 import { channel } from 'node:diagnostics_channel';
 
+import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
+import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
 import {
   type Batch,
   type Consumer,
@@ -17,9 +19,6 @@ import {
   type Producer,
   sendDurably,
 } from './kafka.js';
-
-import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
-import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
 import { componentLogger, type Logger } from './logger.js';
 import type { Naming } from './naming.js';
 

@@ -3,8 +3,8 @@
  * the metrics stage's compacted checkpoint topic, the alerts topic with the alerts stage's
  * checkpoint and silences topics, and one dead-letter topic per input topic. Creating them is idempotent and done by every command that needs them.
  */
-import { type Admin, createTopicsServed, type ITopicConfig } from '../core/kafka.js';
 
+import { type Admin, createTopicsServed, type ITopicConfig } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 
 /** Partitions of the raw and enriched topics: the most stage instances that can share the work. */

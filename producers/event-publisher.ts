@@ -3,8 +3,8 @@
  * its kind, keyed by agent id so one agent's events keep their order. A publish resolves once
  * every in-sync replica has the records.
  */
-import { type Message, type Producer, sendDurably } from '../core/kafka.js';
 
+import { type Message, type Producer, sendDurably } from '../core/kafka.js';
 import type { Naming } from '../core/naming.js';
 import type { SchemaCodec } from '../schemas/codec.js';
 import type { AgentEvent } from '../schemas/event.js';

@@ -13,6 +13,9 @@
  * the notifications into the open transaction, commit it once it has been open for the interval.
  * A timer evaluates between batches, so `for`, repeats, absences and resolutions happen on time.
  */
+
+import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import {
   type Admin,
   type Consumer,
@@ -25,9 +28,6 @@ import {
   type TopicMessages,
   type Transaction,
 } from '../../core/kafka.js';
-
-import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import { PartitionLocks } from '../../core/partition-locks.js';

@@ -11,14 +11,13 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { createDurableProducer, type Producer } from '../../core/kafka.js';
-
 import {
   CompactedTopicReader,
   DEFAULT_CATCH_UP_TIMEOUT_MS,
   type CompactedTableOptions,
 } from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
+import { createDurableProducer, type Producer } from '../../core/kafka.js';
 import { formatTimestamp } from '../../schemas/timestamp.js';
 
 export interface Silence {

@@ -6,10 +6,10 @@
  * is handed back only after the enriched records are acknowledged by Kafka. Redactions and
  * normalisations are counted per batch and reported in the stage's stats.
  */
-import { MAX_RECORD_BYTES, type Message, type Producer, sendDurably } from '../../core/kafka.js';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
+import { MAX_RECORD_BYTES, type Message, type Producer, sendDurably } from '../../core/kafka.js';
 import { kindOfRawTopic, type Naming } from '../../core/naming.js';
 import {
   deadLetterFor,

@@ -11,9 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { Message } from '../../core/kafka.js';
-
 import { PanaceaError } from '../../core/errors.js';
+import type { Message } from '../../core/kafka.js';
 
 /** Well under the broker's default 1 MiB record limit, with room for the key and batch headers. */
 export const CHECKPOINT_CHUNK_BYTES = 512 * 1024;

@@ -14,9 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Admin, Consumer, Kafka } from '../../core/kafka.js';
-
 import { PanaceaError } from '../../core/errors.js';
+import type { Admin, Consumer, Kafka } from '../../core/kafka.js';
 
 export interface CheckpointReaderOptions {
   kafka: Kafka;

@@ -15,8 +15,8 @@
  * source, restore each `panacea.metrics.state` with `WindowFigures.fromJSON`, and merge them with
  * `combinePartialWindows`; adding up counts works, percentiles need the merged sketch.
  */
-import type { Message } from '../../core/kafka.js';
 
+import type { Message } from '../../core/kafka.js';
 import { formatTimestamp } from '../../schemas/timestamp.js';
 import type { StatusChange } from './agent-status.js';
 import { toMetricsDocument, type WindowResult } from './metrics-document.js';

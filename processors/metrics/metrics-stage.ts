@@ -29,7 +29,6 @@ import {
   type TopicMessages,
   type Transaction,
 } from '../../core/kafka.js';
-
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';

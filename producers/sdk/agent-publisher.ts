@@ -14,10 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { hasKafkaErrorType, type Message, messageBytes } from '../../core/kafka.js';
-
 import { DEFAULT_NAMESPACE } from '../../core/config.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from '../../core/errors.js';
+import { hasKafkaErrorType, type Message, messageBytes } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import { describeProblems, validateEvent } from '../../schemas/contract.js';

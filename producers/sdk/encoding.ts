@@ -8,9 +8,9 @@
  * schemas, closes the registry again (an agent keeps no registry reader running) and hands the
  * writer ids to the publisher's thread, which encodes with them (`encoderFor`) at each call.
  */
-import type { Kafka } from '../../core/kafka.js';
 
 import { DEFAULT_NAMESPACE } from '../../core/config.js';
+import type { Kafka } from '../../core/kafka.js';
 import { newestBuildSchema } from '../../schemas/catalog.js';
 import { createSchemaWriter, openSchemaCodec } from '../../schemas/codec.js';
 import type { AgentEvent, EventKind } from '../../schemas/event.js';

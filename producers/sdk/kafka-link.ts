@@ -8,6 +8,7 @@
  * runs in the publisher's worker thread (kafka-worker.ts); worker-link.ts is the link the
  * publisher holds, which forwards to that thread.
  */
+
 import {
   type Admin,
   type CompressionType,
@@ -21,7 +22,6 @@ import {
   type Producer,
   type TopicMessages,
 } from '../../core/kafka.js';
-
 import type { Naming } from '../../core/naming.js';
 import { ensureTopics } from '../../infra/topics.js';
 import { openWriterIds, type WriterIds } from './encoding.js';

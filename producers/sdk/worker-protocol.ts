@@ -8,9 +8,9 @@
  * shares (the publisher's agent id) crosses once and is one Buffer again on the other side, as
  * it was on this one.
  */
-import type { Message, TopicMessages } from '../../core/kafka.js';
 
 import { PanaceaError, type ErrorCode, type ErrorContext } from '../../core/errors.js';
+import type { Message, TopicMessages } from '../../core/kafka.js';
 import type { WriterIds } from './encoding.js';
 import type { BatchLimit, LinkSettings } from './kafka-link.js';
 

@@ -9,7 +9,6 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { createDurableProducer, MAX_RECORD_BYTES, type Producer } from '../../core/kafka.js';
 import type avro from 'avsc';
 
 import {
@@ -18,6 +17,7 @@ import {
   type CompactedTableOptions,
 } from '../../core/compacted-topic.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
+import { createDurableProducer, MAX_RECORD_BYTES, type Producer } from '../../core/kafka.js';
 import type { CompatibilityMode } from './compatibility.js';
 import {
   parseRegistryRecord,

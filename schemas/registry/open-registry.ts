@@ -3,9 +3,9 @@
  * `SCHEMA_REGISTRY_URL` is set, else the embedded one in the cluster's `<prefix>panacea.schemas`
  * topic.
  */
-import type { Kafka } from '../../core/kafka.js';
 
 import type { PanaceaConfig } from '../../core/config.js';
+import type { Kafka } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming } from '../../core/naming.js';
 import { openHttpRegistry } from './http-registry.js';

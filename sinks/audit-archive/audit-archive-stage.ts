@@ -30,7 +30,6 @@ import {
   sendDurably,
   type TopicMessages,
 } from '../../core/kafka.js';
-
 import { PartitionLocks } from '../../core/partition-locks.js';
 import type { ArchiveConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';

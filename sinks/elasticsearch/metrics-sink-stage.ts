@@ -17,9 +17,9 @@
  * wrote ever reaches Elasticsearch.
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { Admin } from '../../core/kafka.js';
 
 import { PanaceaError } from '../../core/errors.js';
+import type { Admin } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
 import type { MetricsIndexRecord, Naming } from '../../core/naming.js';
 import { WINDOW_AGGREGATOR_DEFAULTS } from '../../processors/metrics/window-aggregator.js';

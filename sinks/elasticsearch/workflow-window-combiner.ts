@@ -9,10 +9,10 @@
  * offsets only after both writes, so a crash between them recombines the window on redelivery.
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { Admin } from '../../core/kafka.js';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
+import type { Admin } from '../../core/kafka.js';
 import type { Logger } from '../../core/logger.js';
 import { deadLetterFor, type StageRecord } from '../../core/stage-runner.js';
 import type { WindowFiguresOptions } from '../../processors/metrics/window-figures.js';

@@ -10,6 +10,9 @@
  * is a crash between the destination's answer and the ledger write: that notification is sent
  * once more, with the same `Idempotency-Key`.
  */
+
+import { CompactedTopicReader, DEFAULT_CATCH_UP_TIMEOUT_MS } from '../../core/compacted-topic.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import {
   type Admin,
   createTopicsServed,
@@ -17,9 +20,6 @@ import {
   type Producer,
   sendDurably,
 } from '../../core/kafka.js';
-
-import { CompactedTopicReader, DEFAULT_CATCH_UP_TIMEOUT_MS } from '../../core/compacted-topic.js';
-import { messageOf, PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { AlertNotification } from '../../schemas/alert.js';
 

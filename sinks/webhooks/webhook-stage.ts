@@ -18,11 +18,11 @@
 import { channel } from 'node:diagnostics_channel';
 import { randomUUID } from 'node:crypto';
 
-import { type Admin, createTopicsServed, type Kafka, type Producer } from '../../core/kafka.js';
 import PQueue from 'p-queue';
 
 import type { DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
+import { type Admin, createTopicsServed, type Kafka, type Producer } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import { countWebhookDelivery } from '../../core/metrics-registry.js';
 import type { Naming } from '../../core/naming.js';
