@@ -14,6 +14,8 @@
  * A timer evaluates between batches, so `for`, repeats, absences and resolutions happen on time.
  */
 
+import { assembleCheckpoint } from '../../core/checkpoint-chunks.js';
+import { CheckpointReader } from '../../core/checkpoint-reader.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import {
@@ -24,9 +26,7 @@ import {
   type Kafka,
   Partitioners,
   type Producer,
-  sendDurably,
   type TopicMessages,
-  type Transaction,
 } from '../../core/kafka.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
@@ -40,9 +40,13 @@ import {
   type StageRecord,
   type StageStats,
 } from '../../core/stage-runner.js';
+import {
+  commitIsDue,
+  commitWithCheckpoint,
+  sendInTransaction,
+  type OpenTransaction,
+} from '../../core/transactional-commit.js';
 import type { AlertNotification } from '../../schemas/alert.js';
-import { assembleCheckpoint, checkpointMessages } from '../metrics/checkpoint-chunks.js';
-import { CheckpointReader } from '../metrics/checkpoint-reader.js';
 import { readEnrichedEvent } from '../metrics/enriched-event.js';
 import type { MetricsRecord } from '../metrics/metrics-records.js';
 import { AlertEngine, type AlertEngineState } from './alert-engine.js';
@@ -86,20 +90,17 @@ interface Checkpoint {
   engine: AlertEngineState;
 }
 
-interface StageState {
+/** The stage's state, and its open transaction (see core/transactional-commit.ts). */
+interface StageState extends OpenTransaction {
   generation: number;
-  producer: Producer;
   nextOffsets: Map<string, bigint>;
   committedOffsets: Map<string, bigint>;
   conditions: RuleConditions;
   engine: AlertEngine;
-  transaction: Transaction | undefined;
-  uncommittedSinceMs: number | undefined;
   uncommitted: { records: number; deadLetters: DeadLetter[]; notifications: AlertNotification[] }[];
   /** Where each input partition ended at restore; undefined once read that far. */
   catchUpTargets: Map<string, bigint> | undefined;
   catchUpDeadlineMs: number;
-  checkpointChunks: number;
 }
 
 export async function startAlertsStage(options: AlertsStageOptions): Promise<RunningStage> {
@@ -318,17 +319,11 @@ class AlertsStage {
   }
 
   async #send(state: StageState, messages: TopicMessages[]): Promise<boolean> {
-    if (messages.length === 0) return true;
-    return this.#transactionally(state, async () => {
-      state.transaction ??= await state.producer.transaction();
-      state.uncommittedSinceMs ??= Date.now();
-      await sendDurably(state.transaction, messages);
-    });
+    return this.#transactionally(state, () => sendInTransaction(state, messages));
   }
 
   #commitDue(state: StageState, nowMs: number): boolean {
-    const intervalMs = this.#options.commitIntervalMs ?? DEFAULT_INTERVAL_MS;
-    return state.uncommittedSinceMs !== undefined && nowMs - state.uncommittedSinceMs >= intervalMs;
+    return commitIsDue(state, nowMs, this.#options.commitIntervalMs ?? DEFAULT_INTERVAL_MS);
   }
 
   /**
@@ -345,42 +340,27 @@ class AlertsStage {
       conditions: state.conditions.toJSON(),
       engine: state.engine.toJSON(),
     };
-    const write = checkpointMessages(
-      this.groupId,
-      Buffer.from(JSON.stringify(checkpoint)),
-      state.checkpointChunks,
-    );
     const moved = [...state.nextOffsets].filter(
       ([key, offset]) => state.committedOffsets.get(key) !== offset,
     );
-
-    const committed = await this.#transactionally(state, async () => {
-      const transaction = (state.transaction ??= await state.producer.transaction());
-      await sendDurably(transaction, [
-        { topic: this.#options.naming.alertsStateTopic(), messages: write.messages },
-      ]);
-      if (moved.length > 0) {
-        await transaction.sendOffsets({
-          consumerGroupId: this.groupId,
-          topics: this.inputTopics
-            .map((topic) => ({
-              topic,
-              partitions: moved
-                .map(([key, offset]) => ({ ...splitKey(key), offset: String(offset) }))
-                .filter((entry) => entry.topic === topic)
-                .map(({ partition, offset }) => ({ partition, offset })),
-            }))
-            .filter(({ partitions }) => partitions.length > 0),
-        });
-      }
-      await transaction.commit();
-    });
+    const committed = await this.#transactionally(state, () =>
+      commitWithCheckpoint(state, {
+        stateTopic: this.#options.naming.alertsStateTopic(),
+        checkpointKey: this.groupId,
+        checkpoint,
+        consumerGroupId: this.groupId,
+        offsets: this.inputTopics.map((topic) => ({
+          topic,
+          partitions: moved
+            .map(([key, offset]) => ({ ...splitKey(key), offset: String(offset) }))
+            .filter((entry) => entry.topic === topic)
+            .map(({ partition, offset }) => ({ partition, offset })),
+        })),
+      }),
+    );
     if (!committed) return false;
 
-    state.transaction = undefined;
-    state.uncommittedSinceMs = undefined;
     state.committedOffsets = new Map(state.nextOffsets);
-    state.checkpointChunks = write.chunks;
     for (const done of state.uncommitted.splice(0)) this.#countCommitted(done);
     return true;
   }

@@ -25,16 +25,16 @@ import {
   type Kafka,
   Partitioners,
   type Producer,
-  sendDurably,
   type TopicMessages,
-  type Transaction,
 } from '../../core/kafka.js';
-import { PartitionLocks } from '../../core/partition-locks.js';
+import { assembleCheckpoint } from '../../core/checkpoint-chunks.js';
+import { CheckpointReader } from '../../core/checkpoint-reader.js';
 import type { MetricsConfig } from '../../core/config.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger, type Logger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
+import { PartitionLocks } from '../../core/partition-locks.js';
 import {
   batchChannel,
   deadLetterFor,
@@ -45,10 +45,14 @@ import {
   type StageRecord,
   type StageStats,
 } from '../../core/stage-runner.js';
+import {
+  commitIsDue,
+  commitWithCheckpoint,
+  sendInTransaction,
+  type OpenTransaction,
+} from '../../core/transactional-commit.js';
 import type { AgentEvent } from '../../schemas/event.js';
 import { AgentStatusTracker, type AgentStatusState, type StatusChange } from './agent-status.js';
-import { assembleCheckpoint, checkpointMessages } from './checkpoint-chunks.js';
-import { CheckpointReader } from './checkpoint-reader.js';
 import { readEnrichedEvent } from './enriched-event.js';
 import type { WindowScope } from './metrics-document.js';
 import { statusRecord, taskRecord, windowRecord } from './metrics-records.js';
@@ -92,20 +96,16 @@ interface Checkpoint {
   tasks: TaskOverviewState;
 }
 
-interface PartitionState {
+/** A partition's state, and its open transaction (see core/transactional-commit.ts). */
+interface PartitionState extends OpenTransaction {
   generation: number;
   partition: number;
   /** `<topic>-<partition>`, the name the core's saved state is checked against. */
   source: string;
-  producer: Producer;
   /** The next input offset to count: where the state stands, committed or not. */
   nextOffset: bigint;
   /** The input offset the last committed checkpoint stands on. */
   committedOffset: bigint;
-  /** The transaction the results since the last commit went into; undefined when none is open. */
-  transaction: Transaction | undefined;
-  /** Processing time of the oldest change not committed yet; undefined when all is committed. */
-  uncommittedSinceMs: number | undefined;
   /** What the batches since the last commit counted, for the stats once committed. */
   uncommitted: { records: number; counted: Counted; durationMs: number }[];
   windows: WindowAggregator;
@@ -113,8 +113,6 @@ interface PartitionState {
   tasks: TaskOverview;
   /** Processing time of the last input record, for closing the windows of a quiet partition. */
   lastInputAtMs: number;
-  /** Chunks the last checkpoint was split into (see checkpoint-chunks.ts); 0 when whole. */
-  checkpointChunks: number;
   /** What the open transaction wrote, for agentFiguresChannel once it commits. */
   written: { changes: StatusChange[]; tasks: TaskRecord[] };
 }
@@ -354,17 +352,11 @@ class MetricsStage {
 
   /** Sends results into the partition's open transaction, opening one when none is. */
   async #send(state: PartitionState, messages: TopicMessages[]): Promise<boolean> {
-    if (messages.length === 0) return true;
-    return this.#transactionally(state, async () => {
-      state.transaction ??= await state.producer.transaction();
-      state.uncommittedSinceMs ??= Date.now();
-      await sendDurably(state.transaction, messages);
-    });
+    return this.#transactionally(state, () => sendInTransaction(state, messages));
   }
 
   #commitDue(state: PartitionState, nowMs: number): boolean {
-    const intervalMs = this.#options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
-    return state.uncommittedSinceMs !== undefined && nowMs - state.uncommittedSinceMs >= intervalMs;
+    return commitIsDue(state, nowMs, this.#options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS);
   }
 
   /**
@@ -382,35 +374,26 @@ class MetricsStage {
       status: state.status.toJSON(),
       tasks: state.tasks.toJSON(),
     };
-    const checkpointWrite = checkpointMessages(
-      this.#checkpointKey(state.partition),
-      Buffer.from(JSON.stringify(checkpoint)),
-      state.checkpointChunks,
+    const offsetMoved = state.nextOffset !== state.committedOffset;
+    const committed = await this.#transactionally(state, () =>
+      commitWithCheckpoint(state, {
+        stateTopic: this.#options.naming.metricsStateTopic(),
+        checkpointKey: this.#checkpointKey(state.partition),
+        checkpoint,
+        consumerGroupId: this.groupId,
+        offsets: offsetMoved
+          ? [
+              {
+                topic: this.inputTopic,
+                partitions: [{ partition: state.partition, offset: String(state.nextOffset) }],
+              },
+            ]
+          : [],
+      }),
     );
-    const committed = await this.#transactionally(state, async () => {
-      const transaction = (state.transaction ??= await state.producer.transaction());
-      await sendDurably(transaction, [
-        { topic: this.#options.naming.metricsStateTopic(), messages: checkpointWrite.messages },
-      ]);
-      if (state.nextOffset !== state.committedOffset) {
-        await transaction.sendOffsets({
-          consumerGroupId: this.groupId,
-          topics: [
-            {
-              topic: this.inputTopic,
-              partitions: [{ partition: state.partition, offset: String(state.nextOffset) }],
-            },
-          ],
-        });
-      }
-      await transaction.commit();
-    });
     if (!committed) return false;
 
-    state.transaction = undefined;
-    state.uncommittedSinceMs = undefined;
     state.committedOffset = state.nextOffset;
-    state.checkpointChunks = checkpointWrite.chunks;
     if (agentFiguresChannel.hasSubscribers) agentFiguresChannel.publish(state.written);
     state.written = { changes: [], tasks: [] };
     for (const { records, counted, durationMs } of state.uncommitted.splice(0)) {

@@ -1,6 +1,6 @@
 /**
- * Checkpoints larger than one Kafka record. A partition's checkpoint grows with its open windows,
- * agents and tasks in progress; past about 1 MB the broker would refuse it, and the partition
+ * Checkpoints larger than one Kafka record. A stage's checkpoint grows with its state (the metrics
+ * stage's open windows, agents and tasks in progress); past about 1 MB the broker would refuse it, and the partition
  * could never commit again. So a checkpoint above CHECKPOINT_CHUNK_BYTES is written as chunks
  * under keys of their own (`<key>#chunk-<n>`) and, under the checkpoint's key, a small head that
  * says how many chunks there are, their total length and their SHA-256. All of them go in the one
@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 
-import { PanaceaError } from '../../core/errors.js';
-import type { Message } from '../../core/kafka.js';
+import { PanaceaError } from './errors.js';
+import type { Message } from './kafka.js';
 
 /** Well under the broker's default 1 MiB record limit, with room for the key and batch headers. */
 export const CHECKPOINT_CHUNK_BYTES = 512 * 1024;

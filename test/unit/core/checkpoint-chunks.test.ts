@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   assembleCheckpoint,
   checkpointMessages,
-} from '../../../../processors/metrics/checkpoint-chunks.js';
-import { thrownPanaceaError } from '../../fixtures/panacea-error.js';
+} from '../../../core/checkpoint-chunks.js';
+import { thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 const KEY = 'panacea.metrics:agent.events.enriched:0';
 

@@ -1,6 +1,6 @@
 /**
- * Tails the compacted checkpoint topic of the metrics stage and keeps the latest checkpoint of
- * each input partition, so that a partition moving in can be restored to the state its committed
+ * Tails the compacted checkpoint topic of a stateful stage (metrics, alerts) and keeps the latest
+ * checkpoint under each key, so that input moving in can be restored to the state its committed
  * offset stands on.
  *
  * It reads with a consumer group of its own that commits nothing (kafkajs has no manual partition
@@ -14,8 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PanaceaError } from '../../core/errors.js';
-import type { Admin, Consumer, Kafka } from '../../core/kafka.js';
+import { PanaceaError } from './errors.js';
+import type { Admin, Consumer, Kafka } from './kafka.js';
 
 export interface CheckpointReaderOptions {
   kafka: Kafka;
@@ -89,7 +89,7 @@ export class CheckpointReader {
       if (this.#failure !== undefined) {
         throw new PanaceaError(
           'KAFKA_UNAVAILABLE',
-          `the metrics checkpoint reader stopped: ${this.#failure.message}`,
+          `the checkpoint reader of ${this.#options.topic} stopped: ${this.#failure.message}`,
           { topic: this.#options.topic },
           this.#failure,
         );
@@ -102,7 +102,7 @@ export class CheckpointReader {
       if (Date.now() > deadlineMs) {
         throw new PanaceaError(
           'KAFKA_UNAVAILABLE',
-          `the metrics checkpoint topic was not read to its end within ` +
+          `the checkpoint topic ${this.#options.topic} was not read to its end within ` +
             `${this.#options.catchUpTimeoutMs} ms`,
           { topic: this.#options.topic },
         );
