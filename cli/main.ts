@@ -84,6 +84,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`panacea: unknown command "${name}"\n${USAGE}\n`);
     return EXIT_FAILURE;
   }
+  // `panacea run --help` asks for the usage, as `panacea --help` does: answered before the
+  // configuration is loaded or anything connects, and not an error.
+  if (args.includes('--help') || args.includes('-h')) {
+    say(USAGE);
+    return 0;
+  }
 
   try {
     const config = loadConfig();
