@@ -90,6 +90,14 @@ export async function main(argv: string[]): Promise<number> {
     say(USAGE);
     return 0;
   }
+  // The configuration file is taken before the command only (bin/panacea.js reads it before
+  // anything loads); after the command it would be refused as an unknown option of that command.
+  if (args.some((arg) => arg === '--config' || arg.startsWith('--config='))) {
+    process.stderr.write(
+      `panacea ${name}: USAGE: --config goes before the command: panacea --config FILE ${name} …\n`,
+    );
+    return EXIT_FAILURE;
+  }
 
   try {
     const config = loadConfig();

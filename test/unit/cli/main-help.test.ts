@@ -1,6 +1,7 @@
 /**
  * `panacea <command> --help` prints the usage and exits 0, like `panacea --help`, instead of
- * refusing `--help` as an unknown option (exit 2) after loading the configuration.
+ * refusing `--help` as an unknown option (exit 2) after loading the configuration; `--config`
+ * after the command is refused with where it goes instead of as an unknown option.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -45,5 +46,14 @@ describe('panacea <command> --help', () => {
     const output = captured();
     expect(await main(['bogus', '--help'])).toBe(2);
     expect(output.stderr()).toContain('unknown command "bogus"');
+  });
+
+  it('--config after the command says where it goes (exit 2), before the command would parse it', async () => {
+    const output = captured();
+    expect(await main(['config', 'check', '--config', 'panacea.yaml'])).toBe(2);
+    expect(output.stderr()).toBe(
+      'panacea config: USAGE: --config goes before the command: panacea --config FILE config …\n',
+    );
+    expect(await main(['run', '--config=panacea.yaml'])).toBe(2);
   });
 });
