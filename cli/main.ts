@@ -84,6 +84,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`panacea: unknown command "${name}"\n${USAGE}\n`);
     return EXIT_FAILURE;
   }
+  // `panacea run --help` asks for the usage, as `panacea --help` does: answered before the
+  // configuration is loaded or anything connects, and not an error.
+  if (args.includes('--help') || args.includes('-h')) {
+    say(USAGE);
+    return 0;
+  }
+  // The configuration file is taken before the command only (bin/panacea.js reads it before
+  // anything loads); after the command it would be refused as an unknown option of that command.
+  if (args.some((arg) => arg === '--config' || arg.startsWith('--config='))) {
+    process.stderr.write(
+      `panacea ${name}: USAGE: --config goes before the command: panacea --config FILE ${name} …\n`,
+    );
+    return EXIT_FAILURE;
+  }
 
   try {
     const config = loadConfig();

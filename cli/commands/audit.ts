@@ -58,6 +58,11 @@ async function verifyCommand(args: string[], config: PanaceaConfig): Promise<num
   const fromMs = parseTime('--from', values.from);
   const toMs = parseTime('--to', values.to);
   const root = archiveRootOf(config);
+  // Before the key: without an archive there is no generated key either, and "no key" would send
+  // the person looking for a key when the data directory is the thing to check.
+  if (!existsSync(root)) {
+    throw new PanaceaError('FILE_UNREADABLE', `no audit archive at ${root}`, { file: root });
+  }
   const key = resolvePublicKey(values['public-key'], config, root);
 
   const opened = await openSegmentStore(config.archive, root);

@@ -115,6 +115,16 @@ describe('panacea audit verify', () => {
     expect((await verify(dataDir, ['--public-key', published])).exitCode).toBe(0);
   });
 
+  it('says there is no archive in a data directory without one, not that a key is missing', async () => {
+    const dataDir = temporaryRoot();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    const error = await rejectedPanaceaError(auditCommand(['verify'], config));
+
+    expect(error.code).toBe('FILE_UNREADABLE');
+    expect(error.message).toBe(`no audit archive at ${path.join(dataDir, 'audit-archive')}`);
+  });
+
   it('refuses a --from that is not RFC 3339', async () => {
     const { dataDir } = await dataDirWithArchive();
     const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
