@@ -106,9 +106,26 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof PanaceaError) {
       process.stderr.write(`panacea ${name}: ${error.reason}\n`);
-      if (error.code === 'USAGE') process.stderr.write(`${USAGE}\n`);
+      if (error.code === 'USAGE') process.stderr.write(`${usageOf(name)}\n`);
       return EXIT_FAILURE;
     }
     throw error;
   }
+}
+
+/**
+ * The usage lines of one command, with their explanations, so the line that says what went
+ * wrong stays in sight; the whole usage is `panacea --help`.
+ */
+export function usageOf(name: string): string {
+  const lines = USAGE.split('\n');
+  const own: string[] = [];
+  let inCommand = false;
+  for (const line of lines) {
+    const command = /^ {2}panacea (?:\[--config FILE\] )?(\S+)/.exec(line)?.[1];
+    if (command !== undefined) inCommand = command === name;
+    else if (!/^ {10,}\S/.test(line)) inCommand = false;
+    if (inCommand) own.push(line);
+  }
+  return `usage:\n${own.join('\n')}\n(all commands: panacea --help)`;
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { main } from '../../../cli/main.js';
+import { main, usageOf } from '../../../cli/main.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -55,5 +55,27 @@ describe('panacea <command> --help', () => {
       'panacea config: USAGE: --config goes before the command: panacea --config FILE config …\n',
     );
     expect(await main(['run', '--config=panacea.yaml'])).toBe(2);
+  });
+});
+
+describe('usage after a usage error', () => {
+  it("prints only the failing command's lines, with their explanations, and where the rest is", () => {
+    const usage = usageOf('alerts');
+    expect(usage).toContain('panacea alerts silence add --match K=V');
+    expect(usage).toContain('validate an alert rules file');
+    expect(usage).not.toContain('panacea run');
+    expect(usage).not.toContain('panacea audit');
+    expect(usage.trimEnd().endsWith('(all commands: panacea --help)')).toBe(true);
+  });
+
+  it('finds a command whose line carries the configuration option', () => {
+    expect(usageOf('config')).toContain('config check|print|schema');
+  });
+
+  it('says so on stderr for a bad option of a command', async () => {
+    const output = captured();
+    expect(await main(['audit', 'hold', 'remove'])).toBe(2);
+    expect(output.stderr()).toContain('panacea audit hold add');
+    expect(output.stderr()).not.toContain('panacea produce --file');
   });
 });
