@@ -120,7 +120,8 @@ export class WorkflowWindowCombiner {
         error,
       );
     }
-    if (this.#partitionCount !== undefined) {
+    // Two batches may both read the count first; only a real change is worth a line.
+    if (this.#partitionCount !== undefined && this.#partitionCount !== partitions) {
       this.#options.logger.info(
         { topic, partitions, previousPartitions: this.#partitionCount },
         'partition count of the enriched topic changed',
