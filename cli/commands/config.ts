@@ -10,14 +10,77 @@
 import { applyConfigFile, type SettingOrigin } from '../../core/config-file.js';
 import { configJsonSchema } from '../../core/config-schema.js';
 import type { PanaceaConfig } from '../../core/config.js';
+import { formatDuration } from '../../core/durations.js';
 import { PanaceaError } from '../../core/errors.js';
 import { SETTINGS, type Setting } from '../../core/settings.js';
+import { defaultCacheDir } from '../../infra/stack/stack.js';
 import { loadRedactionRules } from '../../processors/enrich/redaction-rules-file.js';
+import { datasetsDirectory } from '../../producers/importers/shipped-datasets.js';
 import { EXIT_OK, parseCommandArgs, say } from '../command-line.js';
+import { DEFAULT_ELASTICSEARCH_PORT, DEFAULT_KAFKA_PORT } from './stack.js';
 
 export const CONFIG_USAGE = 'panacea [--config FILE] config check|print|schema [--json]';
 
 const MASK = '********';
+
+type Effective = (config: PanaceaConfig) => string | number | boolean | undefined;
+const ms = (durationMs: number | undefined): string =>
+  durationMs === undefined ? 'off' : formatDuration(durationMs);
+
+/**
+ * The value in force of each setting the configuration holds, so a setting left unset prints the
+ * default it gets rather than a placeholder. Settings read outside the configuration (the local
+ * stack's, the logger's) print what is set, or nothing.
+ */
+export const EFFECTIVE_VALUES: Record<string, Effective> = {
+  'kafka.brokers': (config) => config.kafkaBrokers.join(','),
+  'kafka.ssl.enabled': (config) => config.kafkaTls !== undefined,
+  'kafka.ssl.rejectUnauthorized': (config) => config.kafkaTls?.rejectUnauthorized ?? true,
+  'kafka.sasl.mechanism': (config) => config.kafkaSasl?.mechanism,
+  'kafka.sasl.username': (config) => config.kafkaSasl?.username,
+  'elasticsearch.url': (config) => config.elasticsearchUrl,
+  'elasticsearch.username': (config) => config.elasticsearchAccess.username,
+  'elasticsearch.setupOnStart': (config) => config.elasticsearchSetupOnStart,
+  namespace: (config) => config.namespace,
+  topicPrefix: (config) => config.topicPrefix,
+  dataDir: (config) => config.dataDir,
+  'schemaRegistry.url': (config) => config.schemaRegistryUrl,
+  'redaction.rulesFile': (config) => config.redactionRulesFile,
+  'metrics.windowMs': (config) => config.metrics.windowSizeMs,
+  'metrics.latenessMs': (config) => config.metrics.allowedLatenessMs,
+  'metrics.staleMs': (config) => config.metrics.staleAfterMs,
+  'metrics.stuckMs': (config) => config.metrics.stuckAfterMs,
+  'metrics.maxFutureMs': (config) => config.metrics.maxFutureMs,
+  'retention.heartbeat': (config) => ms(config.retention.heartbeatMs),
+  'retention.activity': (config) => ms(config.retention.activityMs),
+  'retention.metrics': (config) => ms(config.retention.metricsMs),
+  'retention.error': (config) => ms(config.retention.errorMs),
+  'retention.audit': (config) => ms(config.retention.auditMs),
+  'retention.interval': (config) => ms(config.retention.enforcementIntervalMs),
+  'archive.segmentBytes': (config) => config.archive.segmentBytes,
+  'archive.segmentMs': (config) => config.archive.segmentMs,
+  'archive.signingKeyFile': (config) => config.archive.signingKeyFile,
+  'archive.retention': (config) => ms(config.archive.retentionMs),
+  'archive.retentionInterval': (config) => ms(config.archive.retentionIntervalMs),
+  'archive.s3.bucket': (config) => config.archive.s3?.bucket,
+  'archive.s3.prefix': (config) => config.archive.s3?.prefix,
+  'archive.s3.endpoint': (config) => config.archive.s3?.endpoint,
+  'archive.s3.region': (config) => config.archive.s3?.region,
+  'archive.s3.objectLock': (config) => config.archive.s3?.objectLock ?? 'off',
+  'alerts.rulesFile': (config) => config.alertRulesFile,
+  'alerts.destinationsFile': (config) => config.alertDestinationsFile,
+  'observability.httpPort': (config) => config.observability.httpPort ?? 'off',
+  'observability.httpHost': (config) => config.observability.httpHost,
+  'observability.maxTrackedAgents': (config) => config.observability.maxTrackedAgents,
+  'observability.readyMaxPauseMs': (config) => config.observability.readyMaxPauseMs,
+  'stack.kafkaPort': () => DEFAULT_KAFKA_PORT,
+  'stack.elasticsearchPort': () => DEFAULT_ELASTICSEARCH_PORT,
+  'stack.source': () => 'auto',
+  'stack.cacheDir': () => defaultCacheDir(),
+  datasetsDir: () => datasetsDirectory(),
+  'logging.level': () => 'info',
+  'logging.format': () => (process.stderr.isTTY ? 'pretty' : 'json'),
+};
 
 interface PrintedSetting {
   key: string;
@@ -52,7 +115,7 @@ export async function configCommand(args: string[], config: PanaceaConfig): Prom
       return EXIT_OK;
     }
     case 'print': {
-      const printed = SETTINGS.map((setting) => printedSetting(setting, origins));
+      const printed = SETTINGS.map((setting) => printedSetting(setting, origins, config));
       if (values.json) say(JSON.stringify({ file: config.configFile ?? null, settings: printed }));
       else for (const line of printedLines(printed)) say(line);
       return EXIT_OK;
@@ -68,13 +131,19 @@ export async function configCommand(args: string[], config: PanaceaConfig): Prom
   }
 }
 
-function printedSetting(setting: Setting, origins: Map<string, SettingOrigin>): PrintedSetting {
+function printedSetting(
+  setting: Setting,
+  origins: Map<string, SettingOrigin>,
+  config: PanaceaConfig,
+): PrintedSetting {
   const raw = process.env[setting.variable];
   const origin = origins.get(setting.variable);
+  const effective = EFFECTIVE_VALUES[setting.key]?.(config);
+  const value = raw ?? (effective === undefined ? undefined : String(effective));
   return {
     key: setting.key,
     variable: setting.variable,
-    value: raw === undefined ? undefined : masked(setting, raw),
+    value: value === undefined ? undefined : masked(setting, value),
     source: origin?.from ?? 'default',
   };
 }
@@ -96,8 +165,8 @@ function masked(setting: Setting, value: string): string {
 function printedLines(settings: PrintedSetting[]): string[] {
   const width = Math.max(...settings.map((setting) => setting.key.length));
   return settings.map((setting) => {
-    const value = setting.value ?? '(default)';
-    const from = setting.source === 'default' ? '' : `  [${setting.source}, ${setting.variable}]`;
+    const value = setting.value === '' ? '""' : (setting.value ?? '(unset)');
+    const from = `  [${setting.source === 'default' ? 'default' : `${setting.source}, ${setting.variable}`}]`;
     return `${setting.key.padEnd(width)}  ${value}${from}`;
   });
 }

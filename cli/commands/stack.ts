@@ -16,8 +16,8 @@ import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parsePort, say } from '../comm
 
 export const STACK_USAGE = `panacea stack up|down|status [--kafka-port N] [--elasticsearch-port N] [--source auto|docker|maven]`;
 
-const DEFAULT_KAFKA_PORT = 9092;
-const DEFAULT_ELASTICSEARCH_PORT = 9200;
+export const DEFAULT_KAFKA_PORT = 9092;
+export const DEFAULT_ELASTICSEARCH_PORT = 9200;
 
 export function stackOptionsFrom(
   config: PanaceaConfig,

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { configCommand } from '../../../cli/commands/config.js';
+import { configCommand, EFFECTIVE_VALUES } from '../../../cli/commands/config.js';
 import { configJsonSchema } from '../../../core/config-schema.js';
 import { loadConfig } from '../../../core/config.js';
 import { SETTINGS } from '../../../core/settings.js';
@@ -235,9 +235,19 @@ describe('panacea config print', () => {
       source: 'environment',
     });
     expect(byKey.get('kibana.url')?.value).toBe('http://********:********@127.0.0.1:5601/');
+    // An unset setting prints the value it gets, not a placeholder.
+    expect(byKey.get('retention.audit')).toMatchObject({ value: '400d', source: 'default' });
+    expect(byKey.get('archive.s3.objectLock')?.value).toBe('off');
     expect(lines.join('')).not.toContain('hunter2');
     expect(byKey.get('namespace')?.source).toBe(
       process.env.PANACEA_NAMESPACE ? 'environment' : 'default',
     );
+  });
+});
+
+describe('config print values', () => {
+  it('knows the value in force only of settings that exist', () => {
+    const keys = new Set(SETTINGS.map((setting) => setting.key));
+    expect(Object.keys(EFFECTIVE_VALUES).filter((key) => !keys.has(key))).toEqual([]);
   });
 });
