@@ -21,6 +21,7 @@ import {
 import type { AgentEvent } from '../../schemas/event.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, say, untilStopSignal } from '../command-line.js';
 import { createElasticsearchClient, startPipeline } from '../pipeline.js';
+import { serveObservability } from './run.js';
 import { openPublisher } from '../publishing.js';
 import { withAgentRegistry } from './agents.js';
 import { readSession } from './import.js';
@@ -50,7 +51,13 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   };
 
   const naming = createNaming(running);
-  const pipeline = await startPipeline(running);
+  // The pipeline's own signals, as `panacea run` serves them.
+  const observability = await serveObservability(running);
+  const pipeline = await startPipeline(running).catch(async (error: unknown) => {
+    await observability.close();
+    throw error;
+  });
+  observability.attach(pipeline);
   const publisher = await openPublisher(running, naming);
   const withRealSession = await importShippedSession(publisher.publish);
 
@@ -96,7 +103,11 @@ export async function demoCommand(args: string[], config: PanaceaConfig): Promis
   await loop.catch(() => undefined);
   // After a failure a crashed consumer may never finish disconnecting; what was committed stays
   // committed, so giving up on a clean stop after a while loses nothing.
-  const shutdown = Promise.allSettled([publisher.close(), pipeline.stop(), elasticsearch.close()]);
+  const shutdown = Promise.allSettled([
+    publisher.close(),
+    pipeline.stop().finally(() => observability.close()),
+    elasticsearch.close(),
+  ]);
   await Promise.race([shutdown, sleep(STOP_TIMEOUT_MS)]);
   // Only servers this data directory's stack started are ours to suggest stopping.
   const ours = [stack.kafka, stack.elasticsearch].some(
@@ -179,8 +190,17 @@ Where to look:
   agent status:    curl -s '${url}/metrics-agent.status-${namespace}/_search?pretty'
   open tasks:      curl -s '${url}/metrics-agent.task-${namespace}/_search?q=panacea.task.state:in_progress&pretty'
   audit archive:   ${path.join(config.dataDir, 'audit-archive')}
+  pipeline health: ${healthLine(config)}
   Kibana:          point it at ${url} and create a data view on "${pattern}" with @timestamp
+  (denied actions and critical errors start after the fleet's first minutes)
 
 Ctrl-C stops the demo cleanly (the pipeline flushes and commits first).
 `);
+}
+
+function healthLine(config: PanaceaConfig): string {
+  const { httpHost, httpPort } = config.observability;
+  if (httpPort === undefined) return 'off (PANACEA_HTTP_PORT=off)';
+  const base = `http://${httpHost === '0.0.0.0' ? '127.0.0.1' : httpHost}:${httpPort}`;
+  return `curl -s ${base}/readyz; curl -s ${base}/metrics | grep ^panacea_stage`;
 }

@@ -23,35 +23,55 @@ export async function runCommand(args: string[], config: PanaceaConfig): Promise
   // instead of killing the process halfway through its start.
   const stopSignal = untilStopSignal();
   // Up before the pipeline: `/healthz` answers during a slow start and `/readyz` says why not yet.
+  const observability = await serveObservability(config);
+  try {
+    const pipeline = await startPipeline(config);
+    observability.attach(pipeline);
+    return await runUntilStopped(pipeline, values['until-idle'], stopSignal);
+  } finally {
+    await observability.close();
+  }
+}
+
+export interface ServedObservability {
+  /** Starts following the pipeline's stages, for the metrics and readiness. */
+  attach(pipeline: RunningPipeline): void;
+  close(): Promise<void>;
+}
+
+/**
+ * `/metrics`, `/healthz` and `/readyz` on `PANACEA_HTTP_HOST:PANACEA_HTTP_PORT` (none when the
+ * port is `off`), for a process that runs the pipeline: `panacea run` and the demo.
+ */
+export async function serveObservability(config: PanaceaConfig): Promise<ServedObservability> {
   const observer = new PipelineObserver(
     pipelineMetrics({ maxTrackedAgents: config.observability.maxTrackedAgents }),
     config.observability,
   );
+  const { httpPort, httpHost } = config.observability;
   let endpoints: HttpEndpoints | undefined;
   try {
-    endpoints = await startEndpoints(config, observer);
-    const pipeline = await startPipeline(config);
-    observer.attach(pipeline);
-    return await runUntilStopped(pipeline, values['until-idle'], stopSignal);
-  } finally {
-    await endpoints?.close();
+    endpoints =
+      httpPort === undefined
+        ? undefined
+        : await startHttpEndpoints({
+            host: httpHost,
+            port: httpPort,
+            scrape: () => pipelineMetrics().scrape(),
+            readiness: () => observer.readiness(),
+            logger: componentLogger('http'),
+          });
+  } catch (error) {
     observer.close();
+    throw error;
   }
-}
-
-async function startEndpoints(
-  config: PanaceaConfig,
-  observer: PipelineObserver,
-): Promise<HttpEndpoints | undefined> {
-  const { httpPort, httpHost } = config.observability;
-  if (httpPort === undefined) return undefined;
-  return startHttpEndpoints({
-    host: httpHost,
-    port: httpPort,
-    scrape: () => pipelineMetrics().scrape(),
-    readiness: () => observer.readiness(),
-    logger: componentLogger('http'),
-  });
+  return {
+    attach: (pipeline) => observer.attach(pipeline),
+    async close() {
+      await endpoints?.close();
+      observer.close();
+    },
+  };
 }
 
 async function runUntilStopped(
