@@ -24,7 +24,7 @@ import {
   openSilenceStore,
   type SilenceStore,
 } from '../../processors/alerts/silences.js';
-import { formatTimestamp } from '../../schemas/timestamp.js';
+import { formatTimestamp, normaliseTimestamp } from '../../schemas/timestamp.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
 
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -203,11 +203,15 @@ async function withSilences(
 }
 
 function time(text: string, flag: string): number {
-  const atMs = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || !Number.isFinite(atMs)) {
-    throw usage(`${flag}: expected an RFC 3339 time such as 2026-12-05T10:00:00Z, got "${text}"`);
+  // The contract's parser: Date.parse alone reads a time without an offset as local time and
+  // rolls a day that does not exist (2027-02-30) over into the next month.
+  const atTime = normaliseTimestamp(text);
+  if (!atTime.ok) {
+    throw usage(
+      `${flag}: expected an RFC 3339 time such as 2026-12-05T10:00:00Z, got "${text}": ${atTime.reason}`,
+    );
   }
-  return atMs;
+  return atTime.epochMs;
 }
 
 function usage(message: string): PanaceaError {

@@ -82,6 +82,21 @@ describe('panacea alerts silence add', () => {
     ],
     ['a bad time', ['--match', 'a=1', '--until', 'tomorrow'], '--until: expected an RFC 3339 time'],
     [
+      'a day that does not exist (not rolled over into March)',
+      ['--match', 'a=1', '--until', '2027-02-30T00:00:00Z'],
+      '--until: expected an RFC 3339 time such as 2026-12-05T10:00:00Z, got "2027-02-30T00:00:00Z"',
+    ],
+    [
+      'a time without an offset (not read as local time)',
+      ['--match', 'a=1', '--until', '2027-01-01T00:00:00'],
+      'it has no offset',
+    ],
+    [
+      'an hour 24',
+      ['--match', 'a=1', '--starts', '2027-01-01T24:00:00Z', '--for', '1h'],
+      '--starts: expected an RFC 3339 time',
+    ],
+    [
       'an end in the past',
       ['--match', 'a=1', '--until', '2026-11-30T00:00:00Z'],
       '--until: expected a time after the start and after now',

@@ -125,8 +125,32 @@ describe('panacea audit verify', () => {
 
     expect(error.code).toBe('USAGE');
     expect(error.message).toBe(
-      '--from: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "yesterday"',
+      '--from: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "yesterday": ' +
+        '"yesterday" is not an RFC 3339 date-time with an offset',
     );
+  });
+
+  it('refuses a day that does not exist rather than rolling it over into the next month', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    for (const args of [
+      ['verify', '--from', '2026-02-30T00:00:00Z'],
+      ['hold', 'add', '--from', '2026-02-30T00:00:00Z', '--reason', 'r', '--by', 'b'],
+      [
+        'export',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2026-04-31T00:00:00Z',
+        '--format',
+        'csv',
+      ],
+    ]) {
+      const error = await rejectedPanaceaError(auditCommand(args, config));
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toContain('is not a real calendar date and time');
+    }
   });
 });
 
