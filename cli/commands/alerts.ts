@@ -24,7 +24,7 @@ import {
   openSilenceStore,
   type SilenceStore,
 } from '../../processors/alerts/silences.js';
-import { formatTimestamp, normaliseTimestamp } from '../../schemas/timestamp.js';
+import { formatTimestamp, MAX_EPOCH_MS, normaliseTimestamp } from '../../schemas/timestamp.js';
 import { EXIT_OK, EXIT_PARTIAL, parseCommandArgs, say } from '../command-line.js';
 
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -124,6 +124,12 @@ export function readNewSilence(args: string[], nowMs: number): Parameters<typeof
       throw usage(`silence add --for: expected a duration such as 30m or 2h, got "${values.for}"`);
     }
     endsAtMs = startsAtMs + durationMs;
+    // 999999999d passes the form but ends past the last instant a date can hold.
+    if (endsAtMs > MAX_EPOCH_MS) {
+      throw usage(
+        `silence add --for: expected a duration that ends by 9999-12-31, got "${values.for}"`,
+      );
+    }
   } else {
     endsAtMs = time(values.until ?? '', '--until');
   }

@@ -82,6 +82,11 @@ describe('panacea alerts silence add', () => {
     ],
     ['a bad time', ['--match', 'a=1', '--until', 'tomorrow'], '--until: expected an RFC 3339 time'],
     [
+      'a duration that ends past year 9999 (not a RangeError)',
+      ['--match', 'a=1', '--for', '999999999d'],
+      '--for: expected a duration that ends by 9999-12-31, got "999999999d"',
+    ],
+    [
       'a day that does not exist (not rolled over into March)',
       ['--match', 'a=1', '--until', '2027-02-30T00:00:00Z'],
       '--until: expected an RFC 3339 time such as 2026-12-05T10:00:00Z, got "2027-02-30T00:00:00Z"',
