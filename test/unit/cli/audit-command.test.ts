@@ -3,7 +3,7 @@
  * directory: the summary, the JSON form, the exit codes and which public key it checks with.
  */
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -291,6 +291,24 @@ describe('panacea audit export', () => {
     expect(lines).toHaveLength(3);
     expect(stderr).toContain('exported 1 events (of 2 read in 1 verified segments, 1 partitions)');
     expect(stderr).toMatch(/export: 100%, 1\/1 segments, 1 events exported/);
+  });
+
+  it('refuses an --output it cannot write, naming it, before reading anything', async () => {
+    const base = ['--from', '2026-01-15T00:00:00Z', '--to', '2026-01-16T00:00:00Z'];
+    const missingDirectory = path.join(temporaryRoot(), 'no-such-directory', 'events.csv');
+    const missing = await rejectedPanaceaError(
+      exportArchiveOf([...base, '--format', 'csv', '--output', missingDirectory]),
+    );
+    expect(missing.code).toBe('USAGE');
+    expect(missing.message).toBe(`--output: cannot write ${missingDirectory} (ENOENT)`);
+
+    const directory = temporaryRoot();
+    const isDirectory = await rejectedPanaceaError(
+      exportArchiveOf([...base, '--format', 'csv', '--output', directory]),
+    );
+    expect(isDirectory.code).toBe('USAGE');
+    expect(isDirectory.message).toBe(`--output: ${directory} is a directory; expected a file name`);
+    expect(existsSync(`${directory}.partial`)).toBe(false);
   });
 
   it('refuses an unknown format and a missing --to before reading anything', async () => {
