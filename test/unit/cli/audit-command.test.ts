@@ -130,6 +130,21 @@ describe('panacea audit verify', () => {
     );
   });
 
+  it('refuses a --from after --to instead of verifying nothing and saying ok', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    const error = await rejectedPanaceaError(
+      auditCommand(
+        ['verify', '--from', '2026-12-03T00:00:00Z', '--to', '2026-12-01T00:00:00Z'],
+        config,
+      ),
+    );
+
+    expect(error.code).toBe('USAGE');
+    expect(error.message).toBe('--from 2026-12-03T00:00:00Z is after --to 2026-12-01T00:00:00Z');
+  });
+
   it('refuses a day that does not exist rather than rolling it over into the next month', async () => {
     const { dataDir } = await dataDirWithArchive();
     const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
