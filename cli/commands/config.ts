@@ -2,7 +2,7 @@
  * `panacea config check|print|schema`: the settings in force and where each came from.
  *
  * - `check` reads the configuration (file and environment) and the files it names (redaction
- *   rules), and says it is valid; an invalid value fails before any command runs, naming the key.
+ *   rules, alert rules, alert destinations), and says it is valid; an invalid value fails before any command runs, naming the key.
  * - `print [--json]` lists every setting: its value (secrets masked), and whether it came from the
  *   environment, the file or the default.
  * - `schema` prints the JSON Schema of the configuration file.
@@ -12,7 +12,9 @@ import { configJsonSchema } from '../../core/config-schema.js';
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import { SETTINGS, type Setting } from '../../core/settings.js';
+import { loadAlertRules } from '../../processors/alerts/rules-file.js';
 import { loadRedactionRules } from '../../processors/enrich/redaction-rules-file.js';
+import { loadDestinationsFile } from '../../sinks/webhooks/destinations-file.js';
 import { EXIT_OK, parseCommandArgs, say } from '../command-line.js';
 
 export const CONFIG_USAGE = 'panacea [--config FILE] config check|print|schema [--json]';
@@ -35,6 +37,10 @@ export async function configCommand(args: string[], config: PanaceaConfig): Prom
     case 'check': {
       // Files the settings name are configuration too: a broken one fails here, not at run.
       loadRedactionRules(config.redactionRulesFile);
+      if (config.alertRulesFile !== undefined) loadAlertRules(config.alertRulesFile);
+      if (config.alertDestinationsFile !== undefined) {
+        loadDestinationsFile(config.alertDestinationsFile);
+      }
       const fromFile = [...origins.values()].filter((origin) => origin.from === 'file').length;
       const summary = {
         valid: true,

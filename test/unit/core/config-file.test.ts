@@ -13,7 +13,7 @@ import { configCommand } from '../../../cli/commands/config.js';
 import { configJsonSchema } from '../../../core/config-schema.js';
 import { loadConfig } from '../../../core/config.js';
 import { SETTINGS } from '../../../core/settings.js';
-import { thrownPanaceaError } from '../fixtures/panacea-error.js';
+import { rejectedPanaceaError, thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 const directory = mkdtempSync(path.join(os.tmpdir(), 'panacea-config-file-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -239,5 +239,35 @@ describe('panacea config print', () => {
     expect(byKey.get('namespace')?.source).toBe(
       process.env.PANACEA_NAMESPACE ? 'environment' : 'default',
     );
+  });
+});
+
+describe('panacea config check', () => {
+  it('reads the alert rules and alert destinations files the settings name', async () => {
+    const missingRules = await rejectedPanaceaError(
+      configCommand(
+        ['check'],
+        loadConfig({ PANACEA_ALERT_RULES: path.join(directory, 'no-rules.yaml') }),
+      ),
+    );
+    expect(missingRules.code).toBe('ALERT_RULES_INVALID');
+    expect(missingRules.message).toContain('no-rules.yaml: cannot read it');
+
+    const badRules = file('bad-rules.yaml', 'rules:\n  - name: a\n    kind: nope\n');
+    const invalidRules = await rejectedPanaceaError(
+      configCommand(['check'], loadConfig({ PANACEA_ALERT_RULES: badRules })),
+    );
+    expect(invalidRules.code).toBe('ALERT_RULES_INVALID');
+    expect(invalidRules.message).toContain('rule "a": field "kind"');
+
+    const badDestinations = file(
+      'bad-destinations.yaml',
+      'destinations:\n  - name: a\n    type: slack\n    url: file:///etc/passwd\n',
+    );
+    const invalidDestinations = await rejectedPanaceaError(
+      configCommand(['check'], loadConfig({ PANACEA_ALERT_DESTINATIONS: badDestinations })),
+    );
+    expect(invalidDestinations.code).toBe('CONFIG_INVALID');
+    expect(invalidDestinations.message).toContain('destination "a": url:');
   });
 });
