@@ -85,9 +85,13 @@ function printedSetting(setting: Setting, origins: Map<string, SettingOrigin>): 
   };
 }
 
-/** Secrets as a mask; a URL keeps its address but not the credentials in it. */
+/**
+ * Secrets as a mask; a URL setting (Elasticsearch, schema registry, Kibana, S3 endpoint) keeps
+ * its address but never the credentials in it. Only URL settings are read as URLs: a password
+ * such as `Summer2026:secret` parses as a URL without credentials and was printed as it is.
+ */
 function masked(setting: Setting, value: string): string {
-  if (!setting.secret) return value;
+  if (!/\.(url|endpoint)$/.test(setting.key)) return setting.secret ? MASK : value;
   try {
     const url = new URL(value);
     if (url.username === '' && url.password === '') return value;
@@ -95,7 +99,7 @@ function masked(setting: Setting, value: string): string {
     url.password = url.password === '' ? '' : MASK;
     return url.toString();
   } catch {
-    return MASK;
+    return setting.secret ? MASK : value;
   }
 }
 

@@ -219,7 +219,11 @@ describe('panacea config print', () => {
     process.stdout.write = ((chunk: string) =>
       lines.push(chunk) > 0) as typeof process.stdout.write;
     try {
-      process.env.KAFKA_SASL_PASSWORD = 'hunter2';
+      process.env.KAFKA_SASL_PASSWORD = 'hunter2:colon';
+      process.env.ELASTICSEARCH_API_KEY = 'Summer2026:apikey';
+      process.env.ELASTICSEARCH_URL = 'http://elastic:espassword@127.0.0.1:9200';
+      process.env.SCHEMA_REGISTRY_URL = 'http://sr:srpassword@127.0.0.1:8081';
+      process.env.PANACEA_ARCHIVE_S3_ENDPOINT = 'http://ak:s3password@127.0.0.1:9000';
       process.env.KIBANA_URL = 'http://admin:pw@127.0.0.1:5601';
       await configCommand(['print', '--json'], loadConfig(process.env));
     } finally {
@@ -236,6 +240,10 @@ describe('panacea config print', () => {
     });
     expect(byKey.get('kibana.url')?.value).toBe('http://********:********@127.0.0.1:5601/');
     expect(lines.join('')).not.toContain('hunter2');
+    for (const secret of ['apikey', 'espassword', 'srpassword', 's3password']) {
+      expect(lines.join('')).not.toContain(secret);
+    }
+    expect(byKey.get('elasticsearch.url')?.value).toBe('http://********:********@127.0.0.1:9200/');
     expect(byKey.get('namespace')?.source).toBe(
       process.env.PANACEA_NAMESPACE ? 'environment' : 'default',
     );
