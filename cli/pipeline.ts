@@ -11,7 +11,7 @@ import type { Admin, Producer } from 'kafkajs';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
-import { elasticsearchConnection } from '../core/elasticsearch-access.js';
+import { elasticsearchConnection, printableUrl } from '../core/elasticsearch-access.js';
 import { connectKafkaAdmin, createDurableProducer, createKafka } from '../core/kafka.js';
 import { componentLogger } from '../core/logger.js';
 import { createNaming, type Naming } from '../core/naming.js';
@@ -105,7 +105,10 @@ export async function prepareElasticsearch(
     const targets = retentionTargetsFor(config.namespace, config.retention, mechanism);
     return startRetentionSchedule(client, targets, intervalMs, componentLogger('retention'));
   } catch (error) {
-    throw elasticsearchFailure(error, `cannot set up Elasticsearch at ${config.elasticsearchUrl}`);
+    throw elasticsearchFailure(
+      error,
+      `cannot set up Elasticsearch at ${printableUrl(config.elasticsearchUrl)}`,
+    );
   }
 }
 
