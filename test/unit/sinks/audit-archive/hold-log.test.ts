@@ -217,4 +217,18 @@ describe('archive lock', () => {
 
     expect(await withArchiveLock(root, 'hold add', async () => 'ran')).toBe('ran');
   });
+
+  it('treats a lock that is not one of its own (null, {}) as unreadable: busy, never undefined', async () => {
+    for (const content of ['null', '{}', '"x"']) {
+      const root = temporaryRoot();
+      writeFileSync(path.join(root, LOCK_FILE), content);
+
+      const busy = await rejectedPanaceaError(withArchiveLock(root, 'hold add', async () => 'ran'));
+
+      expect(busy.code).toBe('ARCHIVE_BUSY');
+      expect(busy.message).toBe(
+        'the audit archive is locked by a process that is just taking it; try again when it ends',
+      );
+    }
+  });
 });
