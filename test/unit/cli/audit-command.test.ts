@@ -145,6 +145,19 @@ describe('panacea audit verify', () => {
     expect(error.message).toBe('--from 2026-12-03T00:00:00Z is after --to 2026-12-01T00:00:00Z');
   });
 
+  it('refuses a hold on an empty actor or resource id, which the hold log would keep forever', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    for (const option of ['--actor', '--resource']) {
+      const error = await rejectedPanaceaError(
+        auditCommand(['hold', 'add', option, '', '--reason', 'r', '--by', 'b'], config),
+      );
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toBe(`${option}: expected an id, got an empty text`);
+    }
+  });
+
   it('refuses a day that does not exist rather than rolling it over into the next month', async () => {
     const { dataDir } = await dataDirWithArchive();
     const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
