@@ -40,7 +40,8 @@ export function readConfigFile(file: string): ConfigFileValues {
       { field: 'PANACEA_CONFIG' },
     );
   }
-  const document = parseDocument(absolute, textContent);
+  // A byte order mark (some Windows editors write one) is not part of the JSON or YAML.
+  const document = parseDocument(absolute, textContent.replace(/^\uFEFF/, ''));
   const variables = new Map<string, string>();
   for (const [key, value] of flatten(document)) {
     const setting = settingByKey(key);

@@ -61,6 +61,13 @@ describe('configuration file', () => {
     expect(config.topicPrefix).toBe('team-a.');
   });
 
+  it('reads a JSON file that starts with a byte order mark', () => {
+    const config = loadConfig({
+      PANACEA_CONFIG: file('bom.json', `\uFEFF${JSON.stringify({ topicPrefix: 'team-b.' })}`),
+    });
+    expect(config.topicPrefix).toBe('team-b.');
+  });
+
   it('names an unknown key and suggests the nearest one', () => {
     const error = thrownPanaceaError(() =>
       loadConfig({ PANACEA_CONFIG: file('typo.yaml', 'kafka:\n  brokres: [a:1]\n') }),
