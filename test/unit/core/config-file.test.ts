@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { configCommand } from '../../../cli/commands/config.js';
+import { takeConfigOption } from '../../../core/config-file.js';
 import { configJsonSchema } from '../../../core/config-schema.js';
 import { loadConfig } from '../../../core/config.js';
 import { SETTINGS } from '../../../core/settings.js';
@@ -284,5 +285,22 @@ describe('panacea config check', () => {
     );
     expect(invalidDestinations.code).toBe('CONFIG_INVALID');
     expect(invalidDestinations.message).toContain('destination "a": url:');
+  });
+});
+
+describe('--config', () => {
+  it('sets PANACEA_CONFIG, and refuses an empty path rather than reading no file', () => {
+    const environment: NodeJS.ProcessEnv = {};
+    expect(takeConfigOption(['--config=a.yaml', 'config', 'check'], environment)).toEqual([
+      'config',
+      'check',
+    ]);
+    expect(environment.PANACEA_CONFIG).toBe('a.yaml');
+
+    for (const argv of [['--config=', 'run'], ['--config'], ['--config', '--json']]) {
+      const error = thrownPanaceaError(() => takeConfigOption(argv, {}));
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toBe('--config: expected a file path');
+    }
   });
 });
