@@ -65,6 +65,11 @@ describe('panacea alerts silence add', () => {
     ['a matcher without =', ['--match', 'agent', '--for', '1h'], '--match: expected LABEL=VALUE'],
     ['a bad label name', ['--match', 'a-b=c', '--for', '1h'], 'got "a-b=c"'],
     [
+      'a __proto__ matcher (silently dropped, so the silence matched more)',
+      ['--match', '__proto__=x', '--match', 'agent=a', '--for', '1h'],
+      'got "__proto__=x"',
+    ],
+    [
       'a label twice',
       ['--match', 'a=1', '--match', 'a=2', '--for', '1h'],
       '--match: "a" is given twice',
