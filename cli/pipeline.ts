@@ -10,7 +10,7 @@ import { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../core/config.js';
 import { totalLag } from '../core/consumer-progress.js';
-import { elasticsearchConnection } from '../core/elasticsearch-access.js';
+import { elasticsearchConnection, printableUrl } from '../core/elasticsearch-access.js';
 import {
   type Admin,
   connectKafkaAdmin,
@@ -110,7 +110,10 @@ export async function prepareElasticsearch(
     const targets = retentionTargetsFor(config.namespace, config.retention, mechanism);
     return startRetentionSchedule(client, targets, intervalMs, componentLogger('retention'));
   } catch (error) {
-    throw elasticsearchFailure(error, `cannot set up Elasticsearch at ${config.elasticsearchUrl}`);
+    throw elasticsearchFailure(
+      error,
+      `cannot set up Elasticsearch at ${printableUrl(config.elasticsearchUrl)}`,
+    );
   }
 }
 

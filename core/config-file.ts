@@ -40,7 +40,8 @@ export function readConfigFile(file: string): ConfigFileValues {
       { field: 'PANACEA_CONFIG' },
     );
   }
-  const document = parseDocument(absolute, textContent);
+  // A byte order mark (some Windows editors write one) is not part of the JSON or YAML.
+  const document = parseDocument(absolute, textContent.replace(/^\uFEFF/, ''));
   const variables = new Map<string, string>();
   for (const [key, value] of flatten(document)) {
     const setting = settingByKey(key);
@@ -96,7 +97,12 @@ export function takeConfigOption(argv: string[], environment: NodeJS.ProcessEnv)
     return rest;
   }
   if (first?.startsWith('--config=')) {
-    environment.PANACEA_CONFIG = first.slice('--config='.length);
+    const file = first.slice('--config='.length);
+    // `--config=` (an unset shell variable) would otherwise mean "no file" without a word.
+    if (file.trim() === '') {
+      throw new PanaceaError('USAGE', '--config: expected a file path', { field: '--config' });
+    }
+    environment.PANACEA_CONFIG = file;
     return argv.slice(1);
   }
   return argv;

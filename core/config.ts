@@ -686,6 +686,9 @@ function parseElasticsearchUrl(text: string): string {
   return parseHttpUrl('ELASTICSEARCH_URL', text);
 }
 
+/** `http://` or `https://` followed by a host (or `user@`), as written, not as the parser repairs it. */
+const WRITTEN_HOST = /^https?:\/\/[^/\\?#]/i;
+
 function parseHttpUrl(variable: string, text: string): string {
   let url: URL;
   try {
@@ -693,7 +696,8 @@ function parseHttpUrl(variable: string, text: string): string {
   } catch {
     throw invalid(variable, text, 'an http:// or https:// URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+  // The URL parser reads http:///x, http:x and http:\\x as host "x": the host must be written.
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !WRITTEN_HOST.test(text)) {
     throw invalid(variable, text, 'an http:// or https:// URL');
   }
   return text.replace(/\/+$/, '');

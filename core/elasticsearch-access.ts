@@ -25,3 +25,16 @@ export function elasticsearchConnection(
     ...(access.ca === undefined ? {} : { tls: { ca: access.ca } }),
   };
 }
+
+/** The URL as it may be printed: without a user or password written into it. */
+export function printableUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.username === '' && url.password === '') return text;
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return text;
+  }
+}

@@ -6,8 +6,8 @@
  * the summary go to stderr: a bar redrawn in place on a terminal, a plain line every few seconds
  * otherwise.
  */
-import { createWriteStream, existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 
@@ -66,8 +66,14 @@ export async function exportWithCodec(
   }
   const key = resolvePublicKey(values['public-key'], config, root);
 
-  const opened = await openSegmentStore(config.archive, root);
-  const target = openTarget(values.output);
+  const target = await openTarget(values.output);
+  let opened: Awaited<ReturnType<typeof openSegmentStore>>;
+  try {
+    opened = await openSegmentStore(config.archive, root);
+  } catch (error) {
+    await target.discard();
+    throw error;
+  }
   const progress = progressReporter(process.stderr);
   let report: ExportReport;
   try {
@@ -137,7 +143,7 @@ interface Target {
   discard(): Promise<void>;
 }
 
-function openTarget(file: string | undefined): Target {
+async function openTarget(file: string | undefined): Promise<Target> {
   if (file === undefined) {
     return {
       stream: process.stdout,
@@ -145,14 +151,42 @@ function openTarget(file: string | undefined): Target {
       discard: async () => undefined,
     };
   }
+  const cannotWrite = (error: unknown): PanaceaError =>
+    new PanaceaError(
+      'USAGE',
+      `--output: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      { field: '--output', file },
+      error,
+    );
+  // Refused before any segment is read: a directory, or a path whose directory is missing or
+  // not writable, used to fail only after the whole export (or crash on the stream's error).
+  if ((await stat(file).catch(() => undefined))?.isDirectory() === true) {
+    throw new PanaceaError('USAGE', `--output: ${file} is a directory; expected a file name`, {
+      field: '--output',
+      file,
+    });
+  }
   const partial = `${file}.partial`;
-  const stream = createWriteStream(partial, { flags: 'w' });
+  let handle: FileHandle;
+  try {
+    handle = await open(partial, 'w');
+  } catch (error) {
+    throw cannotWrite(error);
+  }
+  const stream = handle.createWriteStream();
+  // A write that fails later (a full disk) is reported by `complete`, not thrown as an
+  // unhandled 'error' event.
+  stream.on('error', () => undefined);
   return {
     stream,
     async complete() {
       stream.end();
-      await finished(stream);
-      await rename(partial, file);
+      try {
+        await finished(stream);
+        await rename(partial, file);
+      } catch (error) {
+        throw cannotWrite(error);
+      }
     },
     async discard() {
       stream.destroy();

@@ -121,9 +121,19 @@ function criteriaOf(values: {
   return {
     ...(fromMs === undefined ? {} : { from: new Date(fromMs).toISOString() }),
     ...(toMs === undefined ? {} : { to: new Date(toMs).toISOString() }),
-    ...(values.actor === undefined ? {} : { actor: values.actor }),
-    ...(values.resource === undefined ? {} : { resource: values.resource }),
+    ...(values.actor === undefined ? {} : { actor: requiredId('--actor', values.actor) }),
+    ...(values.resource === undefined
+      ? {}
+      : { resource: requiredId('--resource', values.resource) }),
   };
+}
+
+/** An id as given (ids are matched exactly), but never empty: no event has an empty id. */
+function requiredId(option: string, value: string): string {
+  if (value.trim() === '') {
+    throw new PanaceaError('USAGE', `${option}: expected an id, got an empty text`);
+  }
+  return value;
 }
 
 function requiredText(option: string, value: string | undefined): string {

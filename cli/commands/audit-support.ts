@@ -10,6 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { normaliseTimestamp } from '../../schemas/timestamp.js';
 import { auditArchiveRoot } from '../../sinks/audit-archive/audit-archive-stage.js';
 import {
   fingerprintOf,
@@ -23,18 +24,18 @@ export function archiveRootOf(config: PanaceaConfig): string {
   return auditArchiveRoot(config.dataDir);
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
 export function parseTime(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const timeMs = Date.parse(text);
-  if (!RFC3339.test(text) || Number.isNaN(timeMs)) {
+  // The contract's parser: Date.parse alone rolls a day that does not exist (2026-02-30) over
+  // into the next month instead of refusing it.
+  const time = normaliseTimestamp(text);
+  if (!time.ok) {
     throw new PanaceaError(
       'USAGE',
-      `${option}: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "${text}"`,
+      `${option}: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "${text}": ${time.reason}`,
     );
   }
-  return timeMs;
+  return time.epochMs;
 }
 
 export function requiredTime(option: string, text: string | undefined): number {

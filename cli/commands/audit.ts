@@ -57,6 +57,10 @@ async function verifyCommand(args: string[], config: PanaceaConfig): Promise<num
   });
   const fromMs = parseTime('--from', values.from);
   const toMs = parseTime('--to', values.to);
+  // A window that ends before it starts selects no segment, and verify would say "ok" on nothing.
+  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
+    throw new PanaceaError('USAGE', `--from ${values.from} is after --to ${values.to}`);
+  }
   const root = archiveRootOf(config);
   // Before the key: without an archive there is no generated key either, and "no key" would send
   // the person looking for a key when the data directory is the thing to check.

@@ -2,7 +2,7 @@
  * `panacea config check|print|schema`: the settings in force and where each came from.
  *
  * - `check` reads the configuration (file and environment) and the files it names (redaction
- *   rules), and says it is valid; an invalid value fails before any command runs, naming the key.
+ *   rules, alert rules, alert destinations), and says it is valid; an invalid value fails before any command runs, naming the key.
  * - `print [--json]` lists every setting: its value (secrets masked), and whether it came from the
  *   environment, the file or the default.
  * - `schema` prints the JSON Schema of the configuration file.
@@ -14,8 +14,10 @@ import { formatDuration } from '../../core/durations.js';
 import { PanaceaError } from '../../core/errors.js';
 import { SETTINGS, type Setting } from '../../core/settings.js';
 import { defaultCacheDir } from '../../infra/stack/stack.js';
+import { loadAlertRules } from '../../processors/alerts/rules-file.js';
 import { loadRedactionRules } from '../../processors/enrich/redaction-rules-file.js';
 import { datasetsDirectory } from '../../producers/importers/shipped-datasets.js';
+import { loadDestinationsFile } from '../../sinks/webhooks/destinations-file.js';
 import { EXIT_OK, parseCommandArgs, say } from '../command-line.js';
 import { DEFAULT_ELASTICSEARCH_PORT, DEFAULT_KAFKA_PORT } from './stack.js';
 
@@ -98,6 +100,10 @@ export async function configCommand(args: string[], config: PanaceaConfig): Prom
     case 'check': {
       // Files the settings name are configuration too: a broken one fails here, not at run.
       loadRedactionRules(config.redactionRulesFile);
+      if (config.alertRulesFile !== undefined) loadAlertRules(config.alertRulesFile);
+      if (config.alertDestinationsFile !== undefined) {
+        loadDestinationsFile(config.alertDestinationsFile);
+      }
       const fromFile = [...origins.values()].filter((origin) => origin.from === 'file').length;
       const summary = {
         valid: true,
@@ -148,9 +154,13 @@ function printedSetting(
   };
 }
 
-/** Secrets as a mask; a URL keeps its address but not the credentials in it. */
+/**
+ * Secrets as a mask; a URL setting (Elasticsearch, schema registry, Kibana, S3 endpoint) keeps
+ * its address but never the credentials in it. Only URL settings are read as URLs: a password
+ * such as `Summer2026:secret` parses as a URL without credentials and was printed as it is.
+ */
 function masked(setting: Setting, value: string): string {
-  if (!setting.secret) return value;
+  if (!/\.(url|endpoint)$/.test(setting.key)) return setting.secret ? MASK : value;
   try {
     const url = new URL(value);
     if (url.username === '' && url.password === '') return value;
@@ -158,7 +168,7 @@ function masked(setting: Setting, value: string): string {
     url.password = url.password === '' ? '' : MASK;
     return url.toString();
   } catch {
-    return MASK;
+    return setting.secret ? MASK : value;
   }
 }
 

@@ -6,7 +6,7 @@ import { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { formatDuration, parseDurationMs } from '../../core/durations.js';
-import { elasticsearchConnection } from '../../core/elasticsearch-access.js';
+import { elasticsearchConnection, printableUrl } from '../../core/elasticsearch-access.js';
 import { PanaceaError } from '../../core/errors.js';
 import { componentLogger } from '../../core/logger.js';
 import { EVENT_KINDS, METRICS_INDEX_RECORDS } from '../../core/naming.js';
@@ -74,7 +74,7 @@ export async function esCommand(args: string[], config: PanaceaConfig): Promise<
     }
     return EXIT_OK;
   } catch (error) {
-    throw elasticsearchFailure(error, `es ${action} at ${config.elasticsearchUrl}`);
+    throw elasticsearchFailure(error, `es ${action} at ${printableUrl(config.elasticsearchUrl)}`);
   } finally {
     await client.close();
   }

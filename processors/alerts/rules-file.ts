@@ -174,7 +174,8 @@ export function loadAlertRules(file: string): AlertRules {
       error,
     );
   }
-  return { file, rules: parseAlertRules(parseText(text, file), file) };
+  // A byte order mark (some Windows editors write one) is not part of the JSON or YAML.
+  return { file, rules: parseAlertRules(parseText(text.replace(/^\uFEFF/, ''), file), file) };
 }
 
 function parseText(text: string, file: string): unknown {

@@ -80,12 +80,27 @@ async function acquire(file: string, purpose: string): Promise<void> {
 }
 
 function readOwner(file: string): LockOwner | undefined {
+  let owner: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockOwner;
+    owner = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     // Empty or half-written: its writer died between creating and writing it.
     return undefined;
   }
+  // Anything else that is not what acquire writes is as unreadable (it named "pid undefined on
+  // undefined" and, being on no host, was never taken over; `null` failed with a TypeError).
+  const candidate = owner as Partial<LockOwner> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    !Number.isSafeInteger(candidate.pid) ||
+    typeof candidate.host !== 'string' ||
+    typeof candidate.purpose !== 'string' ||
+    typeof candidate.since !== 'string'
+  ) {
+    return undefined;
+  }
+  return candidate as LockOwner;
 }
 
 /** An unreadable lock younger than this may be one its owner is still writing. */

@@ -10,7 +10,7 @@
  */
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, truncate } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
@@ -179,7 +179,15 @@ export async function recordHoldChange(
   const signature = sign(null, Buffer.from(entryHash), key.privateKey).toString('base64');
   const change: HoldChange = { ...unhashed, entryHash, signature };
 
-  const handle = await open(path.join(root, HOLD_LOG_FILE), 'a');
+  const file = path.join(root, HOLD_LOG_FILE);
+  // An append a crash cut short (a last line without its newline) was never acknowledged and
+  // readHoldLog skips it; appending after it would glue this change onto it and break the log.
+  if (existsSync(file)) {
+    const content = readFileSync(file);
+    const complete = content.lastIndexOf(0x0a) + 1;
+    if (complete < content.length) await truncate(file, complete);
+  }
+  const handle = await open(file, 'a');
   try {
     await handle.write(`${JSON.stringify(change)}\n`);
     await handle.sync();

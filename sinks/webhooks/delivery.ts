@@ -131,6 +131,28 @@ export async function attemptOnce(
       : signatureHeaders(destination.secret, request.body, Date.now())),
   };
 
+  // A timer of our own, held until the attempt ends. AbortSignal.timeout() inside
+  // AbortSignal.any() is only weakly held on Node 20: once garbage is collected while the request
+  // waits, the timeout never fires and a receiver that never answers holds the attempt for
+  // undici's 300 s headers timeout instead of `timeoutMs`.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => {
+    timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, destination.timeoutMs);
+  try {
+    return await sendAndRead(destination, request, headers, signal, timeout.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function sendAndRead(
+  destination: Destination,
+  request: DeliveryRequest,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  timeoutSignal: AbortSignal,
+): Promise<AttemptOutcome> {
   let response: Response;
   try {
     response = await fetch(request.url, {
@@ -138,11 +160,11 @@ export async function attemptOnce(
       headers,
       body: request.body,
       redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(destination.timeoutMs)]),
+      signal: AbortSignal.any([signal, timeoutSignal]),
     });
   } catch (error) {
     if (signal.aborted) throw stopped(destination);
-    if (error instanceof DOMException && error.name === 'TimeoutError') {
+    if (timeoutSignal.aborted) {
       return { kind: 'retriable', reason: `no answer within ${destination.timeoutMs} ms` };
     }
     return { kind: 'retriable', reason: `request failed: ${networkReason(error)}` };

@@ -274,7 +274,10 @@ export function readUrl(
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw fail(`expected an http:// or https:// URL, got scheme "${url.protocol}"`);
   }
-  if (url.hostname === '') throw fail(`expected a host in ${show(value)}`);
+  // The URL parser reads http:///x, http:x and http:\\x as host "x": the host must be written.
+  if (url.hostname === '' || !/^https?:\/\/[^/\\?#]/i.test(value.trim())) {
+    throw fail(`expected a host in ${show(value)}`);
+  }
   if (url.username !== '' || url.password !== '') {
     throw fail('must not carry a user or password; put the key in `secret`');
   }

@@ -65,6 +65,11 @@ describe('panacea alerts silence add', () => {
     ['a matcher without =', ['--match', 'agent', '--for', '1h'], '--match: expected LABEL=VALUE'],
     ['a bad label name', ['--match', 'a-b=c', '--for', '1h'], 'got "a-b=c"'],
     [
+      'a __proto__ matcher (silently dropped, so the silence matched more)',
+      ['--match', '__proto__=x', '--match', 'agent=a', '--for', '1h'],
+      'got "__proto__=x"',
+    ],
+    [
       'a label twice',
       ['--match', 'a=1', '--match', 'a=2', '--for', '1h'],
       '--match: "a" is given twice',
@@ -81,6 +86,26 @@ describe('panacea alerts silence add', () => {
       '--for: expected a duration such as 30m or 2h, got "two hours"',
     ],
     ['a bad time', ['--match', 'a=1', '--until', 'tomorrow'], '--until: expected an RFC 3339 time'],
+    [
+      'a duration that ends past year 9999 (not a RangeError)',
+      ['--match', 'a=1', '--for', '999999999d'],
+      '--for: expected a duration that ends by 9999-12-31, got "999999999d"',
+    ],
+    [
+      'a day that does not exist (not rolled over into March)',
+      ['--match', 'a=1', '--until', '2027-02-30T00:00:00Z'],
+      '--until: expected an RFC 3339 time such as 2026-12-05T10:00:00Z, got "2027-02-30T00:00:00Z"',
+    ],
+    [
+      'a time without an offset (not read as local time)',
+      ['--match', 'a=1', '--until', '2027-01-01T00:00:00'],
+      'it has no offset',
+    ],
+    [
+      'an hour 24',
+      ['--match', 'a=1', '--starts', '2027-01-01T24:00:00Z', '--for', '1h'],
+      '--starts: expected an RFC 3339 time',
+    ],
     [
       'an end in the past',
       ['--match', 'a=1', '--until', '2026-11-30T00:00:00Z'],

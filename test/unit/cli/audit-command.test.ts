@@ -3,7 +3,7 @@
  * directory: the summary, the JSON form, the exit codes and which public key it checks with.
  */
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -135,8 +135,60 @@ describe('panacea audit verify', () => {
 
     expect(error.code).toBe('USAGE');
     expect(error.message).toBe(
-      '--from: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "yesterday"',
+      '--from: expected an RFC 3339 time such as 2026-01-15T09:30:00Z, got "yesterday": ' +
+        '"yesterday" is not an RFC 3339 date-time with an offset',
     );
+  });
+
+  it('refuses a --from after --to instead of verifying nothing and saying ok', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    const error = await rejectedPanaceaError(
+      auditCommand(
+        ['verify', '--from', '2026-12-03T00:00:00Z', '--to', '2026-12-01T00:00:00Z'],
+        config,
+      ),
+    );
+
+    expect(error.code).toBe('USAGE');
+    expect(error.message).toBe('--from 2026-12-03T00:00:00Z is after --to 2026-12-01T00:00:00Z');
+  });
+
+  it('refuses a hold on an empty actor or resource id, which the hold log would keep forever', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    for (const option of ['--actor', '--resource']) {
+      const error = await rejectedPanaceaError(
+        auditCommand(['hold', 'add', option, '', '--reason', 'r', '--by', 'b'], config),
+      );
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toBe(`${option}: expected an id, got an empty text`);
+    }
+  });
+
+  it('refuses a day that does not exist rather than rolling it over into the next month', async () => {
+    const { dataDir } = await dataDirWithArchive();
+    const config = loadConfig({ PANACEA_DATA_DIR: dataDir });
+
+    for (const args of [
+      ['verify', '--from', '2026-02-30T00:00:00Z'],
+      ['hold', 'add', '--from', '2026-02-30T00:00:00Z', '--reason', 'r', '--by', 'b'],
+      [
+        'export',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2026-04-31T00:00:00Z',
+        '--format',
+        'csv',
+      ],
+    ]) {
+      const error = await rejectedPanaceaError(auditCommand(args, config));
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toContain('is not a real calendar date and time');
+    }
   });
 });
 
@@ -277,6 +329,24 @@ describe('panacea audit export', () => {
     expect(lines).toHaveLength(3);
     expect(stderr).toContain('exported 1 events (of 2 read in 1 verified segments, 1 partitions)');
     expect(stderr).toMatch(/export: 100%, 1\/1 segments, 1 events exported/);
+  });
+
+  it('refuses an --output it cannot write, naming it, before reading anything', async () => {
+    const base = ['--from', '2026-01-15T00:00:00Z', '--to', '2026-01-16T00:00:00Z'];
+    const missingDirectory = path.join(temporaryRoot(), 'no-such-directory', 'events.csv');
+    const missing = await rejectedPanaceaError(
+      exportArchiveOf([...base, '--format', 'csv', '--output', missingDirectory]),
+    );
+    expect(missing.code).toBe('USAGE');
+    expect(missing.message).toBe(`--output: cannot write ${missingDirectory} (ENOENT)`);
+
+    const directory = temporaryRoot();
+    const isDirectory = await rejectedPanaceaError(
+      exportArchiveOf([...base, '--format', 'csv', '--output', directory]),
+    );
+    expect(isDirectory.code).toBe('USAGE');
+    expect(isDirectory.message).toBe(`--output: ${directory} is a directory; expected a file name`);
+    expect(existsSync(`${directory}.partial`)).toBe(false);
   });
 
   it('refuses an unknown format and a missing --to before reading anything', async () => {

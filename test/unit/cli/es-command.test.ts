@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { describeEnforcement, describeSetup } from '../../../cli/commands/es.js';
+import { describeEnforcement, describeSetup, esCommand } from '../../../cli/commands/es.js';
+import { loadConfig } from '../../../core/config.js';
+import { rejectedPanaceaError } from '../fixtures/panacea-error.js';
 
 describe('panacea es output', () => {
   it('says per template what changed, and which streams wait for their first write', () => {
@@ -56,5 +58,17 @@ describe('panacea es output', () => {
     };
 
     expect(describeEnforcement(report, 'lifecycle').at(-1)).toBe('nothing expired');
+  });
+});
+
+describe('panacea es failures', () => {
+  it('name the Elasticsearch URL without the password written into it', async () => {
+    const config = loadConfig({ ELASTICSEARCH_URL: 'http://elastic:leak-me@127.0.0.1:1' });
+
+    const error = await rejectedPanaceaError(esCommand(['status'], config));
+
+    expect(error.code).toBe('ELASTICSEARCH_UNAVAILABLE');
+    expect(error.message).toContain('es status at http://127.0.0.1:1/');
+    expect(error.message).not.toContain('leak-me');
   });
 });

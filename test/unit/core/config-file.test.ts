@@ -10,10 +10,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { configCommand, EFFECTIVE_VALUES } from '../../../cli/commands/config.js';
+import { takeConfigOption } from '../../../core/config-file.js';
 import { configJsonSchema } from '../../../core/config-schema.js';
 import { loadConfig } from '../../../core/config.js';
 import { SETTINGS } from '../../../core/settings.js';
-import { thrownPanaceaError } from '../fixtures/panacea-error.js';
+import { rejectedPanaceaError, thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 const directory = mkdtempSync(path.join(os.tmpdir(), 'panacea-config-file-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -59,6 +60,13 @@ describe('configuration file', () => {
       PANACEA_CONFIG: file('panacea.json', JSON.stringify({ topicPrefix: 'team-a.' })),
     });
     expect(config.topicPrefix).toBe('team-a.');
+  });
+
+  it('reads a JSON file that starts with a byte order mark', () => {
+    const config = loadConfig({
+      PANACEA_CONFIG: file('bom.json', `\uFEFF${JSON.stringify({ topicPrefix: 'team-b.' })}`),
+    });
+    expect(config.topicPrefix).toBe('team-b.');
   });
 
   it('names an unknown key and suggests the nearest one', () => {
@@ -219,7 +227,11 @@ describe('panacea config print', () => {
     process.stdout.write = ((chunk: string) =>
       lines.push(chunk) > 0) as typeof process.stdout.write;
     try {
-      process.env.KAFKA_SASL_PASSWORD = 'hunter2';
+      process.env.KAFKA_SASL_PASSWORD = 'hunter2:colon';
+      process.env.ELASTICSEARCH_API_KEY = 'Summer2026:apikey';
+      process.env.ELASTICSEARCH_URL = 'http://elastic:espassword@127.0.0.1:9200';
+      process.env.SCHEMA_REGISTRY_URL = 'http://sr:srpassword@127.0.0.1:8081';
+      process.env.PANACEA_ARCHIVE_S3_ENDPOINT = 'http://ak:s3password@127.0.0.1:9000';
       process.env.KIBANA_URL = 'http://admin:pw@127.0.0.1:5601';
       await configCommand(['print', '--json'], loadConfig(process.env));
     } finally {
@@ -239,9 +251,60 @@ describe('panacea config print', () => {
     expect(byKey.get('retention.audit')).toMatchObject({ value: '400d', source: 'default' });
     expect(byKey.get('archive.s3.objectLock')?.value).toBe('off');
     expect(lines.join('')).not.toContain('hunter2');
+    for (const secret of ['apikey', 'espassword', 'srpassword', 's3password']) {
+      expect(lines.join('')).not.toContain(secret);
+    }
+    expect(byKey.get('elasticsearch.url')?.value).toBe('http://********:********@127.0.0.1:9200/');
     expect(byKey.get('namespace')?.source).toBe(
       process.env.PANACEA_NAMESPACE ? 'environment' : 'default',
     );
+  });
+});
+
+describe('panacea config check', () => {
+  it('reads the alert rules and alert destinations files the settings name', async () => {
+    const missingRules = await rejectedPanaceaError(
+      configCommand(
+        ['check'],
+        loadConfig({ PANACEA_ALERT_RULES: path.join(directory, 'no-rules.yaml') }),
+      ),
+    );
+    expect(missingRules.code).toBe('ALERT_RULES_INVALID');
+    expect(missingRules.message).toContain('no-rules.yaml: cannot read it');
+
+    const badRules = file('bad-rules.yaml', 'rules:\n  - name: a\n    kind: nope\n');
+    const invalidRules = await rejectedPanaceaError(
+      configCommand(['check'], loadConfig({ PANACEA_ALERT_RULES: badRules })),
+    );
+    expect(invalidRules.code).toBe('ALERT_RULES_INVALID');
+    expect(invalidRules.message).toContain('rule "a": field "kind"');
+
+    const badDestinations = file(
+      'bad-destinations.yaml',
+      'destinations:\n  - name: a\n    type: slack\n    url: file:///etc/passwd\n',
+    );
+    const invalidDestinations = await rejectedPanaceaError(
+      configCommand(['check'], loadConfig({ PANACEA_ALERT_DESTINATIONS: badDestinations })),
+    );
+    expect(invalidDestinations.code).toBe('CONFIG_INVALID');
+    expect(invalidDestinations.message).toContain('destination "a": url:');
+  });
+});
+
+describe('--config', () => {
+  it('sets PANACEA_CONFIG, and refuses an empty path rather than reading no file', () => {
+    const environment: NodeJS.ProcessEnv = {};
+    expect(takeConfigOption(['--config=a.yaml', 'config', 'check'], environment)).toEqual([
+      'config',
+      'check',
+    ]);
+    expect(environment.PANACEA_CONFIG).toBe('a.yaml');
+
+    for (const argv of [['--config=', 'run'], ['--config'], ['--config', '--json']]) {
+      const error = thrownPanaceaError(() => takeConfigOption(argv, {}));
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toBe('--config: expected a file path');
+    }
   });
 });
 

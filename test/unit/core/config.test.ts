@@ -142,6 +142,8 @@ describe('config', () => {
       ['ELASTICSEARCH_URL', 'localhost:9200', 'an http:// or https:// URL'],
       ['ELASTICSEARCH_URL', 'ftp://127.0.0.1:9200', 'an http:// or https:// URL'],
       ['ELASTICSEARCH_URL', 'not a url', 'an http:// or https:// URL'],
+      ['ELASTICSEARCH_URL', 'http:///x', 'an http:// or https:// URL'],
+      ['SCHEMA_REGISTRY_URL', 'http:registry:8081', 'an http:// or https:// URL'],
       ['PANACEA_NAMESPACE', 'Prod', 'lowercase letters, digits and _ (1-100)'],
       ['PANACEA_NAMESPACE', 'prod-eu', 'lowercase letters, digits and _ (1-100)'],
       ['PANACEA_NAMESPACE', 'n'.repeat(101), 'lowercase letters, digits and _ (1-100)'],

@@ -104,6 +104,11 @@ describe('alert rules file', () => {
     expect(loadAlertRules(file).rules[0]?.repeatIntervalMs).toBe(DEFAULT_REPEAT_INTERVAL_MS);
   });
 
+  it('reads a JSON file that starts with a byte order mark', () => {
+    const file = fileWith('bom.json', `\uFEFF${JSON.stringify({ rules: [valid] })}`);
+    expect(loadAlertRules(file).rules).toHaveLength(1);
+  });
+
   it('refuses a file it cannot read, an unknown extension and broken syntax, naming the file', () => {
     const missing = path.join(directory, 'missing.yaml');
     expect(thrownPanaceaError(() => loadAlertRules(missing)).message).toContain(missing);

@@ -136,6 +136,22 @@ describe('legal hold log', () => {
     );
   });
 
+  it('drops an append a crash cut short before recording the next change', async () => {
+    const { root, key, file } = await logWithChanges();
+    writeFileSync(file, `${readFileSync(file, 'utf8')}{"sequence":4,"action":"add","hol`);
+
+    await recordHoldChange(
+      root,
+      key,
+      { action: 'add', criteria: { resource: 'ticket-9' }, reason: 'after a crash', by: 'carol' },
+      AT_MS + 3000,
+    );
+
+    const log = readHoldLog(root, key.publicKey);
+    expect(log.changes.map((change) => change.sequence)).toEqual([1, 2, 3, 4]);
+    expect(log.active.map((hold) => hold.holdId)).toEqual(['hold-2', 'hold-4']);
+  });
+
   it('refuses to lift a hold that is not active, and a hold with no criteria', async () => {
     const { root, key } = await logWithChanges();
 
@@ -200,5 +216,19 @@ describe('archive lock', () => {
     );
 
     expect(await withArchiveLock(root, 'hold add', async () => 'ran')).toBe('ran');
+  });
+
+  it('treats a lock that is not one of its own (null, {}) as unreadable: busy, never undefined', async () => {
+    for (const content of ['null', '{}', '"x"']) {
+      const root = temporaryRoot();
+      writeFileSync(path.join(root, LOCK_FILE), content);
+
+      const busy = await rejectedPanaceaError(withArchiveLock(root, 'hold add', async () => 'ran'));
+
+      expect(busy.code).toBe('ARCHIVE_BUSY');
+      expect(busy.message).toBe(
+        'the audit archive is locked by a process that is just taking it; try again when it ends',
+      );
+    }
   });
 });

@@ -97,6 +97,8 @@ destinations:
       'url: https://user:pw@hooks.example.com/',
       'url: must not carry a user or password',
     ],
+    ['a URL with no host (not read as host "x")', 'url: "http:///x"', 'url: expected a host in'],
+    ['a URL without slashes', 'url: "https:hooks.example.com/"', 'url: expected a host in'],
     ['a name unfit for a consumer group', 'name: "Ops Hook"', 'name: expected lowercase letters'],
     ['an unknown key', 'retries: 3', 'retries: unknown key'],
     ['a timeout over 10 s', 'timeout: 30s', 'timeout: expected'],
