@@ -11,6 +11,7 @@ import { componentLogger } from '../../core/logger.js';
 import { withArchiveLock } from '../../sinks/audit-archive/archive-lock.js';
 import { openSegmentStore } from '../../sinks/audit-archive/open-segment-store.js';
 import {
+  HOLD_HEAD_FILE,
   HOLD_LOG_FILE,
   readHoldLog,
   recordHoldChange,
@@ -79,6 +80,7 @@ export async function auditHoldCommand(args: string[], config: PanaceaConfig): P
       );
       // The bucket's copy of the archive carries the hold log too.
       await opened.store.mirror(HOLD_LOG_FILE, root);
+      await opened.store.mirror(HOLD_HEAD_FILE, root);
       return recorded;
     });
   } finally {

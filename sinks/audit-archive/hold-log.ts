@@ -10,7 +10,7 @@
  */
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, truncate } from 'node:fs/promises';
+import { open, rename, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PanaceaError } from '../../core/errors.js';
@@ -18,6 +18,23 @@ import type { SigningKey } from './chain-head.js';
 import { GENESIS_HASH, type ManifestEntry } from './manifest.js';
 
 export const HOLD_LOG_FILE = 'holds.ndjson';
+/**
+ * The hold log's signed head: how many changes it holds and the hash of the last one, signed with
+ * the archive key and rewritten after every change. Entries removed from the end of the log, or
+ * the whole log emptied, no longer match it; without it only changes in the middle would show.
+ */
+export const HOLD_HEAD_FILE = 'holds.head.json';
+
+interface HoldHead {
+  changes: number;
+  lastHash: string;
+  /** Ed25519 signature of `holds:<changes>:<lastHash>`, base64. */
+  signature: string;
+}
+
+function holdHeadText(changes: number, lastHash: string): string {
+  return `holds:${changes}:${lastHash}`;
+}
 
 /** What a hold keeps: every given criterion must match; times are event times, inclusive. */
 export interface HoldCriteria {
@@ -91,7 +108,11 @@ function hashOf(change: Omit<HoldChange, 'entryHash' | 'signature'>): string {
  */
 export function readHoldLog(root: string, publicKey: KeyObject): HoldLog {
   const file = path.join(root, HOLD_LOG_FILE);
-  if (!existsSync(file)) return { changes: [], active: [] };
+  if (!existsSync(file)) {
+    const head = readHoldHead(root, publicKey);
+    if (head !== undefined && head.changes > 0) throw truncated(file, 0, head);
+    return { changes: [], active: [] };
+  }
 
   const lines = readFileSync(file, 'utf8').split('\n');
   // A last line without its newline is an append a crash cut short; it was never acknowledged.
@@ -134,12 +155,95 @@ export function readHoldLog(root: string, publicKey: KeyObject): HoldLog {
     changes.push(change);
     previousHash = entryHash;
   }
+  // After the entries, so a fault inside the log is named by its line first.
+  checkAgainstHead(file, changes, readHoldHead(root, publicKey));
   return { changes, active: [...active.values()] };
 }
 
-function signatureValid(entryHash: string, signature: string, publicKey: KeyObject): boolean {
+/**
+ * The log must reach its signed head: the same number of changes ending in the same hash, or one
+ * more (a change appended and flushed, its head not yet rewritten when a crash came). Fewer, or
+ * another last hash, means changes were cut from the end.
+ */
+function checkAgainstHead(file: string, changes: HoldChange[], head: HoldHead | undefined): void {
+  if (changes.length > 0 && head === undefined) {
+    throw new PanaceaError(
+      'ARCHIVE_INVALID',
+      `${HOLD_HEAD_FILE} is missing: the hold log's ${changes.length} changes cannot be shown complete`,
+      { file },
+    );
+  }
+  if (head === undefined) return;
+  const atHead = changes[head.changes - 1]?.entryHash ?? (head.changes === 0 ? GENESIS_HASH : '');
+  if (changes.length < head.changes || atHead !== head.lastHash)
+    throw truncated(file, changes.length, head);
+  if (changes.length > head.changes + 1) {
+    throw new PanaceaError(
+      'ARCHIVE_INVALID',
+      `the hold log has ${changes.length} changes but its signed head records ${head.changes}`,
+      { file },
+    );
+  }
+}
+
+function truncated(file: string, found: number, head: HoldHead): PanaceaError {
+  return new PanaceaError(
+    'ARCHIVE_INVALID',
+    `the hold log does not reach its signed head: it has ${found} changes, the head records ` +
+      `${head.changes} ending in ${head.lastHash.slice(0, 12)}…; changes were removed from its end`,
+    { file },
+  );
+}
+
+function readHoldHead(root: string, publicKey: KeyObject): HoldHead | undefined {
+  const file = path.join(root, HOLD_HEAD_FILE);
+  if (!existsSync(file)) return undefined;
+  let head: HoldHead;
   try {
-    return verify(null, Buffer.from(entryHash), publicKey, Buffer.from(signature, 'base64'));
+    head = JSON.parse(readFileSync(file, 'utf8')) as HoldHead;
+  } catch {
+    throw new PanaceaError('ARCHIVE_INVALID', `${HOLD_HEAD_FILE} is not JSON`, { file });
+  }
+  const valid =
+    Number.isInteger(head.changes) &&
+    head.changes >= 0 &&
+    typeof head.lastHash === 'string' &&
+    typeof head.signature === 'string' &&
+    signatureValid(holdHeadText(head.changes, head.lastHash), head.signature, publicKey);
+  if (!valid) {
+    throw new PanaceaError(
+      'ARCHIVE_INVALID',
+      `${HOLD_HEAD_FILE}: the signature does not match the public key`,
+      { file },
+    );
+  }
+  return head;
+}
+
+/** Rewrites the signed head for the log as it now stands: written aside, flushed, renamed. */
+async function writeHoldHead(root: string, key: SigningKey, changes: HoldChange[]): Promise<void> {
+  const lastHash = changes.at(-1)?.entryHash ?? GENESIS_HASH;
+  const text = holdHeadText(changes.length, lastHash);
+  const head: HoldHead = {
+    changes: changes.length,
+    lastHash,
+    signature: sign(null, Buffer.from(text), key.privateKey).toString('base64'),
+  };
+  const file = path.join(root, HOLD_HEAD_FILE);
+  const temporary = `${file}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(head)}\n`);
+  const handle = await open(temporary, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+}
+
+function signatureValid(text: string, signature: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(text), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
@@ -194,6 +298,7 @@ export async function recordHoldChange(
   } finally {
     await handle.close();
   }
+  await writeHoldHead(root, key, [...log.changes, change]);
   return change;
 }
 

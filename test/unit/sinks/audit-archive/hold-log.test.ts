@@ -1,10 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { LOCK_FILE, withArchiveLock } from '../../../../sinks/audit-archive/archive-lock.js';
 import {
+  HOLD_HEAD_FILE,
   HOLD_LOG_FILE,
   holdMatches,
   readHoldLog,
@@ -134,6 +135,56 @@ describe('legal hold log', () => {
     expect(thrownPanaceaError(() => readHoldLog(root, signingKey().publicKey)).message).toBe(
       'hold log line 1: the signature does not match the public key',
     );
+  });
+
+  it('detects changes cut from the end of the log, or the whole log emptied or removed, by its signed head', async () => {
+    const { root, key, file } = await logWithChanges();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+
+    // The last change (hold-1 lifted) cut: hold-1 would be active again.
+    writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n`);
+    expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).message).toMatch(
+      /^the hold log does not reach its signed head: it has 2 changes, the head records 3 ending in /,
+    );
+
+    writeFileSync(file, '');
+    expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).message).toContain(
+      'it has 0 changes, the head records 3',
+    );
+
+    rmSync(file);
+    expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).code).toBe('ARCHIVE_INVALID');
+
+    // A head signed by another key is no head.
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const head = JSON.parse(readFileSync(path.join(root, HOLD_HEAD_FILE), 'utf8')) as object;
+    writeFileSync(
+      path.join(root, HOLD_HEAD_FILE),
+      JSON.stringify({ ...head, signature: Buffer.alloc(64).toString('base64') }),
+    );
+    expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).message).toBe(
+      'holds.head.json: the signature does not match the public key',
+    );
+    rmSync(path.join(root, HOLD_HEAD_FILE));
+    expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).message).toContain(
+      'holds.head.json is missing',
+    );
+  });
+
+  it('accepts one change past its head: appended and flushed before a crash kept the head behind', async () => {
+    const { root, key, file } = await logWithChanges();
+    const headFile = path.join(root, HOLD_HEAD_FILE);
+    const headBefore = readFileSync(headFile, 'utf8');
+    await recordHoldChange(
+      root,
+      key,
+      { action: 'add', criteria: { actor: 'u-9' }, reason: 'late', by: 'dan' },
+      AT_MS + 5000,
+    );
+    writeFileSync(headFile, headBefore);
+
+    expect(readHoldLog(root, key.publicKey).changes).toHaveLength(4);
+    expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(4);
   });
 
   it('drops an append a crash cut short before recording the next change', async () => {
