@@ -132,7 +132,10 @@ export function restateForOrigin(
 function parseDocument(file: string, content: string): Record<string, unknown> {
   let document: unknown;
   try {
-    document = file.endsWith('.json') ? JSON.parse(content) : parseYaml(content);
+    // JSON through the YAML parser too (JSON is YAML): it refuses a key given twice, which
+    // JSON.parse lets the last one win silently, and it says where an error is by line.
+    if (file.endsWith('.json')) JSON.parse(content);
+    document = parseYaml(content);
   } catch (error) {
     const where =
       error instanceof YAMLParseError && error.linePos !== undefined
@@ -211,6 +214,10 @@ function environmentText(file: string, setting: Setting, value: unknown): string
       if (typeof value !== 'string') throw wrong('a string');
       if (form.enum !== undefined && !form.enum.includes(value)) {
         throw wrong(`one of ${form.enum.join(', ')}`);
+      }
+      // A relative path in the file means beside the file, wherever the command runs from.
+      if (form.path === true && value.trim() !== '') {
+        return path.resolve(path.dirname(file), value);
       }
       // A pattern is left to core/config.ts, whose message says it in words.
       return value;

@@ -7,7 +7,7 @@
 
 /** The form of a value, as the file may give it (the environment always gives text). */
 export type SettingForm =
-  | { type: 'string'; pattern?: string; enum?: readonly string[] }
+  | { type: 'string'; pattern?: string; enum?: readonly string[]; path?: boolean }
   | { type: 'integer'; minimum: number; maximum: number }
   | { type: 'boolean' }
   | { type: 'duration' }
@@ -27,6 +27,8 @@ export interface Setting {
 }
 
 const text = { type: 'string' } as const;
+/** A file or directory; in the configuration file, relative to the file's own directory. */
+const filePath = { type: 'string', path: true } as const;
 const flag = { type: 'boolean' } as const;
 const duration = { type: 'duration' } as const;
 const port = { type: 'integer', minimum: 1, maximum: 65_535 } as const;
@@ -53,19 +55,19 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'kafka.ssl.caFile',
     variable: 'KAFKA_SSL_CA_FILE',
-    form: text,
+    form: filePath,
     description: "PEM file of the CA that signed the brokers' certificates (default: system CAs)",
   },
   {
     key: 'kafka.ssl.certFile',
     variable: 'KAFKA_SSL_CERT_FILE',
-    form: text,
+    form: filePath,
     description: 'PEM client certificate, for brokers that require mutual TLS',
   },
   {
     key: 'kafka.ssl.keyFile',
     variable: 'KAFKA_SSL_KEY_FILE',
-    form: text,
+    form: filePath,
     description: 'PEM private key of the client certificate',
   },
   {
@@ -123,7 +125,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'elasticsearch.caFile',
     variable: 'ELASTICSEARCH_CA_FILE',
-    form: text,
+    form: filePath,
     description: 'PEM file of the CA that signed the https:// server certificate',
   },
   {
@@ -148,7 +150,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'dataDir',
     variable: 'PANACEA_DATA_DIR',
-    form: text,
+    form: filePath,
     description: 'Where Panacea keeps files: stack data, audit archive (default .panacea)',
   },
   {
@@ -186,13 +188,13 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'stack.cacheDir',
     variable: 'PANACEA_CACHE_DIR',
-    form: text,
+    form: filePath,
     description: 'Download cache of the local stack (default /var/cache/panacea, else ~/.cache)',
   },
   {
     key: 'datasetsDir',
     variable: 'PANACEA_DATASETS_DIR',
-    form: text,
+    form: filePath,
     description: 'Real agent traces the demo replays',
   },
   // Logging
@@ -215,13 +217,13 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'redaction.rulesFile',
     variable: 'PANACEA_REDACTION_RULES',
-    form: text,
+    form: filePath,
     description: 'JSON file that disables or adds redaction rules',
   },
   {
     key: 'alerts.rulesFile',
     variable: 'PANACEA_ALERT_RULES',
-    form: text,
+    form: filePath,
     description: 'YAML or JSON alert rules file; when set, run starts the alerts stage',
   },
   {
@@ -281,7 +283,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'archive.signingKeyFile',
     variable: 'PANACEA_ARCHIVE_SIGNING_KEY',
-    form: text,
+    form: filePath,
     description: 'PEM Ed25519 private key that signs the chain heads',
   },
   {
@@ -330,7 +332,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'alerts.destinationsFile',
     variable: 'PANACEA_ALERT_DESTINATIONS',
-    form: text,
+    form: filePath,
     description: 'YAML or JSON file of the alert destinations; set: run starts the webhook sink',
   },
   // The pipeline's own metrics and health

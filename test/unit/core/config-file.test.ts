@@ -126,6 +126,24 @@ describe('configuration file', () => {
     expect(error.message).toMatch(/broken\.yaml: not valid YAML at line \d+, column \d+/);
   });
 
+  it('refuses a key given twice, in JSON as in YAML', () => {
+    const error = thrownPanaceaError(() =>
+      loadConfig({
+        PANACEA_CONFIG: file('twice.json', '{"namespace":"aaa",\n "namespace":"bbb"}'),
+      }),
+    );
+    expect(error.message).toMatch(
+      /twice\.json: not valid JSON at line 2, column \d+: Map keys must be unique/,
+    );
+  });
+
+  it('reads a relative path in the file as beside the file, wherever the command runs', () => {
+    const config = loadConfig({
+      PANACEA_CONFIG: file('paths.yaml', 'redaction:\n  rulesFile: rules/redaction.json\n'),
+    });
+    expect(config.redactionRulesFile).toBe(path.join(directory, 'rules', 'redaction.json'));
+  });
+
   it('refuses a file that cannot be read, naming it', () => {
     const missing = path.join(directory, 'missing.yaml');
     const error = thrownPanaceaError(() => loadConfig({ PANACEA_CONFIG: missing }));
