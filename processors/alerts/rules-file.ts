@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import isSafeRegex from 'safe-regex2';
 import { parse as parseYaml } from 'yaml';
 
 import { formatDuration, parseDurationMs } from '../../core/durations.js';
@@ -447,11 +448,24 @@ function pattern(value: unknown, file: string, where: string, field: string): Re
   if (typeof value !== 'string' || value === '') {
     throw invalid(file, where, field, 'a regular expression', value);
   }
+  let compiled: RegExp;
   try {
-    return new RegExp(value);
+    compiled = new RegExp(value);
   } catch (error) {
     throw invalid(file, where, field, `a valid regular expression (${messageOf(error)})`, value);
   }
+  // A repetition inside a repetition, `(a+)+`, can backtrack for an exponential time on a long
+  // enough text: one such event would stall the stage. safe-regex2 finds that shape.
+  if (!isSafeRegex(compiled)) {
+    throw invalid(
+      file,
+      where,
+      field,
+      'a regular expression without a repetition inside a repetition (such as (a+)+), which can take exponential time',
+      value,
+    );
+  }
+  return compiled;
 }
 
 function oneOf<T extends string>(

@@ -11,6 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 
+import isSafeRegex from 'safe-regex2';
+
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import { BUILT_IN_RULES, type RedactionRule } from './redaction.js';
 
@@ -117,6 +119,15 @@ function readRule(
     compiled = new RegExp(pattern, `${flags}dg`);
   } catch (error) {
     throw invalid(source, `${field}.pattern`, `rule "${name}": ${messageOf(error)}`);
+  }
+  // A repetition inside a repetition, `(a+)+`, can backtrack for an exponential time on a long
+  // message: one such event would stall the enrichment. safe-regex2 finds that shape.
+  if (!isSafeRegex(compiled)) {
+    throw invalid(
+      source,
+      `${field}.pattern`,
+      `rule "${name}": has a repetition inside a repetition (such as (a+)+), which can take exponential time`,
+    );
   }
   // A pattern that matches nothing at all would put a mask between every two characters.
   if (new RegExp(pattern, flags).test('')) {

@@ -237,6 +237,11 @@ describe('alert rules file', () => {
       'field "match.errorType": expected a valid regular expression',
     ],
     [
+      'a pattern that can backtrack for an exponential time',
+      { ...match, match: { errorType: '(a+)+$' } },
+      'field "match.errorType": expected a regular expression without a repetition inside a repetition',
+    ],
+    [
       'a severity on audit events',
       { ...match, match: { kind: 'audit', severity: 'critical' } },
       'field "match.severity": expected match.kind error with it, got "audit"',

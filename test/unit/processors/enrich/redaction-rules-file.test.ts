@@ -72,6 +72,11 @@ describe('redaction rules file', () => {
     ],
     [{ rules: [{ name: 'broken', pattern: '(' }] }, 'rules[0].pattern', 'rule "broken"'],
     [{ rules: [{ name: 'empty', pattern: 'x*' }] }, 'rules[0].pattern', 'matches the empty string'],
+    [
+      { rules: [{ name: 'nested', pattern: '(a+)+b' }] },
+      'rules[0].pattern',
+      'has a repetition inside a repetition',
+    ],
     [{ rules: [{ name: 'flags', pattern: 'x', flags: 'g' }] }, 'rules[0].flags', 'rule "flags"'],
     [
       { rules: [{ name: 'extra', pattern: 'x', replace: 'y' }] },
