@@ -3,6 +3,7 @@
  * variable, the value and what was expected. Defaults live here and nowhere else.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 import { applyConfigFile, restateForOrigin } from './config-file.js';
@@ -415,7 +416,7 @@ function readObservability(environment: NodeJS.ProcessEnv): ObservabilityConfig 
   const httpPort = portText === 'off' ? undefined : port;
   return {
     httpPort,
-    httpHost: nonEmpty(environment.PANACEA_HTTP_HOST) ?? defaults.httpHost,
+    httpHost: readHttpHost(environment) ?? defaults.httpHost,
     maxTrackedAgents: wholeNumberVariable(
       environment,
       'PANACEA_METRICS_MAX_AGENTS',
@@ -537,6 +538,22 @@ function pemFile(variable: string, file: string): string {
   }
   if (!content.includes('-----BEGIN ')) throw invalid(variable, file, 'a PEM file (-----BEGIN …)');
   return content;
+}
+
+/** An IP address or a host name to listen on; not a URL, not a host:port pair. */
+function readHttpHost(environment: NodeJS.ProcessEnv): string | undefined {
+  const host = nonEmpty(environment.PANACEA_HTTP_HOST);
+  if (host === undefined) return undefined;
+  const hostName =
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (isIP(host) === 0 && !hostName.test(host)) {
+    throw invalid(
+      'PANACEA_HTTP_HOST',
+      host,
+      'an IP address or a host name, such as 127.0.0.1 or 0.0.0.0',
+    );
+  }
+  return host;
 }
 
 function readArchiveRetention(

@@ -40,12 +40,17 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const where = `${options.host}:${options.port}`;
+      // A port taken is the port's fault; an address this machine does not have is the host's.
+      const hostAtFault = error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND';
+      const variable = hostAtFault ? 'PANACEA_HTTP_HOST' : 'PANACEA_HTTP_PORT';
+      const advice = hostAtFault
+        ? 'choose an address of this machine (127.0.0.1, or 0.0.0.0 for all)'
+        : 'choose another port, or off';
       reject(
         new PanaceaError(
           'CONFIG_INVALID',
-          `PANACEA_HTTP_PORT: cannot listen on ${where} (${error.code ?? error.message}); ` +
-            'choose another port, or off',
-          { field: 'PANACEA_HTTP_PORT' },
+          `${variable}: cannot listen on ${where} (${error.code ?? error.message}); ${advice}`,
+          { field: variable },
           error,
         ),
       );

@@ -369,6 +369,13 @@ describe('config', () => {
       });
     });
 
+    it('takes an IPv6 address or a host name to listen on', () => {
+      expect(loadConfig({ PANACEA_HTTP_HOST: '::1' }).observability.httpHost).toBe('::1');
+      expect(loadConfig({ PANACEA_HTTP_HOST: 'localhost' }).observability.httpHost).toBe(
+        'localhost',
+      );
+    });
+
     it('turns the HTTP endpoints off with PANACEA_HTTP_PORT=off', () => {
       expect(loadConfig({ PANACEA_HTTP_PORT: 'off' }).observability.httpPort).toBeUndefined();
     });
@@ -378,6 +385,16 @@ describe('config', () => {
       ['PANACEA_HTTP_PORT', 'none', 'a port from 1 to 65535, or off'],
       ['PANACEA_METRICS_MAX_AGENTS', '10001', 'whole agents from 0 to 10000'],
       ['PANACEA_READY_MAX_PAUSE_MS', '999', 'whole milliseconds from 1000 to 86400000'],
+      [
+        'PANACEA_HTTP_HOST',
+        'not a host',
+        'an IP address or a host name, such as 127.0.0.1 or 0.0.0.0',
+      ],
+      [
+        'PANACEA_HTTP_HOST',
+        '127.0.0.1:80',
+        'an IP address or a host name, such as 127.0.0.1 or 0.0.0.0',
+      ],
     ])('refuses %s=%s naming the variable', (variable, value, expected) => {
       const error = configError({ [variable]: value });
       expect(error.code).toBe('CONFIG_INVALID');
