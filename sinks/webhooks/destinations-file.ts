@@ -86,7 +86,8 @@ const MAX_CONCURRENCY = 64;
 const MIN_SECRET_CHARACTERS = 16;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HOST_PATTERN = /^(\*\.)?[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/;
-const DURATION_FORM = 'a duration such as 500ms, 5s or 2m, or whole milliseconds';
+// With its unit: a bare `timeout: 5` read as milliseconds would time every request out.
+const DURATION_FORM = 'a duration with its unit, such as 500ms, 5s or 2m,';
 
 const DESTINATION_KEYS = new Set([
   'name',
@@ -281,6 +282,11 @@ export function readUrl(
   if (url.username !== '' || url.password !== '') {
     throw fail('must not carry a user or password; put the key in `secret`');
   }
+  if (FETCH_BLOCKED_PORTS.has(Number(url.port))) {
+    throw fail(
+      `port ${url.port} is one that fetch refuses to connect to (the Fetch standard's bad ports)`,
+    );
+  }
   for (const hosts of allowHosts ?? []) {
     if (!hostAllowed(url.hostname, hosts)) {
       throw fail(`host "${url.hostname}" is not in allowHosts (${hosts.join(', ')})`);
@@ -288,6 +294,18 @@ export function readUrl(
   }
   return url;
 }
+
+/**
+ * The Fetch standard's "bad ports": Node's fetch refuses them at every attempt, so a destination
+ * on one would only ever fail.
+ */
+const FETCH_BLOCKED_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+]);
 
 /** Whether `hostname` is one of `hosts`, where `*.example.com` stands for any subdomain of it. */
 export function hostAllowed(hostname: string, hosts: readonly string[]): boolean {
@@ -323,12 +341,14 @@ function readSecret(
   let secret = value;
   if (value.startsWith('env:')) {
     const variable = value.slice('env:'.length);
+    if (variable.trim() === '') throw fail('expected env:VARIABLE with the variable named');
     const fromEnvironment = environment[variable];
     if (fromEnvironment === undefined || fromEnvironment === '') {
       throw fail(`the environment variable ${variable} is not set`);
     }
     secret = fromEnvironment;
   }
+  if (secret.trim() === '') throw fail('is blank');
   if (secret.length < MIN_SECRET_CHARACTERS) {
     throw fail(`expected at least ${MIN_SECRET_CHARACTERS} characters, got ${secret.length}`);
   }
@@ -408,12 +428,7 @@ function readDuration(
   fail: (message: string) => PanaceaError,
 ): number {
   if (value === undefined) return fallback;
-  const durationMs =
-    typeof value === 'number' && Number.isInteger(value)
-      ? value
-      : typeof value === 'string'
-        ? parseDurationMs(value)
-        : undefined;
+  const durationMs = typeof value === 'string' ? parseDurationMs(value) : undefined;
   if (durationMs === undefined || durationMs < min || durationMs > max) {
     throw fail(`expected ${DURATION_FORM} from ${min} to ${max} ms, got ${show(value)}`);
   }

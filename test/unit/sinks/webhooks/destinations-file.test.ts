@@ -58,11 +58,11 @@ destinations:
     const { destinations } = parse(
       JSON.stringify({
         destinations: [
-          { name: 'ops', type: 'webhook', url: 'http://127.0.0.1:1/x', secret: SECRET },
+          { name: 'ops', type: 'webhook', url: 'http://127.0.0.1:8081/x', secret: SECRET },
         ],
       }),
     );
-    expect(destinations[0]?.url.port).toBe('1');
+    expect(destinations[0]?.url.port).toBe('8081');
   });
 
   it('names the destination and the field of a bad value', () => {
@@ -102,6 +102,10 @@ destinations:
     ['a name unfit for a consumer group', 'name: "Ops Hook"', 'name: expected lowercase letters'],
     ['an unknown key', 'retries: 3', 'retries: unknown key'],
     ['a timeout over 10 s', 'timeout: 30s', 'timeout: expected'],
+    ['a timeout without its unit', 'timeout: 5', 'timeout: expected a duration with its unit'],
+    ['a port fetch refuses', 'url: http://127.0.0.1:6000/x', 'url: port 6000 is one that fetch'],
+    ['a blank secret', 'secret: "                "', 'secret: is blank'],
+    ['an env secret without a name', 'secret: "env:"', 'secret: expected env:VARIABLE'],
     ['a zero concurrency', 'concurrency: 0', 'concurrency: expected a whole number from 1 to 64'],
   ])('refuses %s', (_case, line, message) => {
     const fields: Record<string, string> = {
