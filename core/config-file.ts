@@ -45,6 +45,13 @@ export function readConfigFile(file: string): ConfigFileValues {
   const variables = new Map<string, string>();
   for (const [key, value] of flatten(document)) {
     const setting = settingByKey(key);
+    if (setting === undefined && SETTINGS.some((known) => known.key.startsWith(`${key}.`))) {
+      throw new PanaceaError(
+        'CONFIG_INVALID',
+        `${absolute}: ${key}: expected a mapping of its settings (${key}.…), got ${JSON.stringify(value)}`,
+        { field: key, file: absolute },
+      );
+    }
     if (setting === undefined) throw unknownKey(absolute, key);
     variables.set(setting.variable, environmentText(absolute, setting, value));
   }
@@ -141,9 +148,14 @@ function parseDocument(file: string, content: string): Record<string, unknown> {
       error instanceof YAMLParseError && error.linePos !== undefined
         ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}`
         : '';
+    const message = (error as Error).message.split('\n')[0] ?? '';
+    // The parser's own advice (parseAllDocuments) is for its callers, not for the file's author.
+    const reason = message.includes('multiple documents')
+      ? 'it holds several documents (---); expected one'
+      : message;
     throw new PanaceaError(
       'CONFIG_INVALID',
-      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${where}: ${(error as Error).message.split('\n')[0]}`,
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${where}: ${reason}`,
       { field: 'PANACEA_CONFIG' },
     );
   }

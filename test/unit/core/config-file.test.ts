@@ -126,6 +126,23 @@ describe('configuration file', () => {
     expect(error.message).toMatch(/broken\.yaml: not valid YAML at line \d+, column \d+/);
   });
 
+  it('says a group of settings given a plain value expects a mapping', () => {
+    const error = thrownPanaceaError(() =>
+      loadConfig({ PANACEA_CONFIG: file('group.yaml', 'kafka: 5\n') }),
+    );
+    expect(error.message).toBe(
+      `${path.join(directory, 'group.yaml')}: kafka: expected a mapping of its settings (kafka.…), got 5`,
+    );
+  });
+
+  it('refuses a YAML file of several documents in words of its own', () => {
+    const error = thrownPanaceaError(() =>
+      loadConfig({ PANACEA_CONFIG: file('docs.yaml', 'namespace: a\n---\nnamespace: b\n') }),
+    );
+    expect(error.message).toContain('it holds several documents (---); expected one');
+    expect(error.message).not.toContain('parseAllDocuments');
+  });
+
   it('refuses a key given twice, in JSON as in YAML', () => {
     const error = thrownPanaceaError(() =>
       loadConfig({
