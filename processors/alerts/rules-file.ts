@@ -422,6 +422,8 @@ function required(
   return value;
 }
 
+const MAX_DURATION_MS = 365 * 86_400_000;
+
 function duration(
   value: unknown,
   file: string,
@@ -430,9 +432,10 @@ function duration(
   minMs: number,
 ): number {
   const durationMs = typeof value === 'string' ? parseDurationMs(value) : undefined;
-  if (durationMs === undefined || durationMs < minMs) {
-    const floor = minMs === 0 ? '' : `, at least ${formatDuration(minMs)}`;
-    throw invalid(file, where, field, `${DURATION_FORM}${floor}`, value);
+  // Longer than a year is a typo, and past the range a JavaScript date can add it to.
+  if (durationMs === undefined || durationMs < minMs || durationMs > MAX_DURATION_MS) {
+    const floor = minMs === 0 ? '' : ` at least ${formatDuration(minMs)} and`;
+    throw invalid(file, where, field, `${DURATION_FORM},${floor} at most 365d`, value);
   }
   return durationMs;
 }

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { open, rename, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { PanaceaError } from '../../core/errors.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
 import type { SigningKey } from './chain-head.js';
 import { GENESIS_HASH, type ManifestEntry } from './manifest.js';
 
@@ -114,7 +114,17 @@ export function readHoldLog(root: string, publicKey: KeyObject): HoldLog {
     return { changes: [], active: [] };
   }
 
-  const lines = readFileSync(file, 'utf8').split('\n');
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PanaceaError(
+      'ARCHIVE_INVALID',
+      `the hold log cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`,
+      { file },
+    );
+  }
+  const lines = content.split('\n');
   // A last line without its newline is an append a crash cut short; it was never acknowledged.
   lines.pop();
   const changes: HoldChange[] = [];

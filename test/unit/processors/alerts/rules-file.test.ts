@@ -128,7 +128,7 @@ describe('alert rules file', () => {
       'a bad file repeat interval',
       [valid],
       { repeatInterval: 'soon' },
-      'field "repeatInterval": expected a duration such as 30s, 5m or 4h, at least 1s, got "soon"',
+      'field "repeatInterval": expected a duration such as 30s, 5m or 4h, at least 1s and at most 365d, got "soon"',
     ],
     ['an unknown file field', [valid], { route: 1 }, 'field "route": expected one of the fields'],
   ])('refuses %s', (_, rules, extra, expected) => {

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -169,6 +169,14 @@ describe('legal hold log', () => {
     expect(thrownPanaceaError(() => readHoldLog(root, key.publicKey)).message).toContain(
       'holds.head.json is missing',
     );
+  });
+
+  it('says the hold log cannot be read when it is not a file, rather than failing unexpectedly', () => {
+    const root = temporaryRoot();
+    mkdirSync(path.join(root, HOLD_LOG_FILE));
+    const error = thrownPanaceaError(() => readHoldLog(root, signingKey().publicKey));
+    expect(error.code).toBe('ARCHIVE_INVALID');
+    expect(error.message).toBe('the hold log cannot be read (EISDIR)');
   });
 
   it('accepts one change past its head: appended and flushed before a crash kept the head behind', async () => {
