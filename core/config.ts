@@ -560,76 +560,55 @@ function readArchiveRetention(
   environment: NodeJS.ProcessEnv,
   auditRetentionMs: number,
 ): Pick<ArchiveConfig, 'retentionMs' | 'retentionIntervalMs'> {
-  let retentionMs = auditRetentionMs;
-  const retentionText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION);
-  if (retentionText !== undefined) {
-    const durationMs = parseDurationMs(retentionText);
-    if (
-      durationMs === undefined ||
-      durationMs < MIN_RETENTION_MS ||
-      durationMs > MAX_RETENTION_MS
-    ) {
-      const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
-      throw invalid('PANACEA_ARCHIVE_RETENTION', retentionText, `${DURATION_FORM}, ${range}`);
-    }
-    retentionMs = durationMs;
-  }
-
-  let retentionIntervalMs: number | undefined = DEFAULT_ARCHIVE_CONFIG.retentionIntervalMs;
-  const intervalText = nonEmpty(environment.PANACEA_ARCHIVE_RETENTION_INTERVAL);
-  if (intervalText === 'off') {
-    retentionIntervalMs = undefined;
-  } else if (intervalText !== undefined) {
-    const intervalMs = parseDurationMs(intervalText);
-    if (
-      intervalMs === undefined ||
-      intervalMs < MIN_ENFORCEMENT_INTERVAL_MS ||
-      intervalMs > DAY_MS
-    ) {
-      throw invalid(
-        'PANACEA_ARCHIVE_RETENTION_INTERVAL',
-        intervalText,
-        `${DURATION_FORM} from 1s to 1d, or off`,
-      );
-    }
-    retentionIntervalMs = intervalMs;
-  }
-  return { retentionMs, retentionIntervalMs };
+  return {
+    retentionMs: retentionVariable(environment, 'PANACEA_ARCHIVE_RETENTION') ?? auditRetentionMs,
+    retentionIntervalMs: intervalVariable(
+      environment,
+      'PANACEA_ARCHIVE_RETENTION_INTERVAL',
+      DEFAULT_ARCHIVE_CONFIG.retentionIntervalMs,
+    ),
+  };
 }
 
 function readRetention(environment: NodeJS.ProcessEnv): RetentionConfig {
   const retention = { ...DEFAULT_RETENTION_CONFIG };
   for (const [variable, key] of Object.entries(RETENTION_VARIABLES)) {
-    const text = nonEmpty(environment[variable]);
-    if (text === undefined) continue;
-    const durationMs = parseDurationMs(text);
-    if (durationMs === undefined) throw invalid(variable, text, DURATION_FORM);
-    if (durationMs < MIN_RETENTION_MS || durationMs > MAX_RETENTION_MS) {
-      const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
-      throw invalid(variable, text, `${DURATION_FORM}, ${range}`);
-    }
-    retention[key] = durationMs;
+    retention[key] = retentionVariable(environment, variable) ?? retention[key];
   }
-
-  const intervalText = nonEmpty(environment.PANACEA_RETENTION_INTERVAL);
-  if (intervalText === 'off') {
-    retention.enforcementIntervalMs = undefined;
-  } else if (intervalText !== undefined) {
-    const intervalMs = parseDurationMs(intervalText);
-    if (
-      intervalMs === undefined ||
-      intervalMs < MIN_ENFORCEMENT_INTERVAL_MS ||
-      intervalMs > DAY_MS
-    ) {
-      throw invalid(
-        'PANACEA_RETENTION_INTERVAL',
-        intervalText,
-        `${DURATION_FORM} from 1s to 1d, or off`,
-      );
-    }
-    retention.enforcementIntervalMs = intervalMs;
-  }
+  retention.enforcementIntervalMs = intervalVariable(
+    environment,
+    'PANACEA_RETENTION_INTERVAL',
+    DEFAULT_RETENTION_CONFIG.enforcementIntervalMs,
+  );
   return retention;
+}
+
+/** A retention period, from a minute to ten years; undefined when the variable is unset. */
+function retentionVariable(environment: NodeJS.ProcessEnv, variable: string): number | undefined {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return undefined;
+  const durationMs = parseDurationMs(text);
+  if (durationMs === undefined || durationMs < MIN_RETENTION_MS || durationMs > MAX_RETENTION_MS) {
+    const range = `from ${formatDuration(MIN_RETENTION_MS)} to ${formatDuration(MAX_RETENTION_MS)}`;
+    throw invalid(variable, text, `${DURATION_FORM}, ${range}`);
+  }
+  return durationMs;
+}
+
+/** How often a scheduled job runs, from a second to a day; undefined for `off`. */
+function intervalVariable(
+  environment: NodeJS.ProcessEnv,
+  variable: string,
+  fallbackMs: number | undefined,
+): number | undefined {
+  const text = nonEmpty(environment[variable]);
+  if (text === undefined) return fallbackMs;
+  if (text === 'off') return undefined;
+  const intervalMs = parseDurationMs(text);
+  if (intervalMs === undefined || intervalMs < MIN_ENFORCEMENT_INTERVAL_MS || intervalMs > DAY_MS) {
+    throw invalid(variable, text, `${DURATION_FORM} from 1s to 1d, or off`);
+  }
+  return intervalMs;
 }
 
 const S3_OBJECT_LOCK_MODES = ['off', 'governance', 'compliance'] as const;

@@ -257,8 +257,8 @@ describe('config', () => {
     });
 
     it.each([
-      ['PANACEA_RETENTION_AUDIT', '1 year', 'a duration such as 15m, 12h or 30d'],
-      ['PANACEA_RETENTION_ERROR', '30', 'a duration such as 15m, 12h or 30d'],
+      ['PANACEA_RETENTION_AUDIT', '1 year', 'a duration such as 15m, 12h or 30d, from 1m to 3650d'],
+      ['PANACEA_RETENTION_ERROR', '30', 'a duration such as 15m, 12h or 30d, from 1m to 3650d'],
       ['PANACEA_RETENTION_ACTIVITY', '30s', 'a duration such as 15m, 12h or 30d, from 1m to 3650d'],
       [
         'PANACEA_RETENTION_METRICS',
