@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  assembleCheckpoint,
-  checkpointMessages,
-} from '../../../core/checkpoint-chunks.js';
+import { assembleCheckpoint, checkpointMessages } from '../../../core/checkpoint-chunks.js';
 import { thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 const KEY = 'panacea.metrics:agent.events.enriched:0';
