@@ -1,24 +1,16 @@
 /**
  * A real Prometheus for testing the pipeline's `/metrics` and the alerting rules in this folder:
  * the Debian package `prometheus` (binaries `prometheus` and `promtool`), fetched without root
- * with `apt-get download` into the cache directory and unpacked with `dpkg-deb -x`, then run on
- * 127.0.0.1 with its own storage directory. Started and stopped by whoever needs it (a test).
+ * (see infra/stack/debian-package.ts), then run on 127.0.0.1 with its own storage directory. Started and stopped by whoever needs it (a test).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-} from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { unpackedDebianPackage } from '../stack/debian-package.js';
 import { waitUntil } from '../stack/probes.js';
 
 const execFileAsync = promisify(execFile);
@@ -35,41 +27,22 @@ export function prometheusFilesDir(packageRoot: string): string {
   return path.join(packageRoot, 'infra', 'prometheus');
 }
 
-/**
- * The package's binaries, unpacked under `<cacheDir>/prometheus-deb` on first use. Needs
- * `apt-get` and `dpkg-deb` (Debian and its derivatives) and a reachable package mirror once.
- */
+/** The package's binaries, fetched and unpacked on first use (see debian-package.ts). */
 export async function fetchPrometheus(
   cacheDir: string,
   logger: Logger,
 ): Promise<PrometheusBinaries> {
-  const home = path.join(cacheDir, 'prometheus-deb');
-  const root = path.join(home, 'root');
-  const binaries = {
-    prometheus: path.join(root, 'usr', 'bin', 'prometheus'),
-    promtool: path.join(root, 'usr', 'bin', 'promtool'),
+  const binaries = { prometheus: 'usr/bin/prometheus', promtool: 'usr/bin/promtool' };
+  const root = await unpackedDebianPackage({
+    cacheDir,
+    packageName: PROMETHEUS_PACKAGE,
+    requiredFiles: Object.values(binaries),
+    logger,
+  });
+  return {
+    prometheus: path.join(root, binaries.prometheus),
+    promtool: path.join(root, binaries.promtool),
   };
-  if (existsSync(binaries.prometheus) && existsSync(binaries.promtool)) return binaries;
-
-  mkdirSync(home, { recursive: true });
-  const download = mkdtempSync(path.join(home, 'download-'));
-  try {
-    logger.info({ package: PROMETHEUS_PACKAGE, cacheDir: home }, 'downloading the Debian package');
-    await run('apt-get', ['download', PROMETHEUS_PACKAGE], download);
-    const deb = readdirSync(download).find((name) => name.endsWith('.deb'));
-    if (deb === undefined) throw unavailable(`apt-get download left no .deb in ${download}`);
-    // Unpacked beside, then moved: a download cut short never looks like a complete cache.
-    const unpacked = path.join(download, 'root');
-    await run('dpkg-deb', ['-x', path.join(download, deb), unpacked], download);
-    rmSync(root, { recursive: true, force: true });
-    await run('mv', [unpacked, root], home);
-  } finally {
-    rmSync(download, { recursive: true, force: true });
-  }
-  if (!existsSync(binaries.prometheus) || !existsSync(binaries.promtool)) {
-    throw unavailable(`the ${PROMETHEUS_PACKAGE} package holds no usr/bin/prometheus and promtool`);
-  }
-  return binaries;
 }
 
 export interface PrometheusOptions {
@@ -158,17 +131,4 @@ export async function runPromtool(promtool: string, args: string[]): Promise<str
       error,
     );
   }
-}
-
-async function run(command: string, args: string[], cwd: string): Promise<void> {
-  try {
-    await execFileAsync(command, args, { cwd, timeout: 300_000 });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw unavailable(`${command} ${args.join(' ')} failed: ${stderr || messageOf(error)}`, error);
-  }
-}
-
-function unavailable(message: string, cause?: unknown): PanaceaError {
-  return new PanaceaError('STACK_UNAVAILABLE', `cannot fetch Prometheus: ${message}`, {}, cause);
 }

@@ -1,28 +1,19 @@
 /**
  * A real Prometheus Alertmanager for testing the webhook sink's `alertmanager` destination, from
- * the machine's Debian package: `apt-get download prometheus-alertmanager` into the cache
- * directory (no root needed), unpacked once with `dpkg-deb -x`, then run as a child process on
- * 127.0.0.1 with clustering off, its own storage directory and a minimal configuration. Its
- * templates must sit at a fixed path, which needs root once (see placePackagedTemplates).
+ * the machine's Debian package (fetched without root, see debian-package.ts), run as a child
+ * process on 127.0.0.1 with clustering off, its own storage directory and a minimal
+ * configuration. Its templates must sit at a fixed path, which needs root once (see
+ * placePackagedTemplates).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  closeSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-import { messageOf, PanaceaError } from '../../core/errors.js';
+import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { unpackedDebianPackage } from './debian-package.js';
 import { tailOfFile } from './processes.js';
 
 const execFileAsync = promisify(execFile);
@@ -31,52 +22,23 @@ export const ALERTMANAGER_PACKAGE = 'prometheus-alertmanager';
 const BINARY_PATH = path.join('usr', 'bin', 'prometheus-alertmanager');
 /** Where Debian's build of Alertmanager looks for its default templates (a fixed path). */
 const PACKAGED_TEMPLATES = '/usr/share/prometheus/alertmanager';
-const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 
 /**
- * The Alertmanager binary, fetched and unpacked into `<cacheDir>/prometheus-alertmanager` on the
- * first call and reused after. Whatever version the machine's Debian mirror has (0.25 on
- * bookworm); `alertmanagerVersion` says which.
+ * The Alertmanager binary, fetched and unpacked on the first call (see debian-package.ts) and
+ * reused after. Whatever version the machine's Debian mirror has (0.25 on bookworm);
+ * `alertmanagerVersion` says which.
  */
 export async function resolveAlertmanagerBinary(cacheDir: string, logger: Logger): Promise<string> {
-  const home = path.join(cacheDir, ALERTMANAGER_PACKAGE);
-  const binary = path.join(home, BINARY_PATH);
-  if (existsSync(binary)) {
-    placePackagedTemplates(home, logger);
-    return binary;
-  }
-
-  const downloadDirectory = path.join(cacheDir, `${ALERTMANAGER_PACKAGE}-download`);
-  rmSync(downloadDirectory, { recursive: true, force: true });
-  mkdirSync(downloadDirectory, { recursive: true });
-  logger.info({ directory: downloadDirectory }, 'fetching Alertmanager from the Debian mirror');
-  await run('apt-get', ['download', ALERTMANAGER_PACKAGE], downloadDirectory, 'apt-get download');
-  const archive = readdirSync(downloadDirectory).find((name) => name.endsWith('.deb'));
-  if (archive === undefined) {
-    throw new PanaceaError(
-      'STACK_START_FAILED',
-      `apt-get fetched no ${ALERTMANAGER_PACKAGE} package`,
-    );
-  }
-
-  const unpacked = path.join(downloadDirectory, 'root');
-  await run(
-    'dpkg-deb',
-    ['-x', path.join(downloadDirectory, archive), unpacked],
-    downloadDirectory,
-    'dpkg-deb -x',
-  );
-  if (!existsSync(path.join(unpacked, BINARY_PATH))) {
-    throw new PanaceaError('STACK_START_FAILED', `${archive} holds no ${BINARY_PATH}`);
-  }
-  // Renamed into place last, so a half-unpacked directory is never taken for a cached one.
-  rmSync(home, { recursive: true, force: true });
-  renameSync(unpacked, home);
-  rmSync(downloadDirectory, { recursive: true, force: true });
-  placePackagedTemplates(home, logger);
-  return binary;
+  const root = await unpackedDebianPackage({
+    cacheDir,
+    packageName: ALERTMANAGER_PACKAGE,
+    requiredFiles: [BINARY_PATH],
+    logger,
+  });
+  placePackagedTemplates(root, logger);
+  return path.join(root, BINARY_PATH);
 }
 
 /**
@@ -206,23 +168,5 @@ async function ready(url: string): Promise<boolean> {
     return response.ok;
   } catch {
     return false;
-  }
-}
-
-async function run(command: string, args: string[], cwd: string, label: string): Promise<void> {
-  try {
-    await execFileAsync(command, args, {
-      cwd,
-      timeout: DOWNLOAD_TIMEOUT_MS,
-      maxBuffer: 4 * 1024 * 1024,
-    });
-  } catch (error) {
-    const output = error as { stderr?: string };
-    throw new PanaceaError(
-      'STACK_START_FAILED',
-      `${label} failed in ${cwd}: ${(output.stderr ?? messageOf(error)).trim().split('\n').slice(-5).join('\n')}`,
-      {},
-      error,
-    );
   }
 }
