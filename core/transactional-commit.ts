@@ -10,7 +10,14 @@
  * these functions throw as kafkajs does, a fenced producer included.
  */
 import { checkpointMessages } from './checkpoint-chunks.js';
-import { sendDurably, type Producer, type TopicMessages, type Transaction } from './kafka.js';
+import {
+  Partitioners,
+  sendDurably,
+  type Kafka,
+  type Producer,
+  type TopicMessages,
+  type Transaction,
+} from './kafka.js';
 
 export interface OpenTransaction {
   /** Transactional producer; its transactional id names what it commits. */
@@ -71,4 +78,28 @@ export async function commitWithCheckpoint(
   open.transaction = undefined;
   open.uncommittedSinceMs = undefined;
   open.checkpointChunks = write.chunks;
+}
+
+/**
+ * A transactional producer under `transactionalId` that has fenced the id's previous holder: any
+ * transaction it left open is aborted and its producer can commit nothing more. kafkajs takes the
+ * id at the first transaction, not at connect, so one is begun and aborted here; a stage does this
+ * before it reads the checkpoint, so that the checkpoint is the last one that will ever commit.
+ */
+export async function fencingProducer(kafka: Kafka, transactionalId: string): Promise<Producer> {
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    await (await producer.transaction()).abort();
+  } catch (error) {
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  }
+  return producer;
 }

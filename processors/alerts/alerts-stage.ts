@@ -24,7 +24,6 @@ import {
   type EachBatchPayload,
   hasKafkaErrorType,
   type Kafka,
-  Partitioners,
   type Producer,
   type TopicMessages,
 } from '../../core/kafka.js';
@@ -43,6 +42,7 @@ import {
 import {
   commitIsDue,
   commitWithCheckpoint,
+  fencingProducer,
   sendInTransaction,
   type OpenTransaction,
 } from '../../core/transactional-commit.js';
@@ -414,21 +414,7 @@ class AlertsStage {
 
   /** A transactional producer under the group's id: its first transaction fences the previous owner. */
   async #fence(): Promise<Producer> {
-    const producer = this.#options.kafka.producer({
-      transactionalId: this.groupId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    try {
-      await (await producer.transaction()).abort();
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw error;
-    }
-    return producer;
+    return fencingProducer(this.#options.kafka, this.groupId);
   }
 
   #restore(producer: Producer, generation: number, saved: Buffer | undefined): StageState {

@@ -23,7 +23,6 @@ import {
   type EachBatchPayload,
   hasKafkaErrorType,
   type Kafka,
-  Partitioners,
   type Producer,
   type TopicMessages,
 } from '../../core/kafka.js';
@@ -48,6 +47,7 @@ import {
 import {
   commitIsDue,
   commitWithCheckpoint,
+  fencingProducer,
   sendInTransaction,
   type OpenTransaction,
 } from '../../core/transactional-commit.js';
@@ -503,24 +503,7 @@ class MetricsStage {
   }
 
   async #fence(partition: number): Promise<Producer> {
-    const producer = this.#options.kafka.producer({
-      transactionalId: `${this.groupId}-${this.inputTopic}-${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    // kafkajs takes the transactional producer id at the first transaction, not at connect: only
-    // then is the previous owner fenced and its open transaction aborted, which must happen
-    // before the checkpoint is read.
-    try {
-      await (await producer.transaction()).abort();
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw error;
-    }
-    return producer;
+    return fencingProducer(this.#options.kafka, `${this.groupId}-${this.inputTopic}-${partition}`);
   }
 
   #restore(
