@@ -55,31 +55,51 @@ function signedPayload(head: UnsignedHead): Buffer {
   );
 }
 
-export function signHead(head: UnsignedHead, privateKey: KeyObject): ChainHead {
-  return { ...head, signature: sign(null, signedPayload(head), privateKey).toString('base64') };
+/** The archive's Ed25519 signature of `payload`, base64: what every signed record carries. */
+export function signBase64(payload: Buffer | string, privateKey: KeyObject): string {
+  return sign(null, Buffer.from(payload), privateKey).toString('base64');
 }
 
-export function headSignatureValid(head: ChainHead, publicKey: KeyObject): boolean {
+/** Whether `signature` (base64) is the key's signature of `payload`; false for any malformed one. */
+export function signatureMatches(
+  payload: Buffer | string,
+  signature: string,
+  publicKey: KeyObject,
+): boolean {
   try {
-    return verify(null, signedPayload(head), publicKey, Buffer.from(head.signature, 'base64'));
+    return verify(null, Buffer.from(payload), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
 }
 
-/** Writes the head to a temporary name, flushes it and renames it over the old one. */
+export function signHead(head: UnsignedHead, privateKey: KeyObject): ChainHead {
+  return { ...head, signature: signBase64(signedPayload(head), privateKey) };
+}
+
+export function headSignatureValid(head: ChainHead, publicKey: KeyObject): boolean {
+  return signatureMatches(signedPayload(head), head.signature, publicKey);
+}
+
 export async function writeHead(directory: string, head: ChainHead): Promise<void> {
-  const finalPath = path.join(directory, HEAD_FILE);
+  await replaceFileDurably(path.join(directory, HEAD_FILE), `${JSON.stringify(head, null, 2)}\n`);
+}
+
+/**
+ * Replaces a small file whole: written to a temporary name, flushed, renamed over the old one and
+ * the directory flushed, so a crash leaves the old file or the new one, never half of either.
+ */
+export async function replaceFileDurably(finalPath: string, text: string): Promise<void> {
   const temporaryPath = `${finalPath}.tmp`;
   const file = await open(temporaryPath, 'w');
   try {
-    await file.write(`${JSON.stringify(head, null, 2)}\n`);
+    await file.write(text);
     await file.sync();
   } finally {
     await file.close();
   }
   await rename(temporaryPath, finalPath);
-  await syncDirectory(directory);
+  await syncDirectory(path.dirname(finalPath));
 }
 
 export function readHead(directory: string): ChainHead | undefined {

@@ -14,12 +14,12 @@
  * The mark is written and flushed before the file is removed: a crash between the two leaves a
  * marked segment still on disk, which the next run removes, never a missing file without a mark.
  */
-import { sign, verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { SigningKey } from './chain-head.js';
+import { signatureMatches, signBase64, type SigningKey } from './chain-head.js';
 import type { ManifestEntry } from './manifest.js';
 
 export const DELETION_LOG_FILE = 'deletions.ndjson';
@@ -102,11 +102,7 @@ export function validDeletionOf(
 
 function signatureValid(record: DeletionRecord, publicKey: KeyObject): boolean {
   const { signature, ...unsigned } = record;
-  try {
-    return verify(null, signedPayload(unsigned), publicKey, Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return signatureMatches(signedPayload(unsigned), signature, publicKey);
 }
 
 /** Signs and appends a deletion mark, flushed to disk before returning. */
@@ -117,7 +113,7 @@ export async function appendDeletion(
 ): Promise<DeletionRecord> {
   const signed: DeletionRecord = {
     ...record,
-    signature: sign(null, signedPayload(record), key.privateKey).toString('base64'),
+    signature: signBase64(signedPayload(record), key.privateKey),
   };
   const handle = await open(path.join(directory, DELETION_LOG_FILE), 'a');
   try {

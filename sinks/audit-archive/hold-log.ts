@@ -8,13 +8,13 @@
  * must match). A segment is held when its summary (segment-summary.ts) says an event in it may
  * match an active hold; see `holdMatches` for how an incomplete summary keeps the segment.
  */
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, rename, truncate, writeFile } from 'node:fs/promises';
+import { open, truncate } from 'node:fs/promises';
 import path from 'node:path';
 
 import { messageOf, PanaceaError } from '../../core/errors.js';
-import type { SigningKey } from './chain-head.js';
+import { replaceFileDurably, signatureMatches, signBase64, type SigningKey } from './chain-head.js';
 import { GENESIS_HASH, type ManifestEntry } from './manifest.js';
 
 export const HOLD_LOG_FILE = 'holds.ndjson';
@@ -148,7 +148,7 @@ export function readHoldLog(root: string, publicKey: KeyObject): HoldLog {
       throw fault('previousHash does not match the entry before it');
     }
     if (hashOf(unhashed) !== entryHash) throw fault('the entry does not match its entryHash');
-    if (!signatureValid(entryHash, signature, publicKey)) {
+    if (!signatureMatches(entryHash, signature, publicKey)) {
       throw fault('the signature does not match the public key');
     }
     if (change.action === 'add') {
@@ -219,7 +219,7 @@ function readHoldHead(root: string, publicKey: KeyObject): HoldHead | undefined 
     head.changes >= 0 &&
     typeof head.lastHash === 'string' &&
     typeof head.signature === 'string' &&
-    signatureValid(holdHeadText(head.changes, head.lastHash), head.signature, publicKey);
+    signatureMatches(holdHeadText(head.changes, head.lastHash), head.signature, publicKey);
   if (!valid) {
     throw new PanaceaError(
       'ARCHIVE_INVALID',
@@ -230,33 +230,16 @@ function readHoldHead(root: string, publicKey: KeyObject): HoldHead | undefined 
   return head;
 }
 
-/** Rewrites the signed head for the log as it now stands: written aside, flushed, renamed. */
+/** Rewrites the signed head for the log as it now stands (see replaceFileDurably). */
 async function writeHoldHead(root: string, key: SigningKey, changes: HoldChange[]): Promise<void> {
   const lastHash = changes.at(-1)?.entryHash ?? GENESIS_HASH;
   const text = holdHeadText(changes.length, lastHash);
   const head: HoldHead = {
     changes: changes.length,
     lastHash,
-    signature: sign(null, Buffer.from(text), key.privateKey).toString('base64'),
+    signature: signBase64(text, key.privateKey),
   };
-  const file = path.join(root, HOLD_HEAD_FILE);
-  const temporary = `${file}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(head)}\n`);
-  const handle = await open(temporary, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-}
-
-function signatureValid(text: string, signature: string, publicKey: KeyObject): boolean {
-  try {
-    return verify(null, Buffer.from(text), publicKey, Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
+  await replaceFileDurably(path.join(root, HOLD_HEAD_FILE), `${JSON.stringify(head)}\n`);
 }
 
 /**
@@ -290,7 +273,7 @@ export async function recordHoldChange(
     previousHash: log.changes.at(-1)?.entryHash ?? GENESIS_HASH,
   };
   const entryHash = hashOf(unhashed);
-  const signature = sign(null, Buffer.from(entryHash), key.privateKey).toString('base64');
+  const signature = signBase64(entryHash, key.privateKey);
   const change: HoldChange = { ...unhashed, entryHash, signature };
 
   const file = path.join(root, HOLD_LOG_FILE);
