@@ -6,6 +6,7 @@
  * the summary go to stderr: a bar redrawn in place on a terminal, a plain line every few seconds
  * otherwise.
  */
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -34,9 +35,11 @@ const PROGRESS_LINE_INTERVAL_MS = 5_000;
 const BAR_WIDTH = 30;
 
 export async function auditExportCommand(args: string[], config: PanaceaConfig): Promise<number> {
+  // Arguments and files first: a bad date or a missing archive is said before anything connects.
+  const request = exportRequestOf(args, config);
   const registry = await openSchemaRegistry(config, createKafka(config, 'panacea-audit-export'));
   try {
-    return await exportWithCodec(args, config, await openSchemaCodec(registry));
+    return await runExport(request, config, await openSchemaCodec(registry));
   } finally {
     await registry.close();
   }
@@ -48,6 +51,18 @@ export async function exportWithCodec(
   config: PanaceaConfig,
   codec: SchemaCodec,
 ): Promise<number> {
+  return runExport(exportRequestOf(args, config), config, codec);
+}
+
+interface ExportRequest {
+  filter: ExportFilter;
+  format: ExportFormat;
+  root: string;
+  publicKey: KeyObject;
+  output: string | undefined;
+}
+
+function exportRequestOf(args: string[], config: PanaceaConfig): ExportRequest {
   const { values } = parseCommandArgs(args, {
     from: { type: 'string' },
     to: { type: 'string' },
@@ -64,9 +79,17 @@ export async function exportWithCodec(
   if (!existsSync(root)) {
     throw new PanaceaError('FILE_UNREADABLE', `no audit archive at ${root}`, { file: root });
   }
-  const key = resolvePublicKey(values['public-key'], config, root);
+  const publicKey = resolvePublicKey(values['public-key'], config, root).publicKey;
+  return { filter, format, root, publicKey, output: values.output };
+}
 
-  const target = await openTarget(values.output);
+async function runExport(
+  request: ExportRequest,
+  config: PanaceaConfig,
+  codec: SchemaCodec,
+): Promise<number> {
+  const { filter, format, root, output } = request;
+  const target = await openTarget(output);
   let opened: Awaited<ReturnType<typeof openSegmentStore>>;
   try {
     opened = await openSegmentStore(config.archive, root);
@@ -80,7 +103,7 @@ export async function exportWithCodec(
     report = await exportArchive(root, {
       filter,
       format,
-      publicKey: key.publicKey,
+      publicKey: request.publicKey,
       codec,
       output: target.stream,
       onProgress: progress.update,
@@ -96,7 +119,7 @@ export async function exportWithCodec(
   }
   progress.end();
 
-  for (const line of describeExport(report, values.output)) process.stderr.write(`${line}\n`);
+  for (const line of describeExport(report, output)) process.stderr.write(`${line}\n`);
   return EXIT_OK;
 }
 
