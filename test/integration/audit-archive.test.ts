@@ -15,9 +15,9 @@ import { readArchivedRecords } from './audit-archive-reader.js';
 import { isolate, runPanacea, spawnPanacea, type Isolation } from './harness.js';
 
 const KILLS = 3;
-const CHUNKS_PER_RUN = 4;
 const CHUNK_EVENTS = 500;
-const EVENT_COUNT = KILLS * CHUNKS_PER_RUN * CHUNK_EVENTS;
+/** A run stops producing at this many chunks even if its kill has not landed yet. */
+const MAX_CHUNKS_PER_RUN = 12;
 
 function auditLine(index: number): string {
   return JSON.stringify({
@@ -63,23 +63,33 @@ function hasTemporarySegment(root: string, topic: string): boolean {
   );
 }
 
+interface KilledRun {
+  /** Whether a segment was open (a temporary file on disk) when the kill landed. */
+  writing: boolean;
+  chunksProduced: number;
+}
+
 /**
  * Runs the pipeline while audit events keep arriving, and kills it with SIGKILL at a random
  * moment once it has sealed a segment of its own: mid-segment, mid-seal or between a seal and its
- * commit. Says whether a segment was open (a temporary file on disk) when the kill landed.
+ * commit. Events keep arriving until the kill, so that segments keep opening: with a short time
+ * roll, a pipeline that has caught up holds no open segment.
  */
 async function killWhileWriting(
   isolation: Isolation,
   root: string,
   topic: string,
-  run: number,
-): Promise<boolean> {
+  firstChunk: number,
+): Promise<KilledRun> {
   const running = spawnPanacea(['run'], isolation.env);
   const exited = new Promise((resolve) => running.once('close', resolve));
   const startRecords = manifestRecords(root, topic);
+  let killed = false;
+  let chunksProduced = 0;
   const producing = (async () => {
-    for (let chunk = 0; chunk < CHUNKS_PER_RUN; chunk += 1) {
-      await produceChunk(isolation, run * CHUNKS_PER_RUN + chunk);
+    while (!killed && chunksProduced < MAX_CHUNKS_PER_RUN) {
+      await produceChunk(isolation, firstChunk + chunksProduced);
+      chunksProduced += 1;
     }
   })();
 
@@ -95,9 +105,10 @@ async function killWhileWriting(
   }
   const writing = hasTemporarySegment(root, topic);
   running.kill('SIGKILL');
+  killed = true;
   await exited;
   await producing;
-  return writing;
+  return { writing, chunksProduced };
 }
 
 describe('audit archive', () => {
@@ -111,9 +122,13 @@ describe('audit archive', () => {
     const root = path.join(isolation.dataDir, 'audit-archive');
 
     const writingAtKills: boolean[] = [];
+    let chunks = 0;
     for (let run = 0; run < KILLS; run += 1) {
-      writingAtKills.push(await killWhileWriting(isolation, root, topic, run));
+      const killedRun = await killWhileWriting(isolation, root, topic, chunks);
+      writingAtKills.push(killedRun.writing);
+      chunks += killedRun.chunksProduced;
     }
+    const eventCount = chunks * CHUNK_EVENTS;
     // A kill must land while a segment is being written, or this would prove nothing about it.
     expect(writingAtKills).toContain(true);
 
@@ -122,10 +137,10 @@ describe('audit archive', () => {
 
     const records = await readArchivedRecords(isolation.dataDir, topic);
     const ids = records.map((record) => record.eventId);
-    expect(ids).toHaveLength(EVENT_COUNT);
-    expect(new Set(ids).size).toBe(EVENT_COUNT);
+    expect(ids).toHaveLength(eventCount);
+    expect(new Set(ids).size).toBe(eventCount);
     expect(new Set(records.map((record) => `${record.partition}/${record.offset}`)).size).toBe(
-      EVENT_COUNT,
+      eventCount,
     );
     // Byte for byte as published: the schema registry framing (magic byte 0) and the agent key.
     expect(records[0]?.value[0]).toBe(0);
@@ -140,7 +155,7 @@ describe('audit archive', () => {
       unlisted: string[];
     };
     // The restarts removed what the killed runs left half-done.
-    expect(report).toMatchObject({ ok: true, events: EVENT_COUNT, unlisted: [] });
+    expect(report).toMatchObject({ ok: true, events: eventCount, unlisted: [] });
     expect(report.segments).toBeGreaterThan(KILLS);
 
     // One byte changed in one segment: named, with the reason, and exit 1.
