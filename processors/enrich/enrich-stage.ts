@@ -19,7 +19,7 @@ import {
   type StageRecord,
 } from '../../core/stage-runner.js';
 import type { AgentRegistry } from './agent-registry/kafka-agent-registry.js';
-import { addTally, createTally, enrichEvent } from './enrich-event.js';
+import { addTally, createTally, enrichEvent, type EnrichmentTally } from './enrich-event.js';
 import { BUILT_IN_RULES, type RedactionRule } from './redaction.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
 import { readRawRecord } from '../../schemas/raw-record.js';
@@ -42,32 +42,62 @@ export interface EnrichStageOptions {
 }
 
 export function createEnrichStage(options: EnrichStageOptions): StageDefinition {
-  const { naming, producer, codec } = options;
+  const { naming, producer } = options;
   const enrichedTopic = naming.enrichedTopic();
+  const enricher = createEnricher(options);
+
+  return {
+    name: ENRICH_STAGE,
+    inputTopics: naming.rawTopics(),
+    summary: { outputTopic: enrichedTopic, redactionRules: enricher.redactionRuleNames },
+    async handleBatch(records: StageRecord[], { signal }: BatchContext): Promise<BatchOutcome> {
+      // A registry that cannot be read is retriable: the batch is tried again, not enriched with
+      // a table that may be missing what an operator wrote.
+      await options.agentRegistry?.catchUp();
+      const { messages, deadLetters, tally } = await enricher.enrich(records, Date.now());
+
+      if (signal.aborted) throw new PanaceaError('STAGE_STOPPED', 'stopping before publishing');
+      await sendDurably(producer, [{ topic: enrichedTopic, messages }]);
+      return { deadLetters, tallies: { redacted: tally.redacted, normalised: tally.normalised } };
+    },
+  };
+}
+
+export interface EnrichedBatch {
+  /** The enriched documents, keyed by agent id, in the order of their records. */
+  messages: Message[];
+  /** The source record of each message, by index. */
+  sources: StageRecord[];
+  deadLetters: DeadLetter[];
+  tally: EnrichmentTally;
+}
+
+export interface Enricher {
+  redactionRuleNames: string[];
+  /** Enriches raw records as the stage does, without publishing: replay and re-drive use it. */
+  enrich(records: StageRecord[], ingestedAtMs: number): Promise<EnrichedBatch>;
+}
+
+export function createEnricher(
+  options: Pick<EnrichStageOptions, 'naming' | 'codec' | 'redactionRules' | 'agentRegistry'>,
+): Enricher {
+  const { naming, codec } = options;
   const rules = {
     redactionRules: options.redactionRules ?? BUILT_IN_RULES,
     agentProfile: (agentId: string) => options.agentRegistry?.profile(agentId),
   };
 
   return {
-    name: ENRICH_STAGE,
-    inputTopics: naming.rawTopics(),
-    summary: {
-      outputTopic: enrichedTopic,
-      redactionRules: rules.redactionRules.map((rule) => rule.name),
-    },
-    async handleBatch(records: StageRecord[], { signal }: BatchContext): Promise<BatchOutcome> {
-      const ingestedAtMs = Date.now();
-      const messages: Message[] = [];
-      const deadLetters: DeadLetter[] = [];
-      const tally = createTally();
-
-      // A registry that cannot be read is retriable: the batch is tried again, not enriched with
-      // a table that may be missing what an operator wrote.
-      await options.agentRegistry?.catchUp();
-
+    redactionRuleNames: rules.redactionRules.map((rule) => rule.name),
+    async enrich(records, ingestedAtMs) {
+      const batch: EnrichedBatch = {
+        messages: [],
+        sources: [],
+        deadLetters: [],
+        tally: createTally(),
+      };
       for (const record of records) {
-        // Counted per record and added only once the record is published, not when it fails.
+        // Counted per record and added only once the record is enriched, not when it fails.
         const recordTally = createTally();
         try {
           const raw = await readRawRecord(
@@ -88,21 +118,19 @@ export function createEnrichStage(options: EnrichStageOptions): StageDefinition 
               `the enriched document is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
             );
           }
-          messages.push({ key: raw.event.agent.id, value });
-          addTally(tally, recordTally);
+          batch.messages.push({ key: raw.event.agent.id, value });
+          batch.sources.push(record);
+          addTally(batch.tally, recordTally);
         } catch (error) {
           // Bad input is a PanaceaError with its reason; anything else is a bug of ours, and
           // dead-lettering it as bad input would hide it while the stage kept committing. A
           // retriable error (the schema registry out of reach) is not the record's fault either:
           // the batch is tried again instead.
           if (!(error instanceof PanaceaError) || error.retriable) throw error;
-          deadLetters.push(deadLetterFor(record, error));
+          batch.deadLetters.push(deadLetterFor(record, error));
         }
       }
-
-      if (signal.aborted) throw new PanaceaError('STAGE_STOPPED', 'stopping before publishing');
-      await sendDurably(producer, [{ topic: enrichedTopic, messages }]);
-      return { deadLetters, tallies: { redacted: tally.redacted, normalised: tally.normalised } };
+      return batch;
     },
   };
 }
