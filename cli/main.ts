@@ -40,6 +40,11 @@ const USAGE = `usage:
   panacea audit export --from RFC3339 --to RFC3339 [--actor ID] [--resource ID]
                        [--outcome success|failure|denied] --format ndjson|csv [--output FILE]
                                                  verified archived events for offline analysis
+  panacea replay --topic T [--topic T]... [--from RFC3339|P:OFFSET,...] [--to RFC3339|P:OFFSET,...]
+                 [--agent ID]... [--workflow ID]... [--kind K]...
+                 [--into sinks|elasticsearch:NAMESPACE|topic:NAME] [--dry-run] [--json]
+                                                 run an exact range [from, to) of history through
+                                                 the sinks again, beside the live pipeline
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)
@@ -66,6 +71,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   es: async () => (await import('./commands/es.js')).esCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  replay: async () => (await import('./commands/replay.js')).replayCommand,
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
   config: async () => (await import('./commands/config.js')).configCommand,

@@ -1,0 +1,212 @@
+/**
+ * Where a replay writes. Into the sinks (the deployment's own, or the same sinks under another
+ * Elasticsearch namespace) a record goes through the code of the stage that consumes its topic
+ * live, in this process: the same document ids and versions, so replaying what is already stored
+ * adds nothing (a 409 on create counts as a duplicate). Into a topic, records are copied byte for
+ * byte with their keys, headers and timestamps.
+ *
+ * By topic, into the sinks:
+ * - a raw topic: enriched as the enrich stage does, then written as the Elasticsearch sink does;
+ *   nothing is published to the enriched topic, so the live metrics and alerts stages never see
+ *   a replayed event twice;
+ * - the enriched topic: the Elasticsearch sink;
+ * - the metrics topic: the metrics sink;
+ * - the alerts and silences topics: the alerts sink.
+ * Records a stage refuses go to the dead-letter topic of their source, as live, marked with the
+ * replay that sent them.
+ */
+import type { Client } from '@elastic/elasticsearch';
+
+import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { PanaceaError } from '../../core/errors.js';
+import {
+  type Admin,
+  type Message,
+  type Producer,
+  sendDurably,
+  type TopicMessages,
+} from '../../core/kafka.js';
+import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
+import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import type { PanaceaConfig } from '../../core/config.js';
+import {
+  createEnricher,
+  ENRICH_STAGE,
+  type Enricher,
+} from '../../processors/enrich/enrich-stage.js';
+import type { RedactionRule } from '../../processors/enrich/redaction.js';
+import type { AgentRegistry } from '../../processors/enrich/agent-registry/kafka-agent-registry.js';
+import type { SchemaCodec } from '../../schemas/codec.js';
+import { createAlertsSinkStage } from '../../sinks/elasticsearch/alerts-sink-stage.js';
+import { createElasticsearchStage } from '../../sinks/elasticsearch/elasticsearch-stage.js';
+import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-stage.js';
+import type { ReplayInto } from './replay-request.js';
+
+/** A dead letter a replay sends carries this header, with the replay's id. */
+export const REPLAY_HEADER = 'panacea.replay.id';
+
+export interface TargetWrite {
+  /** Records stored by the target (for the sinks: indexed, or already there). */
+  written: number;
+  deadLettered: number;
+}
+
+export interface ReplayTarget {
+  description: string;
+  /** Writes one batch of one topic's records; resolves once they are durable or dead-lettered. */
+  write(records: StageRecord[], context: BatchContext): Promise<TargetWrite>;
+  /** Documents Elasticsearch already held, over all writes (a replay of what is stored). */
+  duplicates(): number;
+}
+
+export interface ReplayTargetOptions {
+  config: PanaceaConfig;
+  naming: Naming;
+  into: ReplayInto;
+  client: Client;
+  admin: Admin;
+  producer: Producer;
+  codec: SchemaCodec;
+  redactionRules: readonly RedactionRule[];
+  agentRegistry?: Pick<AgentRegistry, 'profile' | 'catchUp'>;
+  replayId: string;
+}
+
+/** The topics a replay into the sinks knows how to route, for checks and error messages. */
+export function sinkTopics(naming: Naming): string[] {
+  return [
+    ...naming.rawTopics(),
+    naming.enrichedTopic(),
+    naming.metricsTopic(),
+    naming.alertsTopic(),
+    naming.silencesTopic(),
+  ];
+}
+
+export function createReplayTarget(options: ReplayTargetOptions, topic: string): ReplayTarget {
+  if (options.into.kind === 'topic') return topicTarget(options, options.into.topic);
+  // The sinks of another namespace: same topics, other Elasticsearch names.
+  const naming =
+    options.into.kind === 'elasticsearch'
+      ? createNaming({ topicPrefix: options.config.topicPrefix, namespace: options.into.namespace })
+      : options.naming;
+  const namespace =
+    options.into.kind === 'elasticsearch' ? options.into.namespace : options.config.namespace;
+  const sinkOptions = { ...options, naming, namespace };
+
+  if (kindOfRawTopic(naming, topic) !== undefined) return rawTopicTarget(sinkOptions);
+  if (topic === naming.enrichedTopic()) {
+    return stageTarget(
+      sinkOptions,
+      createElasticsearchStage({ naming, namespace, client: options.client }),
+    );
+  }
+  if (topic === naming.metricsTopic()) {
+    return stageTarget(
+      sinkOptions,
+      createMetricsSinkStage({ naming, client: options.client, admin: options.admin }),
+    );
+  }
+  if (topic === naming.alertsTopic() || topic === naming.silencesTopic()) {
+    return stageTarget(sinkOptions, createAlertsSinkStage({ naming, client: options.client }));
+  }
+  throw new PanaceaError(
+    'USAGE',
+    `--topic ${topic}: no sink consumes this topic; into the sinks a replay takes ${sinkTopics(naming).join(', ')} (or use --into topic:NAME to copy any topic)`,
+    { topic },
+  );
+}
+
+type SinkOptions = ReplayTargetOptions & { naming: Naming; namespace: string };
+
+/** A sink stage's own batch handling, as its live consumer would call it. */
+function stageTarget(options: SinkOptions, stage: StageDefinition): ReplayTarget {
+  return {
+    description: `${stage.name} (${JSON.stringify(stage.summary)})`,
+    async write(records, context) {
+      const outcome = await stage.handleBatch(records, context);
+      await publishDeadLetters(options, stage.name, outcome.deadLetters);
+      return {
+        written: records.length - outcome.deadLetters.length,
+        deadLettered: outcome.deadLetters.length,
+      };
+    },
+    duplicates: () => stage.writerStats?.().duplicates ?? 0,
+  };
+}
+
+/**
+ * Raw records: enriched in this process, then written by the Elasticsearch sink. A record the
+ * sink refuses is dead-lettered from its raw position, so its dead letter names the record that
+ * was replayed; its value is the enriched document the sink refused.
+ */
+function rawTopicTarget(options: SinkOptions): ReplayTarget {
+  const enricher: Enricher = createEnricher({
+    naming: options.naming,
+    codec: options.codec,
+    redactionRules: options.redactionRules,
+    agentRegistry: options.agentRegistry,
+  });
+  const sink = stageTarget(
+    options,
+    createElasticsearchStage({
+      naming: options.naming,
+      namespace: options.namespace,
+      client: options.client,
+    }),
+  );
+  return {
+    description: `${ENRICH_STAGE} then ${sink.description}`,
+    async write(records, context) {
+      await options.agentRegistry?.catchUp();
+      const enriched = await enricher.enrich(records, Date.now());
+      await publishDeadLetters(options, ENRICH_STAGE, enriched.deadLetters);
+      const documents: StageRecord[] = enriched.messages.map((message, index) => ({
+        ...enriched.sources[index]!,
+        value: message.value as Buffer,
+      }));
+      const written = await sink.write(documents, context);
+      return {
+        written: written.written,
+        deadLettered: written.deadLettered + enriched.deadLetters.length,
+      };
+    },
+    duplicates: sink.duplicates,
+  };
+}
+
+function topicTarget(options: ReplayTargetOptions, topic: string): ReplayTarget {
+  return {
+    description: `topic ${topic}`,
+    async write(records) {
+      const messages: Message[] = records.map((record) => ({
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        timestamp: String(record.timestampMs),
+      }));
+      await sendDurably(options.producer, [{ topic, messages }]);
+      return { written: records.length, deadLettered: 0 };
+    },
+    duplicates: () => 0,
+  };
+}
+
+async function publishDeadLetters(
+  options: ReplayTargetOptions,
+  stage: string,
+  deadLetters: DeadLetter[],
+): Promise<void> {
+  if (deadLetters.length === 0) return;
+  const nowMs = Date.now();
+  const byTopic = new Map<string, TopicMessages>();
+  for (const deadLetter of deadLetters) {
+    const topic = options.naming.deadLetterTopic(deadLetter.source.topic);
+    const entry = byTopic.get(topic) ?? { topic, messages: [] };
+    const message = toDeadLetterMessage(deadLetter, stage, nowMs);
+    message.headers = { ...message.headers, [REPLAY_HEADER]: options.replayId };
+    entry.messages.push(message);
+    byTopic.set(topic, entry);
+  }
+  await sendDurably(options.producer, [...byTopic.values()]);
+}
