@@ -136,6 +136,8 @@ export interface ReadRecord {
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** The record's Kafka timestamp, epoch ms. */
+  timestampMs: number;
 }
 
 /** Reads a topic from the beginning until `count` records are in hand or the time is up. */
@@ -162,6 +164,7 @@ export async function readTopic(
             key: message.key?.toString() ?? null,
             value: message.value,
             headers: stringHeaders(message.headers),
+            timestampMs: Number(message.timestamp),
           });
           if (records.length >= count) {
             clearTimeout(timer);
