@@ -38,7 +38,7 @@ import { createNaming, type Naming } from '../core/naming.js';
 import { packageRoot } from '../core/package-root.js';
 import { startStage } from '../core/stage-runner.js';
 import { ensureTopics } from '../infra/topics.js';
-import { toEnrichedDocument, type EnrichedDocument } from '../processors/enrich/ecs-document.js';
+import type { EnrichedDocument } from '../processors/enrich/ecs-document.js';
 import { createSimulatedFleet } from '../producers/demo/simulated-fleet.js';
 import type { AgentEvent } from '../schemas/event.js';
 import {
@@ -56,6 +56,12 @@ import {
   machineFacts,
   median,
 } from './report-support.js';
+import {
+  FLEET_AGENT_COUNT,
+  FLEET_STEP_MS,
+  fillEnrichedTopic,
+  generateDocuments,
+} from './enriched-documents.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 interface BenchOptions {
@@ -76,10 +82,7 @@ const DEFAULT_OPTIONS: BenchOptions = {
   inputRatePerSecond: 300,
 };
 
-const FLEET_AGENT_COUNT = 200;
-const FLEET_STEP_MS = 10_000;
 /** Records per send while the enriched input topic is filled. */
-const FILL_BATCH_SIZE = 1_000;
 /** A side gives up after this long, so a stuck sink fails the bench instead of hanging it. */
 const SIDE_TIMEOUT_MS = 300_000;
 /** The outage part: input with Elasticsearch up before and after the outage, seconds. */
@@ -468,38 +471,6 @@ function summariseOutage(
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 // ---------------------------------------------------------------------------------------------
-
-/** Simulated-fleet events as the enrich stage turns them into documents (no redaction rules). */
-function generateDocuments(count: number): EnrichedDocument[] {
-  const nowMs = Date.now();
-  const fleet = createSimulatedFleet(nowMs, { agentCount: FLEET_AGENT_COUNT });
-  const events: AgentEvent[] = [];
-  for (let clockMs = nowMs; events.length < count; clockMs += FLEET_STEP_MS) {
-    events.push(...fleet.advanceTo(clockMs));
-  }
-  return events
-    .slice(0, count)
-    .map((event) => toEnrichedDocument(event, { ingestedAtMs: nowMs, createdAtMs: nowMs }));
-}
-
-async function fillEnrichedTopic(kafka: Kafka, topic: string, documents: EnrichedDocument[]) {
-  const producer = createDurableProducer(kafka);
-  await producer.connect();
-  try {
-    for (let start = 0; start < documents.length; start += FILL_BATCH_SIZE) {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: documents.slice(start, start + FILL_BATCH_SIZE).map((document) => ({
-          key: document.gen_ai.agent.id,
-          value: JSON.stringify(document),
-        })),
-      });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 /** The Kafka client, noting when the consumer of `groupId` starts its first batch. */
 function observeFirstBatch(

@@ -4,7 +4,7 @@
  * table gathered from each benchmark's JSON line (see summary.ts) and writes it, with every
  * benchmark's full result, to bench/results/latest.md and bench/results/latest.json.
  *
- * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|kafka-clients|archive]
+ * Usage: npm run bench -- [--only end-to-end|sdk-throughput|processors|sink|kafka-clients|archive|replay]
  *                         [--events N] [options]
  *
  * Options are handed to each benchmark that knows them (`--events` to all); `--only` runs one
@@ -42,6 +42,7 @@ const BENCHMARKS: Benchmark[] = [
   },
   { name: 'kafka-clients', file: 'kafka-clients.js', options: ['events', 'rounds'] },
   { name: 'archive', file: 'archive.js', options: ['events', 'rounds', 'segment-bytes', 'dir'] },
+  { name: 'replay', file: 'replay.js', options: ['events', 'rounds'] },
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -197,6 +197,23 @@ const READERS: Record<string, Reader> = {
     }
     addMemory(summary, 'processors bench process', result);
   },
+  replay: (result, summary) => {
+    const figures = get(result, 'median');
+    const bare = num(figures, 'bareConsumerPerSecond');
+    for (const [field, stage] of [
+      ['replayDryRunPerSecond', 'replay --dry-run: read and count a range'],
+      ['replayIntoElasticsearchPerSecond', 'replay into a side Elasticsearch namespace'],
+    ] as const) {
+      addRow(
+        summary,
+        'replay',
+        stage,
+        [num(figures, field)],
+        ['bare kafkajs consumer, same range', bare],
+      );
+    }
+    addMemory(summary, 'replay bench process (replay in process)', result);
+  },
   sink: (result, summary) => {
     const throughput = get(result, 'throughput');
     addRow(

@@ -207,8 +207,8 @@ export interface ReadRangesOptions {
 
 /**
  * Reads every partition range once, in offset order per partition, and resolves when all have
- * reached their end. The group it reads under starts at each range's first offset (set before
- * it joins), never commits, and is deleted afterwards; the live stages' groups are not touched.
+ * reached their end. The group it reads under is new, seeks each partition to its range's first
+ * offset, never commits, and is deleted afterwards; the live stages' groups are not touched.
  */
 export async function readRanges(options: ReadRangesOptions): Promise<void> {
   const { kafka, admin, ranges } = options;
@@ -224,15 +224,6 @@ export async function readRanges(options: ReadRangesOptions): Promise<void> {
 
   const groupId = `${options.groupPrefix}.${randomUUID()}`;
   const topics = [...new Set([...pending.values()].map(({ range }) => range.topic))];
-  for (const topic of topics) {
-    const partitions = [...pending.values()]
-      .filter(({ range }) => range.topic === topic)
-      .map(({ partition }) => ({
-        partition: partition.partition,
-        offset: partition.startOffset.toString(),
-      }));
-    await admin.setOffsets({ groupId, topic, partitions });
-  }
 
   const consumer = kafka.consumer({
     groupId,
@@ -291,14 +282,15 @@ export async function readRanges(options: ReadRangesOptions): Promise<void> {
           .map((message) => stageRecordOf(batch, message));
         const previous = positions.get(key) ?? partition.startOffset;
         const next = BigInt(batch.lastOffset()) + 1n;
-        positions.set(key, next);
+        if (next > previous) positions.set(key, next);
+        const covered = (next < partition.endOffset ? next : partition.endOffset) - previous;
         try {
           await options.onBatch({
             range,
             partition,
             records,
             outsideTimeBounds: inOffsets.length - records.length,
-            offsetsCovered: (next < partition.endOffset ? next : partition.endOffset) - previous,
+            offsetsCovered: covered > 0n ? covered : 0n,
             heartbeat: () => payload.heartbeat(),
           });
         } catch (error) {
@@ -312,11 +304,27 @@ export async function readRanges(options: ReadRangesOptions): Promise<void> {
         if (next >= partition.endOffset) finishPartition(key);
       },
     });
+    // Each partition from its range's first offset. A fetch that starts before the seek lands
+    // reads from the log start; the offset filter above drops what it reads before the range.
+    // (kafkajs's admin.setOffsets would do this before joining, but waits out a whole fetch.)
+    for (const { range, partition } of pending.values()) {
+      consumer.seek({
+        topic: range.topic,
+        partition: partition.partition,
+        offset: partition.startOffset.toString(),
+      });
+    }
+    const idle = ranges.flatMap((range) =>
+      range.partitions
+        .filter((partition) => !pending.has(`${range.topic}:${partition.partition}`))
+        .map((partition) => ({ topic: range.topic, partitions: [partition.partition] })),
+    );
+    if (idle.length > 0) consumer.pause(idle);
     await done;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
-    // The group held only the starting offsets it was given; nothing else reads under it.
+    // It never committed, but the broker keeps the empty group's name until it expires.
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
 }

@@ -173,6 +173,19 @@ describe('panacea replay', () => {
     ]);
     expect(byOffset.topics[0]).toMatchObject({ read: 5, written: 5 });
 
+    // An offset outside the partition, and a topic that does not exist: named, exit 2.
+    const outside = await runPanacea(
+      ['replay', '--topic', 'agent.activity', '--from', `${partition}:99999`],
+      isolation.env,
+    );
+    expect(outside.exitCode).toBe(2);
+    expect(outside.stderr).toContain(`offset 99999 is outside partition ${partition} of ${topic}`);
+    const missing = await runPanacea(['replay', '--topic', 'agent.nothing'], isolation.env);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(
+      `--topic ${isolation.topicPrefix}agent.nothing: there is no such topic`,
+    );
+
     // A --from later than every record: Kafka answers with the end offset, which is no match.
     const future = await runPanacea(
       ['replay', '--topic', 'agent.activity', '--from', new Date(toMs + 3_600_000).toISOString()],
