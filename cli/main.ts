@@ -45,6 +45,10 @@ const USAGE = `usage:
                  [--into sinks|elasticsearch:NAMESPACE|topic:NAME] [--dry-run] [--json]
                                                  run an exact range [from, to) of history through
                                                  the sinks again, beside the live pipeline
+  panacea replay --from-archive [--from RFC3339] [--to RFC3339] [--agent ID]... [--kind audit]
+                 [--into sinks|elasticsearch:NAMESPACE|topic:NAME] [--dry-run] [--json]
+                                                 write the verified audit archive back (by Kafka
+                                                 timestamp); exit 2 on a broken archive
   panacea kibana import [--file DIR_OR_FILE] [--overwrite]
                                                  data views, searches and dashboard to KIBANA_URL
   panacea demo [--agents N]                      stack up, pipeline and a simulated fleet (npm start)

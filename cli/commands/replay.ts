@@ -67,6 +67,8 @@ export interface TopicReplaySummary {
 
 export async function replayCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const request = parseReplayRequest(args);
+  if (request.fromArchive)
+    return (await import('../replay/rehydrate-archive.js')).rehydrateCommand(request, config);
   const naming = createNaming(config);
   const topics = request.topics.map((topic) => withPrefix(topic, config.topicPrefix));
   checkFilterTopics(request, naming, topics);
@@ -214,7 +216,7 @@ interface TargetClients {
   opened: OpenedClients;
 }
 
-async function openTargets(
+export async function openTargets(
   request: ReplayRequest,
   config: PanaceaConfig,
   naming: Naming,
@@ -249,7 +251,7 @@ async function openTargets(
 }
 
 /** The clients a replay opens as it needs them, closed together at the end. */
-class OpenedClients {
+export class OpenedClients {
   #registry: SchemaRegistry | undefined;
   #producer: Producer | undefined;
   #client: Client | undefined;
