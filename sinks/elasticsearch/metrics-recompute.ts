@@ -54,11 +54,14 @@ export interface MetricsRecomputationOptions {
 }
 
 export interface MetricsRecomputationResult {
-  /** Agent windows and combined workflow windows written (overwritten or restored). */
+  /**
+   * Agent windows written (overwritten or restored), and workflow windows combined again from
+   * their stored partials, each counted once.
+   */
   windowsWritten: number;
   /** Partial workflow windows written, one per source partition. */
   partialsWritten: number;
-  /** Writes that found a newer live document stored in between: that one was kept. */
+  /** Agent windows and partials for which a newer live document was stored in between: kept. */
   windowsKeptNewer: number;
   /** Windows (agent windows and partials) that records outside the range may have changed. */
   windowsSkippedAtEdges: number;
@@ -121,6 +124,8 @@ class ElasticsearchMetricsRecomputation implements MetricsRecomputation {
   /** Writes run one after another, whichever partition's `add` started them. */
   #writing: Promise<void> = Promise.resolve();
   readonly #written = { windows: 0, partials: 0, keptNewer: 0 };
+  /** Workflow windows combined again: once each, however many of their partials were written. */
+  readonly #recombined = new Set<string>();
   #finished = false;
 
   constructor(options: MetricsRecomputationOptions) {
@@ -248,9 +253,11 @@ class ElasticsearchMetricsRecomputation implements MetricsRecomputation {
     this.#written.partials += partialResult.created;
     this.#written.keptNewer += agentResult.duplicates + partialResult.duplicates;
 
-    const combinedResult = await this.#overwrite(await this.#combine(sourcesByWorkflowWindow));
-    this.#written.windows += combinedResult.created;
-    this.#written.keptNewer += combinedResult.duplicates;
+    // A newer live combination (409) was made from partials at least as new: either way the
+    // window is combined from what is stored now.
+    const combined = await this.#combine(sourcesByWorkflowWindow);
+    await this.#overwrite(combined);
+    for (const { id } of combined) this.#recombined.add(id);
   }
 
   /** The combined document of each workflow window, from every partial stored now. */
@@ -334,7 +341,7 @@ class ElasticsearchMetricsRecomputation implements MetricsRecomputation {
     const sum = (pick: (counts: PartitionRecomputationCounts) => number): number =>
       counts.reduce((total, partition) => total + pick(partition), 0);
     return {
-      windowsWritten: this.#written.windows,
+      windowsWritten: this.#written.windows + this.#recombined.size,
       partialsWritten: this.#written.partials,
       windowsKeptNewer: this.#written.keptNewer,
       windowsSkippedAtEdges: sum((c) => c.skipped.leadingEdge + c.skipped.trailingEdge),
