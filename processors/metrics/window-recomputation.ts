@@ -33,6 +33,7 @@
 import type { MetricsConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
 import type { StageRecord } from '../../core/stage-runner.js';
+import type { AgentEvent } from '../../schemas/event.js';
 import { readEnrichedEvent } from './enriched-event.js';
 import { windowDocumentId, type WindowResult } from './metrics-document.js';
 import { WindowAggregator, type WindowAggregatorOptions } from './window-aggregator.js';
@@ -168,7 +169,7 @@ export class PartitionRecomputation {
   }
 
   #count(record: StageRecord): void {
-    let event;
+    let event: AgentEvent;
     try {
       event = readEnrichedEvent(record.value);
     } catch (error) {
