@@ -19,7 +19,7 @@
 import type { Message } from '../../core/kafka.js';
 import { formatTimestamp } from '../../schemas/timestamp.js';
 import type { StatusChange } from './agent-status.js';
-import { toMetricsDocument, type WindowResult } from './metrics-document.js';
+import { toMetricsDocument, type MetricsDocument, type WindowResult } from './metrics-document.js';
 import type { TaskRecord } from './task-overview.js';
 
 export type MetricsRecordKind = 'window' | 'status' | 'task';
@@ -34,15 +34,21 @@ export interface MetricsRecord {
 }
 
 export function windowRecord(result: WindowResult, source: string, version: number): Message {
+  const { id, document } = windowDocumentOf(result, source);
+  return message(result.documentId, { record: 'window', id, version, source, document });
+}
+
+/**
+ * A window result from one source as Elasticsearch stores it: an agent window under its window
+ * id, a workflow window's partial under `<window id>|<source>`, the source in the document.
+ */
+export function windowDocumentOf(
+  result: WindowResult,
+  source: string,
+): { id: string; document: MetricsDocument & { panacea: { source: string } } } {
   const id = result.scope === 'agent' ? result.documentId : `${result.documentId}|${source}`;
   const document = toMetricsDocument(result);
-  return message(result.documentId, {
-    record: 'window',
-    id,
-    version,
-    source,
-    document: { ...document, panacea: { ...document.panacea, source } },
-  });
+  return { id, document: { ...document, panacea: { ...document.panacea, source } } };
 }
 
 export function statusRecord(change: StatusChange, source: string, version: number): Message {

@@ -58,6 +58,7 @@ import type { WindowScope } from './metrics-document.js';
 import { statusRecord, taskRecord, windowRecord } from './metrics-records.js';
 import { TaskOverview, type TaskOverviewState, type TaskRecord } from './task-overview.js';
 import { WindowAggregator, type WindowAggregatorState } from './window-aggregator.js';
+import { windowAggregatorOptions } from './window-recomputation.js';
 
 export const METRICS_STAGE = 'metrics';
 
@@ -514,12 +515,7 @@ class MetricsStage {
     saved: Buffer | undefined,
   ): PartitionState {
     const { settings } = this.#options;
-    const windowOptions = {
-      source,
-      windowSizeMs: settings.windowSizeMs,
-      allowedLatenessMs: settings.allowedLatenessMs,
-      maxFutureMs: settings.maxFutureMs,
-    };
+    const windowOptions = windowAggregatorOptions(settings, source);
     const statusOptions = { staleAfterMs: settings.staleAfterMs };
     const taskOptions = { stuckAfterMs: settings.stuckAfterMs };
     const base = {

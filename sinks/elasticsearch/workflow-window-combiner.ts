@@ -57,14 +57,10 @@ export class WorkflowWindowCombiner {
   ): Promise<DeadLetter[]> {
     if (touched.size === 0) return [];
 
-    const partitionCount = await this.#knownPartitionCount(touched);
-    const sourcesOf = (window: TouchedWindow): string[] => [
-      ...new Set([
-        ...Array.from({ length: partitionCount }, (_, p) => this.#sourceName(p)),
-        ...window.sources,
-      ]),
-    ];
-    const storedByWindow = await this.#readPartials(touched, sourcesOf, context);
+    const sourcesByWindow = new Map(
+      [...touched].map(([windowId, window]) => [windowId, window.sources] as const),
+    );
+    const storedByWindow = await this.readPartials(sourcesByWindow, context);
 
     const deadLetters: DeadLetter[] = [];
     const items: BulkItem<StageRecord>[] = [];
@@ -92,11 +88,54 @@ export class WorkflowWindowCombiner {
     return deadLetters;
   }
 
-  async #knownPartitionCount(touched: ReadonlyMap<string, TouchedWindow>): Promise<number> {
+  /**
+   * Every stored partial of each window, with its version, read with one realtime `mget`: one id
+   * per partition of the enriched topic, and one per source the caller names besides (a source
+   * on a partition the count read earlier did not know yet). Realtime reads the stored document
+   * itself, not the last refresh, so partials just written are seen.
+   */
+  async readPartials(
+    sourcesByWindow: ReadonlyMap<string, ReadonlySet<string>>,
+    context: WriteContext,
+  ): Promise<Map<string, StoredPartial[]>> {
+    const partitionCount = await this.#knownPartitionCount(sourcesByWindow);
+    const everySource = Array.from({ length: partitionCount }, (_, p) => this.#sourceName(p));
+    const wanted = [...sourcesByWindow].flatMap(([windowId, sources]) =>
+      [...new Set([...everySource, ...sources])].map((source) => ({ windowId, source })),
+    );
+    const { client, partialIndex } = this.#options;
+    const response = await this.#options.writer.request(
+      'mget',
+      (signal) =>
+        client.mget<unknown>(
+          {
+            index: partialIndex,
+            realtime: true,
+            ids: wanted.map(({ windowId, source }) => partialWindowId(windowId, source)),
+          },
+          { signal },
+        ),
+      context,
+    );
+
+    const storedByWindow = new Map<string, StoredPartial[]>();
+    response.docs.forEach((doc, position) => {
+      const want = wanted[position];
+      if (want === undefined || !('found' in doc) || !doc.found) return;
+      const stored = storedByWindow.get(want.windowId) ?? [];
+      stored.push({ source: want.source, version: doc._version ?? 0, document: doc._source });
+      storedByWindow.set(want.windowId, stored);
+    });
+    return storedByWindow;
+  }
+
+  async #knownPartitionCount(
+    sourcesByWindow: ReadonlyMap<string, ReadonlySet<string>>,
+  ): Promise<number> {
     const highestSeen = Math.max(
       -1,
-      ...[...touched.values()].flatMap((window) =>
-        [...window.sources].map((source) => this.#partitionOf(source) ?? -1),
+      ...[...sourcesByWindow.values()].flatMap((sources) =>
+        [...sources].map((source) => this.#partitionOf(source) ?? -1),
       ),
     );
     if (this.#partitionCount !== undefined && highestSeen < this.#partitionCount) {
@@ -129,44 +168,6 @@ export class WorkflowWindowCombiner {
     }
     this.#partitionCount = partitions;
     return partitions;
-  }
-
-  /**
-   * One realtime `mget` for every partial of every touched window: realtime reads the stored
-   * document itself, not the last refresh, so the partials just written are seen.
-   */
-  async #readPartials(
-    touched: ReadonlyMap<string, TouchedWindow>,
-    sourcesOf: (window: TouchedWindow) => string[],
-    context: WriteContext,
-  ): Promise<Map<string, StoredPartial[]>> {
-    const wanted = [...touched].flatMap(([windowId, window]) =>
-      sourcesOf(window).map((source) => ({ windowId, source })),
-    );
-    const { client, partialIndex } = this.#options;
-    const response = await this.#options.writer.request(
-      'mget',
-      (signal) =>
-        client.mget<unknown>(
-          {
-            index: partialIndex,
-            realtime: true,
-            ids: wanted.map(({ windowId, source }) => partialWindowId(windowId, source)),
-          },
-          { signal },
-        ),
-      context,
-    );
-
-    const storedByWindow = new Map<string, StoredPartial[]>();
-    response.docs.forEach((doc, position) => {
-      const want = wanted[position];
-      if (want === undefined || !('found' in doc) || !doc.found) return;
-      const stored = storedByWindow.get(want.windowId) ?? [];
-      stored.push({ source: want.source, version: doc._version ?? 0, document: doc._source });
-      storedByWindow.set(want.windowId, stored);
-    });
-    return storedByWindow;
   }
 
   #sourceName(partition: number): string {
