@@ -184,6 +184,11 @@ export interface RangeBatch {
   partition: PartitionRange;
   /** The records of the batch inside the range, in offset order. */
   records: StageRecord[];
+  /**
+   * Every record of the batch inside the offset range, the time bounds not applied: what a
+   * consumer of the whole range sees (the metrics recomputation needs every record of a window).
+   */
+  offsetRangeRecords: StageRecord[];
   /** Records of the batch inside the offset range but outside the time bounds. */
   outsideTimeBounds: number;
   /** Offsets this batch moved the partition's reading forward by, control records included. */
@@ -277,9 +282,10 @@ export async function readRanges(options: ReadRangesOptions): Promise<void> {
             BigInt(message.offset) >= partition.startOffset &&
             BigInt(message.offset) < partition.endOffset,
         );
-        const records = inOffsets
-          .filter((message) => isWithinTimeBounds(range, Number(message.timestamp)))
-          .map((message) => stageRecordOf(batch, message));
+        const offsetRangeRecords = inOffsets.map((message) => stageRecordOf(batch, message));
+        const records = offsetRangeRecords.filter((record) =>
+          isWithinTimeBounds(range, record.timestampMs),
+        );
         const previous = positions.get(key) ?? partition.startOffset;
         const next = BigInt(batch.lastOffset()) + 1n;
         if (next > previous) positions.set(key, next);
@@ -289,6 +295,7 @@ export async function readRanges(options: ReadRangesOptions): Promise<void> {
             range,
             partition,
             records,
+            offsetRangeRecords,
             outsideTimeBounds: inOffsets.length - records.length,
             offsetsCovered: covered > 0n ? covered : 0n,
             heartbeat: () => payload.heartbeat(),

@@ -8,20 +8,10 @@
  * under a consumer group of the replay's own (core/topic-range.ts), filter, write into the target
  * batch by batch; print what was read, written, skipped and dead-lettered per topic.
  */
-import { randomUUID } from 'node:crypto';
-
-import type { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import { PanaceaError } from '../../core/errors.js';
-import {
-  type Admin,
-  connectKafkaAdmin,
-  createDurableProducer,
-  createKafka,
-  type Kafka,
-  type Producer,
-} from '../../core/kafka.js';
+import { type Admin, connectKafkaAdmin, createKafka } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
 import {
@@ -30,21 +20,13 @@ import {
   type RangeBatch,
   type TopicRange,
 } from '../../core/topic-range.js';
-import { setupElasticsearch } from '../../infra/elasticsearch/setup.js';
-import {
-  openAgentRegistry,
-  type AgentRegistry,
-} from '../../processors/enrich/agent-registry/kafka-agent-registry.js';
-import { loadRedactionRules } from '../../processors/enrich/redaction-rules-file.js';
-import { openSchemaCodec, type SchemaCodec } from '../../schemas/codec.js';
-import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
-import type { SchemaRegistry } from '../../schemas/registry/schema-registry.js';
 import { EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
-import { createElasticsearchClient } from '../pipeline.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, isEventTopic } from '../replay/replay-filter.js';
 import { isFiltering, parseReplayRequest, type ReplayRequest } from '../replay/replay-request.js';
-import { createReplayTarget, type ReplayTarget } from '../replay/replay-targets.js';
+import type { MetricsRecomputationResult } from '../../sinks/elasticsearch/metrics-recompute.js';
+import { OpenedClients, openTargets } from '../replay/open-targets.js';
+import type { ReplayTarget } from '../replay/replay-targets.js';
 
 const logger = componentLogger('replay');
 
@@ -61,6 +43,8 @@ export interface TopicReplaySummary {
   /** Records a filter could not read (an undecodable event); the live stage dead-lettered them. */
   unreadable: number;
   deadLettered: number;
+  /** The metrics windows recomputed from a replay of the enriched topic into the sinks. */
+  metrics?: MetricsRecomputationResult;
   /** Partitions with nothing in range, and why. */
   emptyPartitions: { partition: number; reason: string }[];
 }
@@ -91,18 +75,24 @@ export async function replayCommand(args: string[], config: PanaceaConfig): Prom
       return EXIT_OK;
     }
 
+    const stop = new AbortController();
+    void untilStopSignal().then(() => stop.abort());
     const needsCodec = topics.some((topic) => kindOfRawTopic(naming, topic) !== undefined);
     const codec = needsCodec ? await opened.codec(config, kafka) : undefined;
     const targets = request.dryRun
       ? undefined
-      : await openTargets(request, config, naming, topics, { kafka, admin, codec, opened });
+      : await openTargets(request, config, naming, topics, {
+          kafka,
+          admin,
+          codec,
+          opened,
+          signal: stop.signal,
+        });
     const filter = isFiltering(request.filter)
       ? createEventFilter(request.filter, naming, codec)
       : undefined;
 
     const progress = createProgressReport(process.stderr, { label: 'replay', unit: 'offsets' });
-    const stop = new AbortController();
-    void untilStopSignal().then(() => stop.abort());
     let done = 0;
     const started = performance.now();
     await readRanges({
@@ -123,6 +113,8 @@ export async function replayCommand(args: string[], config: PanaceaConfig): Prom
       const summary = summaries.find((entry) => entry.topic === topic)!;
       summary.alreadyStored = target.duplicates();
       summary.written -= summary.alreadyStored;
+      const metrics = await target.finish?.();
+      if (metrics !== undefined) summary.metrics = metrics;
     }
     logger.info(
       { topics, durationMs: Math.round(performance.now() - started), records: done },
@@ -155,11 +147,16 @@ async function replayBatch(
     }
     records = kept;
   }
-  if (target === undefined || records.length === 0) {
-    // A dry run counts what would be written.
-    if (target === undefined) summary.written += records.length;
+  if (target !== undefined && records.length === 0) {
+    await target.observeRange?.(batch.offsetRangeRecords);
     return;
   }
+  if (target === undefined) {
+    // A dry run counts what would be written.
+    summary.written += records.length;
+    return;
+  }
+  await target.observeRange?.(batch.offsetRangeRecords);
   const written = await target.write(records, { signal, heartbeat: batch.heartbeat });
   summary.written += written.written;
   summary.deadLettered += written.deadLettered;
@@ -209,93 +206,6 @@ async function checkTopicsExist(
   }
 }
 
-interface TargetClients {
-  kafka: Kafka;
-  admin: Admin;
-  codec: SchemaCodec | undefined;
-  opened: OpenedClients;
-}
-
-export async function openTargets(
-  request: ReplayRequest,
-  config: PanaceaConfig,
-  naming: Naming,
-  topics: string[],
-  clients: TargetClients,
-): Promise<Map<string, ReplayTarget>> {
-  const { kafka, admin, opened } = clients;
-  const producer = await opened.producer(kafka);
-  const client = opened.elasticsearch(config);
-  const rawTopics = topics.filter((topic) => kindOfRawTopic(naming, topic) !== undefined);
-  if (request.into.kind !== 'topic') {
-    const namespace =
-      request.into.kind === 'elasticsearch' ? request.into.namespace : config.namespace;
-    // Idempotent; a side namespace gets its templates here, an index that was lost its own.
-    await setupElasticsearch(client, { namespace, retention: config.retention });
-  }
-  const intoSinks = request.into.kind !== 'topic';
-  const options = {
-    config,
-    naming,
-    into: request.into,
-    client,
-    admin,
-    producer,
-    codec: clients.codec as SchemaCodec,
-    redactionRules: loadRedactionRules(config.redactionRulesFile),
-    agentRegistry:
-      intoSinks && rawTopics.length > 0 ? await opened.agentRegistry(config, kafka) : undefined,
-    replayId: randomUUID(),
-  };
-  return new Map(topics.map((topic) => [topic, createReplayTarget(options, topic)]));
-}
-
-/** The clients a replay opens as it needs them, closed together at the end. */
-export class OpenedClients {
-  #registry: SchemaRegistry | undefined;
-  #producer: Producer | undefined;
-  #client: Client | undefined;
-  #agentRegistry: AgentRegistry | undefined;
-
-  async codec(config: PanaceaConfig, kafka: Kafka): Promise<SchemaCodec> {
-    this.#registry ??= await openSchemaRegistry(config, kafka);
-    return openSchemaCodec(this.#registry);
-  }
-
-  async producer(kafka: Kafka): Promise<Producer> {
-    if (this.#producer === undefined) {
-      this.#producer = createDurableProducer(kafka);
-      await this.#producer.connect();
-    }
-    return this.#producer;
-  }
-
-  elasticsearch(config: PanaceaConfig): Client {
-    this.#client ??= createElasticsearchClient(config);
-    return this.#client;
-  }
-
-  async agentRegistry(config: PanaceaConfig, kafka: Kafka): Promise<AgentRegistry> {
-    this.#agentRegistry ??= await openAgentRegistry({
-      kafka,
-      brokers: config.kafkaBrokers,
-      topic: createNaming(config).agentRegistryTopic(),
-      groupPrefix: config.topicPrefix,
-      logger: componentLogger('agent-registry'),
-    });
-    return this.#agentRegistry;
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled([
-      this.#registry?.close(),
-      this.#producer?.disconnect(),
-      this.#client?.close(),
-      this.#agentRegistry?.close(),
-    ]);
-  }
-}
-
 function emptySummary(range: TopicRange): TopicReplaySummary {
   return {
     topic: range.topic,
@@ -325,6 +235,7 @@ function report(request: ReplayRequest, summaries: TopicReplaySummary[], outcome
     say(
       `${summary.topic}: read ${summary.read}, ${request.dryRun ? 'would write' : 'written'} ${summary.written}, already stored ${summary.alreadyStored}, skipped by filter ${summary.skippedByFilter}, unreadable ${summary.unreadable}, dead-lettered ${summary.deadLettered}`,
     );
+    if (summary.metrics !== undefined) say(`  ${describeMetrics(summary.metrics)}`);
     // Said once for the topic when every partition is empty for the same reason.
     const reasons = new Set(summary.emptyPartitions.map((entry) => entry.reason));
     if (summary.emptyPartitions.length === summary.partitions && reasons.size === 1) {
@@ -335,6 +246,10 @@ function report(request: ReplayRequest, summaries: TopicReplaySummary[], outcome
       say(`  partition ${entry.partition}: nothing in range: ${entry.reason}`);
     }
   }
+}
+
+function describeMetrics(metrics: MetricsRecomputationResult): string {
+  return `metrics windows recomputed: ${metrics.windowsWritten} written, ${metrics.windowsKeptNewer} kept (stored newer), ${metrics.windowsSkippedAtEdges} skipped at the edges of the range, ${metrics.windowsSkippedAfterQuietGaps} skipped after quiet gaps; ${metrics.lateEvents} late events`;
 }
 
 function describeInto(request: ReplayRequest): string {

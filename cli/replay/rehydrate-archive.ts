@@ -53,7 +53,7 @@ import {
 } from '../../sinks/audit-archive/verify-archive.js';
 import { EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
 import { archiveRootOf, resolvePublicKey } from '../commands/audit-support.js';
-import { OpenedClients, openTargets } from '../commands/replay.js';
+import { OpenedClients, openTargets } from './open-targets.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, type FilterVerdict } from './replay-filter.js';
 import { isFiltering, type ReplayRequest } from './replay-request.js';

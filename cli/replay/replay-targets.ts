@@ -9,7 +9,8 @@
  * - a raw topic: enriched as the enrich stage does, then written as the Elasticsearch sink does;
  *   nothing is published to the enriched topic, so the live metrics and alerts stages never see
  *   a replayed event twice;
- * - the enriched topic: the Elasticsearch sink;
+ * - the enriched topic: the Elasticsearch sink, and the metrics windows recomputed from every
+ *   record of the range (sinks/elasticsearch/metrics-recompute.ts says which windows are exact);
  * - the metrics topic: the metrics sink;
  * - the alerts and silences topics: the alerts sink.
  * Records a stage refuses go to the dead-letter topic of their source, as live, marked with the
@@ -39,6 +40,10 @@ import type { AgentRegistry } from '../../processors/enrich/agent-registry/kafka
 import type { SchemaCodec } from '../../schemas/codec.js';
 import { createAlertsSinkStage } from '../../sinks/elasticsearch/alerts-sink-stage.js';
 import { createElasticsearchStage } from '../../sinks/elasticsearch/elasticsearch-stage.js';
+import {
+  createMetricsRecomputation,
+  type MetricsRecomputationResult,
+} from '../../sinks/elasticsearch/metrics-recompute.js';
 import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-stage.js';
 import type { ReplayInto } from './replay-request.js';
 
@@ -57,6 +62,13 @@ export interface ReplayTarget {
   write(records: StageRecord[], context: BatchContext): Promise<TargetWrite>;
   /** Documents Elasticsearch already held, over all writes (a replay of what is stored). */
   duplicates(): number;
+  /**
+   * For the enriched topic into the sinks: sees every record of the offset range (filters and
+   * time bounds not applied) to recompute the metrics windows, which need all their events.
+   */
+  observeRange?(records: StageRecord[]): Promise<void>;
+  /** Writes what the target still holds (recomputed windows) and says what it did. */
+  finish?(): Promise<MetricsRecomputationResult>;
 }
 
 export interface ReplayTargetOptions {
@@ -70,6 +82,12 @@ export interface ReplayTargetOptions {
   redactionRules: readonly RedactionRule[];
   agentRegistry?: Pick<AgentRegistry, 'profile' | 'catchUp'>;
   replayId: string;
+  /**
+   * Whether a replay of the enriched topic recomputes the metrics windows: only when every
+   * record of the range is replayed (no filter), since a window counts all of its events.
+   */
+  recomputeMetrics: boolean;
+  signal?: AbortSignal;
 }
 
 /** The topics a replay into the sinks knows how to route, for checks and error messages. */
@@ -96,10 +114,24 @@ export function createReplayTarget(options: ReplayTargetOptions, topic: string):
 
   if (kindOfRawTopic(naming, topic) !== undefined) return rawTopicTarget(sinkOptions);
   if (topic === naming.enrichedTopic()) {
-    return stageTarget(
+    const events = stageTarget(
       sinkOptions,
       createElasticsearchStage({ naming, namespace, client: options.client }),
     );
+    if (!options.recomputeMetrics) return events;
+    const metrics = createMetricsRecomputation({
+      client: options.client,
+      admin: options.admin,
+      naming,
+      settings: options.config.metrics,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    return {
+      ...events,
+      description: `${events.description} and the metrics windows`,
+      observeRange: (records) => metrics.add(records),
+      finish: () => metrics.finish(),
+    };
   }
   if (topic === naming.metricsTopic()) {
     return stageTarget(
