@@ -27,7 +27,13 @@ import {
   sendDurably,
   type TopicMessages,
 } from '../../core/kafka.js';
-import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
+import {
+  createNaming,
+  EVENT_KINDS,
+  type EventKind,
+  kindOfRawTopic,
+  type Naming,
+} from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import type { PanaceaConfig } from '../../core/config.js';
 import {
@@ -114,10 +120,7 @@ export function createReplayTarget(options: ReplayTargetOptions, topic: string):
 
   if (kindOfRawTopic(naming, topic) !== undefined) return rawTopicTarget(sinkOptions);
   if (topic === naming.enrichedTopic()) {
-    const events = stageTarget(
-      sinkOptions,
-      createElasticsearchStage({ naming, namespace, client: options.client }),
-    );
+    const events = eventsTarget(sinkOptions);
     if (!options.recomputeMetrics) return events;
     const metrics = createMetricsRecomputation({
       client: options.client,
@@ -168,6 +171,88 @@ function stageTarget(options: SinkOptions, stage: StageDefinition): ReplayTarget
 }
 
 /**
+ * Enriched documents into their data streams, by the Elasticsearch sink's code. Documents the
+ * data stream already holds under their event id are left out first: create-by-id alone finds a
+ * duplicate only in the write index, and a replay of events older than the stream's last rollover
+ * would store them again. (A document indexed within the last refresh interval is not yet
+ * searchable; it is still in the write index, where create-by-id finds it.)
+ */
+function eventsTarget(options: SinkOptions): ReplayTarget {
+  const sink = stageTarget(
+    options,
+    createElasticsearchStage({
+      naming: options.naming,
+      namespace: options.namespace,
+      client: options.client,
+    }),
+  );
+  let foundStored = 0;
+  return {
+    ...sink,
+    async write(records, context) {
+      const stored = await storedDocuments(options.client, options.naming, records);
+      const fresh = records.filter((record) => !stored.has(record));
+      foundStored += records.length - fresh.length;
+      const written = await sink.write(fresh, context);
+      return { ...written, written: written.written + records.length - fresh.length };
+    },
+    duplicates: () => sink.duplicates() + foundStored,
+  };
+}
+
+/** The records whose document their data stream already holds, in any backing index. */
+async function storedDocuments(
+  client: Client,
+  naming: Naming,
+  records: StageRecord[],
+): Promise<Set<StageRecord>> {
+  const byStream = new Map<string, Map<string, StageRecord>>();
+  for (const record of records) {
+    const target = documentTarget(record);
+    // A document that names no kind or id is left to the sink, which dead-letters it.
+    if (target === undefined) continue;
+    const stream = naming.dataStream(target.kind);
+    const ids = byStream.get(stream) ?? new Map<string, StageRecord>();
+    ids.set(target.id, record);
+    byStream.set(stream, ids);
+  }
+  const stored = new Set<StageRecord>();
+  for (const [stream, ids] of byStream) {
+    const response = await client.search({
+      index: stream,
+      size: ids.size,
+      _source: false,
+      query: { ids: { values: [...ids.keys()] } },
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    });
+    for (const hit of response.hits.hits) {
+      const record = hit._id === undefined ? undefined : ids.get(hit._id);
+      if (record !== undefined) stored.add(record);
+    }
+  }
+  return stored;
+}
+
+function documentTarget(record: StageRecord): { kind: EventKind; id: string } | undefined {
+  try {
+    const document = JSON.parse(record.value?.toString('utf8') ?? '') as {
+      event?: { id?: unknown };
+      panacea?: { kind?: unknown };
+    };
+    const kind = document.panacea?.kind;
+    const id = document.event?.id;
+    if (typeof id !== 'string' || id === '') return undefined;
+    if (typeof kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(kind)) {
+      return undefined;
+    }
+    return { kind: kind as EventKind, id };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Raw records: enriched in this process, then written by the Elasticsearch sink. A record the
  * sink refuses is dead-lettered from its raw position, so its dead letter names the record that
  * was replayed; its value is the enriched document the sink refused.
@@ -179,14 +264,7 @@ function rawTopicTarget(options: SinkOptions): ReplayTarget {
     redactionRules: options.redactionRules,
     agentRegistry: options.agentRegistry,
   });
-  const sink = stageTarget(
-    options,
-    createElasticsearchStage({
-      naming: options.naming,
-      namespace: options.namespace,
-      client: options.client,
-    }),
-  );
+  const sink = eventsTarget(options);
   return {
     description: `${ENRICH_STAGE} then ${sink.description}`,
     async write(records, context) {

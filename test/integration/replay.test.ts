@@ -231,6 +231,14 @@ describe('panacea replay', () => {
         [],
       );
 
+      // A rollover first: the events replayed next are in the older backing index, where a
+      // create by id in the new write index would not find them.
+      const rollover = await fetch(
+        `${isolation.elasticsearchUrl}/logs-agent.activity-${isolation.namespace}/_rollover`,
+        { method: 'POST' },
+      );
+      expect(rollover.status, await rollover.text()).toBe(200);
+
       // New events while a replay of the raw topic runs: the live pipeline takes them once.
       const [, rawReplay] = await Promise.all([
         produce(isolation, 150, 50, runId),
@@ -238,6 +246,7 @@ describe('panacea replay', () => {
       ]);
       expect(rawReplay.topics[0]!.read).toBeGreaterThanOrEqual(150);
       expect(rawReplay.topics[0]!.deadLettered).toBe(0);
+      expect(rawReplay.topics[0]!.alreadyStored).toBeGreaterThanOrEqual(150);
       const ids = await waitForDocuments(isolation, 200);
       expect(ids).toHaveLength(200);
       expect(new Set(ids).size).toBe(200);
