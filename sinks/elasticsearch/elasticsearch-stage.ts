@@ -17,9 +17,9 @@ import {
 import { writeBatchInBulk } from './bulk-batch.js';
 import { BulkWriter, type BulkItem } from './bulk-writer.js';
 
-// Known gap: create-by-_id dedupes within one backing index only. Once data streams roll over
-// (lifecycle, not on this project's Elasticsearch yet), a replay of old events could store them
-// again; the rollover work has to route or check by event time before that lands.
+// Known gap: create-by-_id dedupes within the write index only, so a batch redelivered across a
+// rollover could be stored twice. A replay (cli/replay/replay-targets.ts) looks ids up in every
+// backing index first; the live stage does not, to keep one request per batch.
 export const ELASTICSEARCH_STAGE = 'sink-elasticsearch';
 
 /**
