@@ -9,18 +9,17 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { Client } from '@elastic/elasticsearch';
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../core/config.js';
 import { createKafka, type Admin, type Kafka } from '../../core/kafka.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import { readRanges, resolveTopicRange, type RangeBound } from '../../core/topic-range.js';
-import { EVENT_TOPIC_PARTITIONS } from '../../infra/topics.js';
 import {
   createMetricsRecomputation,
   type MetricsRecomputationResult,
 } from '../../sinks/elasticsearch/metrics-recompute.js';
+import { agentsOnDistinctPartitions } from './agent-partitions.js';
 import { isolate, runPanacea, type Isolation } from './harness.js';
 
 const WINDOW_MS = 60_000;
@@ -290,32 +289,4 @@ function eventLines(agentIds: string[]): string[] {
     }
   });
   return lines;
-}
-
-/** One agent id per partition of the enriched topic, by the producer's own partitioner. */
-function agentsOnDistinctPartitions(label: string): { agentId: string; partition: number }[] {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata: PartitionMetadata[] = Array.from(
-    { length: EVENT_TOPIC_PARTITIONS },
-    (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      partitionErrorCode: 0,
-      replicas: [0],
-      isr: [0],
-    }),
-  );
-  const byPartition = new Map<number, string>();
-  for (let candidate = 0; byPartition.size < EVENT_TOPIC_PARTITIONS; candidate += 1) {
-    const agentId = `${label}-${candidate}`;
-    const partition = partitioner({
-      topic: 'any',
-      partitionMetadata,
-      message: { key: agentId, value: null },
-    });
-    if (!byPartition.has(partition)) byPartition.set(partition, agentId);
-  }
-  return [...byPartition]
-    .sort(([a], [b]) => a - b)
-    .map(([partition, agentId]) => ({ agentId, partition }));
 }

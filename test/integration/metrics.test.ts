@@ -8,10 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { agentsOnDistinctPartitions } from './agent-partitions.js';
 import { describe, expect, it } from 'vitest';
 
-import { EVENT_TOPIC_PARTITIONS } from '../../infra/topics.js';
 import {
   field,
   isolate,
@@ -503,37 +502,6 @@ describe('metrics stage', () => {
     ]);
   });
 });
-
-/**
- * One agent id per partition of the enriched topic, picked with the producer's own partitioner
- * (murmur2 of the key, the agent id), so a workflow of these agents spans every partition.
- */
-function agentsOnDistinctPartitions(label: string): { agentId: string; partition: number }[] {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata: PartitionMetadata[] = Array.from(
-    { length: EVENT_TOPIC_PARTITIONS },
-    (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      partitionErrorCode: 0,
-      replicas: [0],
-      isr: [0],
-    }),
-  );
-  const byPartition = new Map<number, string>();
-  for (let candidate = 0; byPartition.size < EVENT_TOPIC_PARTITIONS; candidate += 1) {
-    const agentId = `${label}-${candidate}`;
-    const partition = partitioner({
-      topic: 'any',
-      partitionMetadata,
-      message: { key: agentId, value: null },
-    });
-    if (!byPartition.has(partition)) byPartition.set(partition, agentId);
-  }
-  return [...byPartition]
-    .sort(([a], [b]) => a - b)
-    .map(([partition, agentId]) => ({ agentId, partition }));
-}
 
 /** The events counted so far, summed over the agent windows in Elasticsearch. */
 async function countedEvents(isolation: Isolation): Promise<number> {
