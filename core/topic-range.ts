@@ -144,7 +144,8 @@ function boundOffset(
   if (bound.kind === 'time') {
     const offset = byTime?.get(partition);
     // -1: no record at or after the time (older brokers); the end offset means the same.
-    return offset === undefined || offset < 0n ? high : offset < low ? low : offset;
+    if (offset === undefined || offset < 0n || offset > high) return high;
+    return offset < low ? low : offset;
   }
   const offset = bound.offsets.get(partition) ?? fallback;
   if (offset < low || offset > high) {
