@@ -30,6 +30,9 @@ import type { ReplayTarget } from '../replay/replay-targets.js';
 
 const logger = componentLogger('replay');
 
+/** Stopped by SIGINT or SIGTERM before the range was done, as a shell reports a SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
 /** What a replay did with one topic. */
 export interface TopicReplaySummary {
   topic: string;
@@ -95,19 +98,27 @@ export async function replayCommand(args: string[], config: PanaceaConfig): Prom
     const progress = createProgressReport(process.stderr, { label: 'replay', unit: 'offsets' });
     let done = 0;
     const started = performance.now();
-    await readRanges({
-      kafka,
-      admin,
-      groupPrefix: naming.consumerGroup('replay'),
-      ranges,
-      signal: stop.signal,
-      onBatch: async (batch) => {
-        const summary = summaries[ranges.indexOf(batch.range)]!;
-        await replayBatch(batch, summary, filter, targets?.get(batch.range.topic), stop.signal);
-        done += Number(batch.offsetsCovered);
-        progress.update(done, total);
-      },
-    });
+    try {
+      await readRanges({
+        kafka,
+        admin,
+        groupPrefix: naming.consumerGroup('replay'),
+        ranges,
+        signal: stop.signal,
+        onBatch: async (batch) => {
+          const summary = summaries[ranges.indexOf(batch.range)]!;
+          await replayBatch(batch, summary, filter, targets?.get(batch.range.topic), stop.signal);
+          done += Number(batch.offsetsCovered);
+          progress.update(done, total);
+        },
+      });
+    } catch (error) {
+      progress.end();
+      if (!stop.signal.aborted) throw error;
+      // What was written stays written, and a replay of the same range again adds nothing.
+      report(request, summaries, 'interrupted: stopped by a signal; what was done so far');
+      return EXIT_INTERRUPTED;
+    }
     progress.end();
     for (const [topic, target] of targets ?? []) {
       const summary = summaries.find((entry) => entry.topic === topic)!;
