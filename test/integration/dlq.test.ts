@@ -1,0 +1,217 @@
+/**
+ * `panacea dlq inspect|replay` on real servers. A mapping that refuses a field dead-letters the
+ * documents that carry it; `dlq inspect` lists them by stage and reason and shows one decoded;
+ * after the mapping is fixed, `dlq replay` writes them through the Elasticsearch sink, puts a
+ * document that still fails back on the dead-letter topic with its new reason, and never
+ * re-drives the same dead letter twice. A raw event written with a schema id nobody had
+ * registered yet is re-driven through the enrichment once its schema is registered.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
+import { loadConfig } from '../../core/config.js';
+import { createNaming } from '../../core/naming.js';
+import type { DeadLetterGroup } from '../../cli/dead-letters/dead-letter-entry.js';
+import { REDRIVEN_FROM_HEADER } from '../../cli/dead-letters/dead-letter-entry.js';
+import { isolate, readTopic, runPanacea, searchAll, type Isolation } from './harness.js';
+
+const BASE_MS = Date.parse('2026-11-30T12:00:00.000Z');
+
+function heartbeat(eventId: string, agentId: string, offsetMs: number): string {
+  return JSON.stringify({
+    kind: 'heartbeat',
+    eventId,
+    timestamp: new Date(BASE_MS + offsetMs).toISOString(),
+    agent: { id: agentId, name: 'Agent', type: 'test-bot', version: '1.0.0' },
+    heartbeat: { status: 'busy', cpuPercent: 12.5, memoryMb: 256, queueDepth: 1 },
+  });
+}
+
+async function elasticsearch(
+  isolation: Isolation,
+  method: string,
+  pathAndQuery: string,
+  body?: object,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${isolation.elasticsearchUrl}/${pathAndQuery}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const answer = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`${method} ${pathAndQuery}: ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/**
+ * A template above Panacea's own for the namespace's heartbeat stream, made of the same
+ * components with one field mapped otherwise: documents that cannot be read so are refused.
+ */
+function conflictingTemplate(dataStream: string, properties: object): object {
+  return {
+    index_patterns: [dataStream],
+    data_stream: {},
+    priority: 600,
+    composed_of: ['logs-agent@panacea-settings', 'logs-agent@panacea-mappings'],
+    template: { mappings: { properties } },
+  };
+}
+
+async function inspectGroups(isolation: Isolation): Promise<DeadLetterGroup[]> {
+  const inspected = await runPanacea(['dlq', 'inspect', '--json'], isolation.env);
+  expect(inspected.stderr).toBe('');
+  expect(inspected.exitCode).toBe(0);
+  return (JSON.parse(inspected.stdout) as { groups: DeadLetterGroup[] }).groups;
+}
+
+describe('panacea dlq', () => {
+  it('re-drives a document refused by a mapping once the mapping is fixed, once, and parks what fails again with its new reason', async () => {
+    const isolation = isolate('dlq');
+    const naming = createNaming(loadConfig(isolation.env));
+    const dataStream = naming.dataStream('heartbeat');
+    const enrichedDeadLetters = naming.deadLetterTopic(naming.enrichedTopic());
+    const conflictName = `${dataStream}@dlq-test-conflict`;
+    const input = path.join(isolation.dataDir, 'events.ndjson');
+    // hb-number's agent id reads as a number, hb-named's does not: the second fix tells them apart.
+    writeFileSync(
+      input,
+      [heartbeat('hb-number', '1001', 0), heartbeat('hb-named', 'agent-named', 1_000)].join('\n'),
+    );
+
+    expect((await runPanacea(['es', 'setup'], isolation.env)).exitCode).toBe(0);
+    await elasticsearch(
+      isolation,
+      'PUT',
+      `_index_template/${conflictName}`,
+      conflictingTemplate(dataStream, {
+        panacea: { properties: { heartbeat: { properties: { status: { type: 'long' } } } } },
+      }),
+    );
+    expect((await runPanacea(['produce', '--file', input], isolation.env)).exitCode).toBe(0);
+    const run = await runPanacea(['run', '--until-idle'], isolation.env);
+    expect(run.stdout).toContain(
+      'sink-elasticsearch: 2 records, 2 dead-lettered (DOCUMENT_REJECTED 2)',
+    );
+    expect(await searchAll(isolation, 'heartbeat')).toHaveLength(0);
+
+    // Listed by stage and reason, with the source topic.
+    const groups = await inspectGroups(isolation);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]).toMatchObject({
+      stage: 'sink-elasticsearch',
+      reasonCode: 'DOCUMENT_REJECTED',
+      count: 2,
+      redriven: 0,
+      sourceTopics: [naming.enrichedTopic()],
+      deadLetterTopics: [enrichedDeadLetters],
+    });
+    const table = await runPanacea(['dlq', 'inspect'], isolation.env);
+    expect(table.stdout).toMatch(/sink-elasticsearch\s+DOCUMENT_REJECTED\s+2\s+0\s/);
+    expect(table.stdout).toContain('panacea.heartbeat.status');
+
+    // One shown decoded, with its reason and its source offset.
+    const parked = await readTopic(isolation, enrichedDeadLetters, 2);
+    const named = parked.find((record) => record.key === 'agent-named');
+    expect(named).toBeDefined();
+    const shown = await runPanacea(
+      ['dlq', 'inspect', '--show', `${enrichedDeadLetters}:${named?.partition}:${named?.offset}`],
+      isolation.env,
+    );
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain('stage: sink-elasticsearch');
+    expect(shown.stdout).toMatch(
+      /reason: DOCUMENT_REJECTED: Elasticsearch answered 400: .*panacea\.heartbeat\.status/,
+    );
+    expect(shown.stdout).toContain(
+      `source: ${naming.enrichedTopic()}:${named?.headers[DEAD_LETTER_HEADERS.sourcePartition]}:${named?.headers[DEAD_LETTER_HEADERS.sourceOffset]}`,
+    );
+    expect(shown.stdout).toContain('key: agent-named');
+    expect(shown.stdout).toContain('value: JSON:');
+    expect(shown.stdout).toContain('"id": "hb-named"');
+    const outOfRange = await runPanacea(
+      ['dlq', 'inspect', '--show', `${enrichedDeadLetters}:0:99`],
+      isolation.env,
+    );
+    expect(outOfRange.exitCode).toBe(2);
+    expect(outOfRange.stderr).toContain('--show');
+    expect(outOfRange.stderr).toContain('offset 99 is out of range');
+
+    // A dry run counts and changes nothing.
+    const dryRun = await runPanacea(
+      ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED', '--dry-run'],
+      isolation.env,
+    );
+    expect(dryRun.exitCode).toBe(0);
+    expect(dryRun.stdout).toContain('would be re-driven: 2');
+    expect(await searchAll(isolation, 'heartbeat')).toHaveLength(0);
+
+    // Half a fix: the status reads again, but the agent id must now be a number.
+    await elasticsearch(
+      isolation,
+      'PUT',
+      `_index_template/${conflictName}`,
+      conflictingTemplate(dataStream, {
+        gen_ai: { properties: { agent: { properties: { id: { type: 'long' } } } } },
+      }),
+    );
+    await elasticsearch(isolation, 'POST', `${dataStream}/_rollover`);
+    const first = await runPanacea(
+      ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'],
+      isolation.env,
+    );
+    expect(first.stdout).toContain('matched: 2');
+    expect(first.stdout).toContain('re-driven ok: 1');
+    expect(first.stdout).toContain('failed again: 1 (DOCUMENT_REJECTED 1)');
+    expect(first.stdout).toContain('skipped as already re-driven: 0');
+    expect(first.exitCode).toBe(1);
+    expect((await searchAll(isolation, 'heartbeat')).map((hit) => hit._id)).toEqual(['hb-number']);
+    const again = (await readTopic(isolation, enrichedDeadLetters, 3)).find(
+      (record) => record.headers[REDRIVEN_FROM_HEADER] !== undefined,
+    );
+    expect(again?.headers).toMatchObject({
+      [DEAD_LETTER_HEADERS.stage]: 'sink-elasticsearch',
+      [DEAD_LETTER_HEADERS.reasonCode]: 'DOCUMENT_REJECTED',
+      [DEAD_LETTER_HEADERS.sourceTopic]: naming.enrichedTopic(),
+      [DEAD_LETTER_HEADERS.sourceOffset]: named?.headers[DEAD_LETTER_HEADERS.sourceOffset],
+      [REDRIVEN_FROM_HEADER]: `${enrichedDeadLetters}:${named?.partition}:${named?.offset}`,
+    });
+    expect(again?.headers[DEAD_LETTER_HEADERS.reason]).toContain('gen_ai.agent.id');
+    expect(again?.value).toEqual(named?.value);
+
+    // The whole fix: the new dead letter is re-driven, the two first ones are skipped.
+    await elasticsearch(isolation, 'DELETE', `_index_template/${conflictName}`);
+    await elasticsearch(isolation, 'POST', `${dataStream}/_rollover`);
+    const second = await runPanacea(
+      ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'],
+      isolation.env,
+    );
+    expect(second.stdout).toContain('matched: 3');
+    expect(second.stdout).toContain('re-driven ok: 1');
+    expect(second.stdout).toContain('failed again: 0');
+    expect(second.stdout).toContain('skipped as already re-driven: 2');
+    expect(second.exitCode).toBe(0);
+    const stored = await searchAll(isolation, 'heartbeat');
+    expect(stored.map((hit) => hit._id).sort()).toEqual(['hb-named', 'hb-number']);
+    expect(
+      (await searchAll(isolation, 'heartbeat', { term: { 'gen_ai.agent.id': 'agent-named' } })).map(
+        (hit) => hit._id,
+      ),
+    ).toEqual(['hb-named']);
+
+    // Nothing is re-driven twice.
+    const third = await runPanacea(
+      ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'],
+      isolation.env,
+    );
+    expect(third.stdout).toContain('re-driven ok: 0');
+    expect(third.stdout).toContain('skipped as already re-driven: 3');
+    expect(third.exitCode).toBe(0);
+    expect(await searchAll(isolation, 'heartbeat')).toHaveLength(2);
+    expect(await inspectGroups(isolation)).toEqual([
+      expect.objectContaining({ stage: 'sink-elasticsearch', count: 3, redriven: 3 }),
+    ]);
+  });
+});
