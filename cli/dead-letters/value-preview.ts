@@ -87,7 +87,10 @@ export function formatDecodedValue(decoded: DecodedValue): string[] {
     case 'null':
       return ['value: (null: a tombstone)'];
     case 'avro':
-      return [`value: Avro, schema id ${decoded.schemaId}, decoded:`, decoded.json];
+      return [
+        `value: Avro, schema id ${decoded.schemaId}, decoded into this build's schema:`,
+        decoded.json,
+      ];
     case 'json':
       return ['value: JSON:', decoded.json];
     case 'text':

@@ -6,17 +6,28 @@
  * re-drives the same dead letter twice. A raw event written with a schema id nobody had
  * registered yet is re-driven through the enrichment once its schema is registered.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 
 import { DEAD_LETTER_HEADERS } from '../../core/dead-letter.js';
 import { loadConfig } from '../../core/config.js';
 import { createNaming } from '../../core/naming.js';
+import { packageRoot } from '../../core/package-root.js';
+import { ensureTopics } from '../../infra/topics.js';
 import type { DeadLetterGroup } from '../../cli/dead-letters/dead-letter-entry.js';
 import { REDRIVEN_FROM_HEADER } from '../../cli/dead-letters/dead-letter-entry.js';
-import { isolate, readTopic, runPanacea, searchAll, type Isolation } from './harness.js';
+import {
+  isolate,
+  kafkaFor,
+  openCodecFor,
+  readTopic,
+  runPanacea,
+  searchAll,
+  type Isolation,
+} from './harness.js';
 
 const BASE_MS = Date.parse('2026-11-30T12:00:00.000Z');
 
@@ -213,5 +224,105 @@ describe('panacea dlq', () => {
     expect(await inspectGroups(isolation)).toEqual([
       expect.objectContaining({ stage: 'sink-elasticsearch', count: 3, redriven: 3 }),
     ]);
+  });
+
+  it('re-drives an event written under a schema registered too late through the enrichment', async () => {
+    const isolation = isolate('dlq-enrich');
+    const naming = createNaming(loadConfig(isolation.env));
+    const activityTopic = naming.rawTopic('activity');
+    const activityDeadLetters = naming.deadLetterTopic(activityTopic);
+
+    // Version 2 of the activity schema, with a field the build does not know: a producer has it
+    // and writes with the id it will get, before anybody registered it with this pipeline.
+    const v1 = JSON.parse(
+      readFileSync(path.join(packageRoot(), 'schemas/avro/activity.v1.avsc'), 'utf8'),
+    ) as { fields: object[] };
+    const v2 = {
+      ...v1,
+      fields: [
+        ...v1.fields,
+        { name: 'note', type: ['null', 'string'], default: null, doc: 'A producer note.' },
+      ],
+    };
+    const schemaFile = path.join(isolation.dataDir, 'activity.v2.avsc');
+    writeFileSync(schemaFile, JSON.stringify(v2, null, 2));
+    const { codec, registry } = await openCodecFor(isolation);
+    const lateId = Math.max(...Object.values(codec.writerIds)) + 1;
+    const event = {
+      kind: 'activity' as const,
+      eventId: 'act-late',
+      timestamp: BASE_MS,
+      agent: { id: 'agent-late' },
+      activity: { action: 'tool.call', status: 'succeeded' as const, durationMs: 12 },
+    };
+    const v1Body = codec.encode(event).subarray(5);
+    await registry.close();
+    const decodedV1 = avro.Type.forSchema(v1 as avro.Schema).fromBuffer(v1Body) as object;
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(lateId, 1);
+    const value = Buffer.concat([
+      header,
+      avro.Type.forSchema(v2 as avro.Schema).toBuffer({ ...decodedV1, note: 'from the future' }),
+    ]);
+    const kafka = kafkaFor(isolation);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, naming);
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    const [sent] = await producer.send({
+      topic: activityTopic,
+      acks: -1,
+      messages: [{ key: 'agent-late', value }],
+    });
+    await producer.disconnect();
+
+    const run = await runPanacea(['run', '--until-idle'], isolation.env);
+    expect(run.stdout).toContain('enrich: 1 record, 1 dead-lettered (UNKNOWN_SCHEMA_ID 1)');
+    const position = `${activityDeadLetters}:0:0`;
+    const before = await runPanacea(['dlq', 'inspect', '--show', position], isolation.env);
+    expect(before.stdout).toContain(`reason code: UNKNOWN_SCHEMA_ID`);
+    expect(before.stdout).toContain(
+      `source: ${activityTopic}:${sent?.partition}:${sent?.baseOffset}`,
+    );
+    expect(before.stdout).toContain(`framed for schema id ${lateId}, but the codec cannot read it`);
+
+    // Not yet fixed: re-driven and rejected again with the same reason.
+    const early = await runPanacea(
+      ['dlq', 'replay', '--reason', 'UNKNOWN_SCHEMA_ID'],
+      isolation.env,
+    );
+    expect(early.stdout).toContain('failed again: 1 (UNKNOWN_SCHEMA_ID 1)');
+    expect(early.exitCode).toBe(1);
+
+    const registered = await runPanacea(['schemas', 'register', schemaFile], isolation.env);
+    expect(registered.stdout).toContain(`id ${lateId}`);
+    const after = await runPanacea(['dlq', 'inspect', '--show', position], isolation.env);
+    expect(after.stdout).toContain(
+      `value: Avro, schema id ${lateId}, decoded into this build's schema:`,
+    );
+    expect(after.stdout).toContain('"eventId": "act-late"');
+    // Read into this build's schema, which has no `note`.
+    expect(after.stdout).toContain('"durationMs": 12');
+    expect(after.stdout).not.toContain('from the future');
+
+    // The first dead letter was re-driven already; the second, from the early replay, goes now.
+    const replayed = await runPanacea(
+      ['dlq', 'replay', '--reason', 'UNKNOWN_SCHEMA_ID', '--stage', 'enrich'],
+      isolation.env,
+    );
+    expect(replayed.stdout).toContain('matched: 2');
+    expect(replayed.stdout).toContain('re-driven ok: 1');
+    expect(replayed.stdout).toContain('skipped as already re-driven: 1');
+    expect(replayed.exitCode).toBe(0);
+    const [enriched] = await readTopic(isolation, naming.enrichedTopic(), 1);
+    expect(enriched?.key).toBe('agent-late');
+
+    // The live pipeline takes the enriched event as new input.
+    const indexed = await runPanacea(['run', '--until-idle'], isolation.env);
+    expect(indexed.stdout).toContain('sink-elasticsearch: 1 record, 0 dead-lettered');
+    const hits = await searchAll(isolation, 'activity');
+    expect(hits.map((hit) => hit._id)).toEqual(['act-late']);
   });
 });
