@@ -67,7 +67,7 @@ import {
   type RedriveMode,
   type RedriveSummary,
 } from '../dead-letters/redrive-policy.js';
-import { Redrivers, sourceRecordOf } from '../dead-letters/redrivers.js';
+import { type Redriver, Redrivers, sourceRecordOf } from '../dead-letters/redrivers.js';
 import {
   decodeValue,
   describeKey,
@@ -402,7 +402,17 @@ async function redriveStage(
     }
   }
 
-  const redriver = await redrivers.for(stage, chosen.mode);
+  let redriver: Redriver;
+  try {
+    redriver = await redrivers.for(stage, chosen.mode);
+  } catch (error) {
+    // A destination no longer configured: nothing can take these; the rest goes on.
+    if (!(error instanceof PanaceaError) || error.code !== 'CONFIG_INVALID') throw error;
+    for (let count = 0; count < chosen.entries.length; count += 1) {
+      countRefusal(result, stage, error.message);
+    }
+    return;
+  }
   const outcome = await redriver.redrive(records, {
     signal: session.signal ?? new AbortController().signal,
     heartbeat,

@@ -6,7 +6,9 @@
  * re-drives the same dead letter twice. A raw event written with a schema id nobody had
  * registered yet is re-driven through the enrichment once its schema is registered.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import path from 'node:path';
 
 import avro from 'avsc';
@@ -324,5 +326,118 @@ describe('panacea dlq', () => {
     expect(indexed.stdout).toContain('sink-elasticsearch: 1 record, 0 dead-lettered');
     const hits = await searchAll(isolation, 'activity');
     expect(hits.map((hit) => hit._id)).toEqual(['act-late']);
+  });
+
+  it('re-delivers a notification whose retries ran out once its destination answers, and refuses to re-drive into the audit archive', async () => {
+    const isolation = isolate('dlq-webhooks');
+    const naming = createNaming(loadConfig(isolation.env));
+    let answer = 503;
+    const accepted: string[] = [];
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        if (answer < 300) accepted.push(String(request.headers['idempotency-key']));
+        response.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const destinationsFile = path.join(isolation.dataDir, 'destinations.yaml');
+    writeFileSync(
+      destinationsFile,
+      [
+        'allowHosts: [127.0.0.1]',
+        'destinations:',
+        '  - name: hook',
+        '    type: webhook',
+        `    url: "http://127.0.0.1:${address.port}/hook"`,
+        '    secret: "env:DLQ_TEST_WEBHOOK_SECRET"',
+        '    retry: { initialDelay: 20ms, maxDelay: 50ms, maxAttempts: 2 }',
+        '',
+      ].join('\n'),
+    );
+    const env = {
+      ...isolation.env,
+      PANACEA_ALERT_DESTINATIONS: destinationsFile,
+      DLQ_TEST_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
+    };
+    const firedAt = new Date(Date.now() - 600_000).toISOString();
+    const notification = {
+      notificationId: `fp-1:${firedAt}:firing:1`,
+      fingerprint: 'fp-1',
+      rule: 'rule-1',
+      state: 'firing',
+      severity: 'critical',
+      labels: { alertname: 'rule-1', severity: 'critical' },
+      annotations: { summary: 'summary of rule-1' },
+      activeSince: firedAt,
+      firedAt,
+      notification: 1,
+      silencedBy: [],
+      notify: [],
+      emittedAt: new Date().toISOString(),
+    };
+
+    try {
+      const kafka = kafkaFor(isolation);
+      const admin = kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin, naming);
+      await admin.disconnect();
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic: naming.alertsTopic(),
+        acks: -1,
+        messages: [{ key: 'fp-1', value: JSON.stringify(notification) }],
+      });
+      // Not Avro: the enrichment and the audit archive both dead-letter it.
+      await producer.send({
+        topic: naming.rawTopic('audit'),
+        acks: -1,
+        messages: [{ key: 'garbage', value: 'not an audit event' }],
+      });
+      await producer.disconnect();
+
+      const run = await runPanacea(['run', '--until-idle'], env);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toContain(
+        'sink-webhooks.hook: 1 record, 1 dead-lettered (DELIVERY_FAILED 1)',
+      );
+      expect(accepted).toEqual([]);
+
+      answer = 200;
+      const first = await runPanacea(['dlq', 'replay', '--reason', 'DELIVERY_FAILED'], env);
+      expect(first.stdout).toContain('re-driven ok: 1');
+      expect(first.exitCode).toBe(0);
+      expect(accepted).toEqual([notification.notificationId]);
+
+      // Forced once more: re-driven through the stage, whose delivery ledger sends nothing twice.
+      const forced = await runPanacea(
+        ['dlq', 'replay', '--reason', 'DELIVERY_FAILED', '--again'],
+        env,
+      );
+      expect(forced.stdout).toContain('re-driven ok: 1');
+      expect(forced.stdout).toContain('skipped as already re-driven: 0');
+      expect(accepted).toEqual([notification.notificationId]);
+
+      const refused = await runPanacea(['dlq', 'replay', '--reason', 'DECODE_FAILED'], env);
+      expect(refused.stdout).toContain('matched: 2');
+      expect(refused.stdout).toContain('failed again: 1 (DECODE_FAILED 1)');
+      expect(refused.stdout).toContain(
+        'not re-driven (sink-audit-archive): 1: the audit archive is append-only',
+      );
+      expect(refused.exitCode).toBe(1);
+      const usage = await runPanacea(
+        ['dlq', 'replay', '--reason', 'DECODE_FAILED', '--stage', 'sink-audit-archive'],
+        env,
+      );
+      expect(usage.exitCode).toBe(2);
+      expect(usage.stderr).toContain('--stage sink-audit-archive: not re-driven');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
