@@ -64,6 +64,7 @@ import {
   exitCodeOf,
   formatSummary,
   redriveModeOf,
+  redriveModeOfEntry,
   type RedriveMode,
   type RedriveSummary,
 } from '../dead-letters/redrive-policy.js';
@@ -173,6 +174,7 @@ function readFilter(stage: string | undefined, reason: string | undefined): Dead
 
 interface Session extends ReadingClients {
   naming: Naming;
+  signal: AbortSignal;
   codec(): Promise<SchemaCodec>;
 }
 
@@ -273,10 +275,11 @@ function showDocument(
   decoded: DecodedValue,
   redriven: boolean,
 ): Record<string, unknown> {
-  const value =
-    decoded.format === 'avro' || decoded.format === 'json'
-      ? { ...decoded, json: undefined, decoded: JSON.parse(decoded.json) as unknown }
-      : decoded;
+  let value: Record<string, unknown> = decoded;
+  if (decoded.format === 'avro' || decoded.format === 'json') {
+    const { json, ...described } = decoded;
+    value = { ...described, decoded: JSON.parse(json) as unknown };
+  }
   return {
     position: positionKey(entry.dlq),
     stage: entry.stage,
@@ -300,32 +303,34 @@ async function replay(args: ReplayArgs, config: PanaceaConfig): Promise<number> 
   const summary = await withSession(config, async (session) => {
     const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
     const redriven = await readRedriveLedger(session, session.naming);
+    const result = emptySummary();
+    if (args.dryRun) {
+      await readDeadLetters(session, topics, async (entries) => {
+        const selected = selectForRedrive(entries, args, redriven, result);
+        for (const chosen of selected.values()) result.redriven += chosen.entries.length;
+      });
+      return result;
+    }
+
     const redrivers = new Redrivers({ ...session, config });
     // One transactional id per deployment: a second replay running at the same time fences the
     // first, whose open transaction is aborted rather than committed twice.
-    const producer: Producer | undefined = args.dryRun
-      ? undefined
-      : await fencingProducer(session.kafka, `${config.topicPrefix}panacea.dlq-replay`);
-    const result = emptySummary();
+    const producer = await fencingProducer(
+      session.kafka,
+      `${config.topicPrefix}panacea.dlq-replay`,
+    );
     try {
       await readDeadLetters(session, topics, async (entries, heartbeat) => {
         const selected = selectForRedrive(entries, args, redriven, result);
-        if (args.dryRun || selected.size === 0) {
-          if (args.dryRun)
-            for (const chosen of selected.values()) result.redriven += chosen.entries.length;
-          return;
-        }
+        if (selected.size === 0) return;
         const writes: RedriveWrites = { topicMessages: [] };
-        for (const [stage, chosen] of selected) {
-          await redriveStage(stage, chosen, { session, redrivers, heartbeat, result, writes });
-        }
-        await commitWrites(producer as Producer, writes);
         for (const chosen of selected.values()) {
-          for (const entry of chosen.entries) redriven.add(positionKey(entry.dlq));
+          await redriveStage(chosen, { session, redrivers, heartbeat, result, writes });
         }
+        await commitWrites(producer, writes);
       });
     } finally {
-      await Promise.allSettled([redrivers.close(), producer?.disconnect()]);
+      await Promise.allSettled([redrivers.close(), producer.disconnect()]);
     }
     return result;
   });
@@ -340,11 +345,16 @@ async function replay(args: ReplayArgs, config: PanaceaConfig): Promise<number> 
 }
 
 interface ChosenForStage {
+  /** The stage that dead-lettered them. */
+  stage: string;
   mode: Exclude<RedriveMode, { kind: 'refused' }>;
   entries: DeadLetterEntry[];
 }
 
-/** The batch's dead letters to re-drive, by stage; the rest is counted as matched, skipped or refused. */
+/**
+ * The batch's dead letters to re-drive, by stage and mode; the rest is counted as matched,
+ * skipped or refused.
+ */
 function selectForRedrive(
   entries: readonly DeadLetterEntry[],
   args: ReplayArgs,
@@ -359,14 +369,15 @@ function selectForRedrive(
       summary.skipped += 1;
       continue;
     }
-    const mode = redriveModeOf(entry.stage);
+    const mode = redriveModeOfEntry(entry);
     if (mode.kind === 'refused') {
       countRefusal(summary, entry.stage, mode.why);
       continue;
     }
-    const chosen = selected.get(entry.stage) ?? { mode, entries: [] };
+    const key = `${entry.stage}\u0000${JSON.stringify(mode)}`;
+    const chosen = selected.get(key) ?? { stage: entry.stage, mode, entries: [] };
     chosen.entries.push(entry);
-    selected.set(entry.stage, chosen);
+    selected.set(key, chosen);
   }
   return selected;
 }
@@ -385,10 +396,10 @@ interface RedriveContext {
  * outcome is each one's.
  */
 async function redriveStage(
-  stage: string,
   chosen: ChosenForStage,
   { session, redrivers, heartbeat, result, writes }: RedriveContext,
 ): Promise<void> {
+  const { stage } = chosen;
   const bySource = new Map<string, DeadLetterEntry[]>();
   const records: StageRecord[] = [];
   for (const entry of chosen.entries) {
@@ -404,7 +415,7 @@ async function redriveStage(
 
   let redriver: Redriver;
   try {
-    redriver = await redrivers.for(stage, chosen.mode);
+    redriver = await redrivers.for(chosen.mode);
   } catch (error) {
     // A destination no longer configured: nothing can take these; the rest goes on.
     if (!(error instanceof PanaceaError) || error.code !== 'CONFIG_INVALID') throw error;
@@ -414,24 +425,20 @@ async function redriveStage(
     return;
   }
   const outcome = await redriver.redrive(records, {
-    signal: session.signal ?? new AbortController().signal,
+    signal: session.signal,
     heartbeat,
   });
   writes.topicMessages.push(...outcome.messages.filter((topic) => topic.messages.length > 0));
 
   const nowMs = Date.now();
   const failedAgain = new Map<string, string>();
-  for (const deadLetter of outcome.deadLetters) {
+  for (const { deadLetter, stage: refusedBy } of outcome.failed) {
     const sourceKey = positionKey(deadLetter.source);
     const origins = bySource.get(sourceKey) ?? [];
     const first = origins[0];
     if (first === undefined) continue;
     failedAgain.set(sourceKey, deadLetter.error.code);
-    const message: Message = toDeadLetterMessage(
-      { ...deadLetter, headers: { ...first.recordHeaders, ...deadLetter.headers } },
-      stage,
-      nowMs,
-    );
+    const message: Message = toDeadLetterMessage(deadLetter, refusedBy, nowMs);
     message.headers = { ...message.headers, [REDRIVEN_FROM_HEADER]: positionKey(first.dlq) };
     writes.topicMessages.push({
       topic: session.naming.deadLetterTopic(deadLetter.source.topic),
@@ -439,7 +446,7 @@ async function redriveStage(
     });
     logger.warn(
       {
-        stage,
+        stage: refusedBy,
         code: deadLetter.error.code,
         ...deadLetter.source,
         redrivenFrom: positionKey(first.dlq),

@@ -6,9 +6,11 @@
  * - the Elasticsearch sinks: written through the stage definition's own `handleBatch`, with the
  *   record's source position, so document ids and external versions are the live ones, and a
  *   document already stored counts as written (409 on create).
- * - a webhook destination (`sink-webhooks.<name>`): delivered through that destination's stage,
- *   with its retries, signature and delivery ledger (a notification the ledger holds is not sent
- *   again).
+ * - a webhook destination (`sink-webhooks.<name>`): a notification that destination did not take
+ *   (it names the destination in a header) is delivered through that destination's stage, with
+ *   its retries, signature and delivery ledger (a notification the ledger holds is not sent
+ *   again); one no destination could take (not a notification, or routed to no configured name)
+ *   goes through every configured destination's stage, as the live sink reads it.
  * - `metrics`, `alerts` and `sink-audit-archive` refuse, each for the reason below: re-driving
  *   would count a record twice or break the archive's chain.
  */
@@ -16,7 +18,8 @@
 export type RedriveMode =
   | { kind: 'enrich' }
   | { kind: 'sink'; stage: 'sink-elasticsearch' | 'sink-metrics' | 'sink-alerts' }
-  | { kind: 'webhook'; destination: string }
+  /** `destination` undefined: every configured destination, as the live sink routes it. */
+  | { kind: 'webhook'; destination: string | undefined }
   | { kind: 'refused'; why: string };
 
 const WEBHOOK_STAGE_PREFIX = 'sink-webhooks.';
@@ -36,6 +39,24 @@ const REFUSALS: Record<string, string> = {
     'republishing it to the raw audit topic would enrich and count it a second time; publish a ' +
     'corrected event with `panacea produce` instead',
 };
+
+/**
+ * The header a webhook stage puts on a dead letter it did not deliver (sinks/webhooks), repeated
+ * here so this pure module loads no sink.
+ */
+export const WEBHOOK_DESTINATION_HEADER = 'panacea.dlq.destination';
+
+/** The mode of one dead letter: a webhook one without a destination goes to every destination. */
+export function redriveModeOfEntry(entry: {
+  stage: string;
+  headers: Record<string, string>;
+}): RedriveMode {
+  const mode = redriveModeOf(entry.stage);
+  if (mode.kind !== 'webhook' || entry.headers[WEBHOOK_DESTINATION_HEADER] !== undefined) {
+    return mode;
+  }
+  return { kind: 'webhook', destination: undefined };
+}
 
 export function redriveModeOf(stage: string): RedriveMode {
   if (stage === 'enrich') return { kind: 'enrich' };

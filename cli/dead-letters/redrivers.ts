@@ -25,7 +25,11 @@ import {
   openAgentRegistry,
   type AgentRegistry,
 } from '../../processors/enrich/agent-registry/kafka-agent-registry.js';
-import { createEnricher, type Enricher } from '../../processors/enrich/enrich-stage.js';
+import {
+  createEnricher,
+  ENRICH_STAGE,
+  type Enricher,
+} from '../../processors/enrich/enrich-stage.js';
 import { loadRedactionRules } from '../../processors/enrich/redaction-rules-file.js';
 import type { SchemaCodec } from '../../schemas/codec.js';
 import { createAlertsSinkStage } from '../../sinks/elasticsearch/alerts-sink-stage.js';
@@ -33,7 +37,7 @@ import { createElasticsearchStage } from '../../sinks/elasticsearch/elasticsearc
 import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-stage.js';
 import { DeliveryLedger, ensureLedgerTopic } from '../../sinks/webhooks/delivery-ledger.js';
 import { loadDestinationsFile } from '../../sinks/webhooks/destinations-file.js';
-import { createDestinationStage } from '../../sinks/webhooks/webhook-stage.js';
+import { createDestinationStage, webhookStageName } from '../../sinks/webhooks/webhook-stage.js';
 import { createElasticsearchClient } from '../pipeline.js';
 import type { DeadLetterEntry } from './dead-letter-entry.js';
 import type { RedriveMode } from './redrive-policy.js';
@@ -42,8 +46,11 @@ import type { RedriveMode } from './redrive-policy.js';
 export interface RedriveResult {
   /** Records to publish besides dead letters: the enriched documents of an `enrich` re-drive. */
   messages: TopicMessages[];
-  /** The records that failed again, at their source position, with the new reason. */
-  deadLetters: DeadLetter[];
+  /**
+   * The records that failed again, at their source position, with the new reason, and the stage
+   * that refused them (a webhook dead letter re-driven to every destination may fail in several).
+   */
+  failed: Array<{ deadLetter: DeadLetter; stage: string }>;
 }
 
 export interface Redriver {
@@ -79,17 +86,19 @@ export class Redrivers {
   readonly #redrivers = new Map<string, Promise<Redriver>>();
   readonly #closers: Array<() => Promise<unknown>> = [];
   #elasticsearch: Client | undefined;
+  #webhookStages: Promise<StageDefinition[]> | undefined;
 
   constructor(clients: RedriverClients) {
     this.#clients = clients;
   }
 
   /** The re-driver of a stage that allows re-driving, opened on first use. */
-  for(stage: string, mode: Exclude<RedriveMode, { kind: 'refused' }>): Promise<Redriver> {
-    let redriver = this.#redrivers.get(stage);
+  for(mode: Exclude<RedriveMode, { kind: 'refused' }>): Promise<Redriver> {
+    const key = JSON.stringify(mode);
+    let redriver = this.#redrivers.get(key);
     if (redriver === undefined) {
       redriver = this.#open(mode);
-      this.#redrivers.set(stage, redriver);
+      this.#redrivers.set(key, redriver);
     }
     return redriver;
   }
@@ -130,7 +139,7 @@ export class Redrivers {
         const enriched = await enricher.enrich(records, Date.now());
         return {
           messages: [{ topic: naming.enrichedTopic(), messages: enriched.messages }],
-          deadLetters: enriched.deadLetters,
+          failed: enriched.deadLetters.map((deadLetter) => ({ deadLetter, stage: ENRICH_STAGE })),
         };
       },
     };
@@ -148,56 +157,88 @@ export class Redrivers {
     return this.#throughDefinition(definitions[stage]());
   }
 
-  async #webhookRedriver(destinationName: string): Promise<Redriver> {
+  async #webhookRedriver(destinationName: string | undefined): Promise<Redriver> {
+    const definitions = await (this.#webhookStages ??= this.#openWebhookStages());
+    if (destinationName === undefined) {
+      return {
+        async redrive(records, context) {
+          const failed: RedriveResult['failed'] = [];
+          for (const definition of definitions) {
+            const outcome = await definition.handleBatch(records, context);
+            for (const deadLetter of outcome.deadLetters) {
+              failed.push({ deadLetter, stage: definition.name });
+            }
+          }
+          return { messages: [], failed };
+        },
+      };
+    }
+
+    const definition = definitions.find(
+      (candidate) => candidate.name === webhookStageName(destinationName),
+    );
+    if (definition === undefined) {
+      throw new PanaceaError(
+        'CONFIG_INVALID',
+        `destination "${destinationName}" is no longer in ${this.#clients.config.alertDestinationsFile ?? 'the destinations file'}`,
+      );
+    }
+    return this.#throughDefinition(definition);
+  }
+
+  /**
+   * One stage per configured destination, as the live sink runs them: the first dead-letters what
+   * no destination can take, each reads its own entries of the delivery ledger.
+   */
+  async #openWebhookStages(): Promise<StageDefinition[]> {
     const { config, naming, kafka, admin } = this.#clients;
     if (config.alertDestinationsFile === undefined) {
       throw new PanaceaError(
         'CONFIG_INVALID',
-        `cannot re-drive to destination "${destinationName}": no alert destinations file is configured (PANACEA_ALERT_DESTINATIONS)`,
+        'no alert destinations file is configured (PANACEA_ALERT_DESTINATIONS)',
       );
     }
     const { destinations } = loadDestinationsFile(config.alertDestinationsFile);
-    const destination = destinations.find((candidate) => candidate.name === destinationName);
-    if (destination === undefined) {
-      throw new PanaceaError(
-        'CONFIG_INVALID',
-        `cannot re-drive to destination "${destinationName}": ${config.alertDestinationsFile} has no destination of that name`,
-        { file: config.alertDestinationsFile },
-      );
-    }
 
     await ensureLedgerTopic(admin, naming.alertDeliveriesTopic());
     const producer: Producer = createDurableProducer(kafka);
     await producer.connect();
     this.#closers.push(() => producer.disconnect());
-    const ledger = new DeliveryLedger({
-      kafka,
-      brokers: config.kafkaBrokers,
-      topic: naming.alertDeliveriesTopic(),
-      destination: destination.name,
-      groupId: `${config.topicPrefix}panacea.alert-deliveries.${randomUUID()}`,
-      producer,
-      logger: componentLogger('dlq.redrive.webhooks'),
-    });
-    await ledger.open();
-    const definition = createDestinationStage({
-      naming,
-      destination,
-      ledger,
-      // The dead letter was this destination's: whatever it cannot take goes back to the
-      // dead-letter topic, as its first rejection did.
-      refusesForAll: true,
-      knownDestinations: new Set(destinations.map((candidate) => candidate.name)),
-    });
-    this.#closers.push(() => definition.close?.() ?? Promise.resolve());
-    return this.#throughDefinition(definition);
+    const knownDestinations = new Set(destinations.map((destination) => destination.name));
+    const definitions: StageDefinition[] = [];
+    for (const [index, destination] of destinations.entries()) {
+      const ledger = new DeliveryLedger({
+        kafka,
+        brokers: config.kafkaBrokers,
+        topic: naming.alertDeliveriesTopic(),
+        destination: destination.name,
+        groupId: `${config.topicPrefix}panacea.alert-deliveries.${randomUUID()}`,
+        producer,
+        logger: componentLogger('dlq.redrive.webhooks'),
+      });
+      this.#closers.push(() => ledger.close());
+      await ledger.open();
+      definitions.push(
+        createDestinationStage({
+          naming,
+          destination,
+          ledger,
+          refusesForAll: index === 0,
+          knownDestinations,
+        }),
+      );
+    }
+    return definitions;
   }
 
   #throughDefinition(definition: StageDefinition): Redriver {
     return {
       async redrive(records, context) {
         const outcome = await definition.handleBatch(records, context);
-        return { messages: [], deadLetters: outcome.deadLetters };
+        return {
+          messages: [],
+          failed: outcome.deadLetters.map((deadLetter) => ({ deadLetter, stage: definition.name })),
+        };
       },
     };
   }

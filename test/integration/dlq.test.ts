@@ -328,7 +328,7 @@ describe('panacea dlq', () => {
     expect(hits.map((hit) => hit._id)).toEqual(['act-late']);
   });
 
-  it('re-delivers a notification whose retries ran out once its destination answers, and refuses to re-drive into the audit archive', async () => {
+  it('re-delivers a notification whose retries ran out once its destination answers, routes one to a destination added since, and refuses to re-drive into the audit archive', async () => {
     const isolation = isolate('dlq-webhooks');
     const naming = createNaming(loadConfig(isolation.env));
     let answer = 503;
@@ -344,19 +344,19 @@ describe('panacea dlq', () => {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     const destinationsFile = path.join(isolation.dataDir, 'destinations.yaml');
-    writeFileSync(
-      destinationsFile,
-      [
-        'allowHosts: [127.0.0.1]',
-        'destinations:',
-        '  - name: hook',
-        '    type: webhook',
-        `    url: "http://127.0.0.1:${address.port}/hook"`,
-        '    secret: "env:DLQ_TEST_WEBHOOK_SECRET"',
-        '    retry: { initialDelay: 20ms, maxDelay: 50ms, maxAttempts: 2 }',
-        '',
-      ].join('\n'),
-    );
+    const destination = (name: string): string[] => [
+      `  - name: ${name}`,
+      '    type: webhook',
+      `    url: "http://127.0.0.1:${address.port}/${name}"`,
+      '    secret: "env:DLQ_TEST_WEBHOOK_SECRET"',
+      '    retry: { initialDelay: 20ms, maxDelay: 50ms, maxAttempts: 2 }',
+    ];
+    const writeDestinations = (names: string[]): void =>
+      writeFileSync(
+        destinationsFile,
+        ['allowHosts: [127.0.0.1]', 'destinations:', ...names.flatMap(destination), ''].join('\n'),
+      );
+    writeDestinations(['hook']);
     const env = {
       ...isolation.env,
       PANACEA_ALERT_DESTINATIONS: destinationsFile,
@@ -378,6 +378,13 @@ describe('panacea dlq', () => {
       notify: [],
       emittedAt: new Date().toISOString(),
     };
+    // Routed to a destination nobody has configured yet: refused for every destination.
+    const routedToLater = {
+      ...notification,
+      notificationId: `fp-2:${firedAt}:firing:1`,
+      fingerprint: 'fp-2',
+      notify: ['later'],
+    };
 
     try {
       const kafka = kafkaFor(isolation);
@@ -390,7 +397,10 @@ describe('panacea dlq', () => {
       await producer.send({
         topic: naming.alertsTopic(),
         acks: -1,
-        messages: [{ key: 'fp-1', value: JSON.stringify(notification) }],
+        messages: [
+          { key: 'fp-1', value: JSON.stringify(notification) },
+          { key: 'fp-2', value: JSON.stringify(routedToLater) },
+        ],
       });
       // Not Avro: the enrichment and the audit archive both dead-letter it.
       await producer.send({
@@ -403,7 +413,7 @@ describe('panacea dlq', () => {
       const run = await runPanacea(['run', '--until-idle'], env);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stdout).toContain(
-        'sink-webhooks.hook: 1 record, 1 dead-lettered (DELIVERY_FAILED 1)',
+        'sink-webhooks.hook: 2 records, 2 dead-lettered (DELIVERY_FAILED 1, DELIVERY_REFUSED 1)',
       );
       expect(accepted).toEqual([]);
 
@@ -421,6 +431,14 @@ describe('panacea dlq', () => {
       expect(forced.stdout).toContain('re-driven ok: 1');
       expect(forced.stdout).toContain('skipped as already re-driven: 0');
       expect(accepted).toEqual([notification.notificationId]);
+
+      // The destination is configured now: re-driven through every destination, as the sink routes.
+      writeDestinations(['hook', 'later']);
+      const routed = await runPanacea(['dlq', 'replay', '--reason', 'DELIVERY_REFUSED'], env);
+      expect(routed.stdout).toContain('matched: 1');
+      expect(routed.stdout).toContain('re-driven ok: 1');
+      expect(routed.exitCode).toBe(0);
+      expect(accepted).toEqual([notification.notificationId, routedToLater.notificationId]);
 
       const refused = await runPanacea(['dlq', 'replay', '--reason', 'DECODE_FAILED'], env);
       expect(refused.stdout).toContain('matched: 2');

@@ -21,6 +21,7 @@ import {
   exitCodeOf,
   formatSummary,
   redriveModeOf,
+  redriveModeOfEntry,
 } from '../../../cli/dead-letters/redrive-policy.js';
 import { sourceRecordOf } from '../../../cli/dead-letters/redrivers.js';
 import {
@@ -229,6 +230,20 @@ describe('what re-driving means per stage', () => {
     expect(redriveModeOf('sink-metrics')).toEqual({ kind: 'sink', stage: 'sink-metrics' });
     expect(redriveModeOf('sink-alerts')).toEqual({ kind: 'sink', stage: 'sink-alerts' });
     expect(redriveModeOf('sink-webhooks.pager')).toEqual({ kind: 'webhook', destination: 'pager' });
+  });
+
+  it('sends a webhook dead letter that names no destination to every destination', () => {
+    const stage = 'sink-webhooks.pager';
+
+    expect(redriveModeOfEntry({ stage, headers: { 'panacea.dlq.destination': 'pager' } })).toEqual({
+      kind: 'webhook',
+      destination: 'pager',
+    });
+    expect(redriveModeOfEntry({ stage, headers: {} })).toEqual({
+      kind: 'webhook',
+      destination: undefined,
+    });
+    expect(redriveModeOfEntry({ stage: 'enrich', headers: {} })).toEqual({ kind: 'enrich' });
   });
 
   it('refuses the stateful stages, the audit archive and unknown stages, saying why', () => {
