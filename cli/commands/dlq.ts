@@ -178,10 +178,14 @@ interface Session extends ReadingClients {
   codec(): Promise<SchemaCodec>;
 }
 
-/** Connects, makes sure the deployment's topics exist, runs `work`, and closes everything. */
+/**
+ * Connects, runs `work`, and closes everything. A replay first makes sure the deployment's topics
+ * exist (the re-drive ledger among them); an inspection changes nothing.
+ */
 async function withSession<T>(
   config: PanaceaConfig,
   work: (session: Session) => Promise<T>,
+  { createTopics = false } = {},
 ): Promise<T> {
   const naming = createNaming(config);
   const kafka: Kafka = createKafka(config, 'panacea-dlq');
@@ -193,7 +197,7 @@ async function withSession<T>(
   let registry: SchemaRegistry | undefined;
   let codec: Promise<SchemaCodec> | undefined;
   try {
-    await ensureTopics(admin, naming);
+    if (createTopics) await ensureTopics(admin, naming);
     return await work({
       kafka,
       admin,
@@ -300,40 +304,44 @@ interface RedriveWrites {
 }
 
 async function replay(args: ReplayArgs, config: PanaceaConfig): Promise<number> {
-  const summary = await withSession(config, async (session) => {
-    const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
-    const redriven = await readRedriveLedger(session, session.naming);
-    const result = emptySummary();
-    if (args.dryRun) {
-      await readDeadLetters(session, topics, async (entries) => {
-        const selected = selectForRedrive(entries, args, redriven, result);
-        for (const chosen of selected.values()) result.redriven += chosen.entries.length;
-      });
-      return result;
-    }
+  const summary = await withSession(
+    config,
+    async (session) => {
+      const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
+      const redriven = await readRedriveLedger(session, session.naming);
+      const result = emptySummary();
+      if (args.dryRun) {
+        await readDeadLetters(session, topics, async (entries) => {
+          const selected = selectForRedrive(entries, args, redriven, result);
+          for (const chosen of selected.values()) result.redriven += chosen.entries.length;
+        });
+        return result;
+      }
 
-    const redrivers = new Redrivers({ ...session, config });
-    // One transactional id per deployment: a second replay running at the same time fences the
-    // first, whose open transaction is aborted rather than committed twice.
-    const producer = await fencingProducer(
-      session.kafka,
-      `${config.topicPrefix}panacea.dlq-replay`,
-    );
-    try {
-      await readDeadLetters(session, topics, async (entries, heartbeat) => {
-        const selected = selectForRedrive(entries, args, redriven, result);
-        if (selected.size === 0) return;
-        const writes: RedriveWrites = { topicMessages: [] };
-        for (const chosen of selected.values()) {
-          await redriveStage(chosen, { session, redrivers, heartbeat, result, writes });
-        }
-        await commitWrites(producer, writes);
-      });
-    } finally {
-      await Promise.allSettled([redrivers.close(), producer.disconnect()]);
-    }
-    return result;
-  });
+      const redrivers = new Redrivers({ ...session, config });
+      // One transactional id per deployment: a second replay running at the same time fences the
+      // first, whose open transaction is aborted rather than committed twice.
+      const producer = await fencingProducer(
+        session.kafka,
+        `${config.topicPrefix}panacea.dlq-replay`,
+      );
+      try {
+        await readDeadLetters(session, topics, async (entries, heartbeat) => {
+          const selected = selectForRedrive(entries, args, redriven, result);
+          if (selected.size === 0) return;
+          const writes: RedriveWrites = { topicMessages: [] };
+          for (const chosen of selected.values()) {
+            await redriveStage(chosen, { session, redrivers, heartbeat, result, writes });
+          }
+          await commitWrites(producer, writes);
+        });
+      } finally {
+        await Promise.allSettled([redrivers.close(), producer.disconnect()]);
+      }
+      return result;
+    },
+    { createTopics: true },
+  );
 
   const scope = [
     `reason ${args.filter.reasonCode}`,
