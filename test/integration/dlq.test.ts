@@ -223,6 +223,20 @@ describe('panacea dlq', () => {
     expect(third.stdout).toContain('skipped as already re-driven: 3');
     expect(third.exitCode).toBe(0);
     expect(await searchAll(isolation, 'heartbeat')).toHaveLength(2);
+
+    // Forced once more, after the stream rolled over past hb-number's backing index: the sink
+    // writes only what its data stream does not hold, so nothing is stored twice.
+    const forced = await runPanacea(
+      ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED', '--again'],
+      isolation.env,
+    );
+    expect(forced.stdout).toContain('re-driven ok: 3');
+    expect(forced.stdout).toContain('skipped as already re-driven: 0');
+    expect(forced.exitCode).toBe(0);
+    expect((await searchAll(isolation, 'heartbeat')).map((hit) => hit._id).sort()).toEqual([
+      'hb-named',
+      'hb-number',
+    ]);
     expect(await inspectGroups(isolation)).toEqual([
       expect.objectContaining({ stage: 'sink-elasticsearch', count: 3, redriven: 3 }),
     ]);
