@@ -24,6 +24,14 @@ const USAGE = `usage:
   panacea agents register --file FILE | list | remove ID...
                                                  the agent registry the enrichment adds to events
   panacea run [--until-idle]                     run the pipeline
+  panacea dlq inspect [--topic T]... [--stage S] [--reason CODE] [--json]
+                                                 dead letters by stage and reason: counts, first
+                                                 and last rejection, source topics, re-driven
+  panacea dlq inspect --show TOPIC:PARTITION:OFFSET [--json]
+                                                 one dead letter: headers, key, value decoded
+  panacea dlq replay --reason CODE [--stage S] [--topic T]... [--dry-run] [--again]
+                                                 re-drive dead letters through the stage that
+                                                 rejected them, once each (--again: once more)
   panacea alerts silence add --match K=V [--match K=V]... (--for 2h | --until RFC3339)
                                  [--starts RFC3339] [--comment T] [--author A]
   panacea alerts silence list [--all] | expire ID...
@@ -74,6 +82,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
   es: async () => (await import('./commands/es.js')).esCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
+  dlq: async () => (await import('./commands/dlq.js')).dlqCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   replay: async () => (await import('./commands/replay.js')).replayCommand,
   kibana: async () => (await import('./commands/kibana.js')).kibanaCommand,

@@ -58,6 +58,11 @@ export interface Naming {
    * destination, keyed by destination and notification id.
    */
   alertDeliveriesTopic(): string;
+  /**
+   * The compacted ledger of `panacea dlq replay`: one record per dead letter re-driven, keyed by
+   * its position `<dlq topic>:<partition>:<offset>`, so a dead letter is re-driven once.
+   */
+  deadLetterRedrivenTopic(): string;
 }
 
 export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namespace'>): Naming {
@@ -81,6 +86,7 @@ export function createNaming(config: Pick<PanaceaConfig, 'topicPrefix' | 'namesp
     alertsStateTopic: () => `${prefix}panacea.alerts-state`,
     alertsIndex: (record) => `alerts-agent.${record}-${config.namespace}`,
     alertDeliveriesTopic: () => `${prefix}panacea.alert-deliveries`,
+    deadLetterRedrivenTopic: () => `${prefix}panacea.dlq-redriven`,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Topic definitions: the raw topics agents publish to, the enriched topic, the metrics topic and
  * the metrics stage's compacted checkpoint topic, the alerts topic with the alerts stage's
- * checkpoint and silences topics, and one dead-letter topic per input topic. Creating them is idempotent and done by every command that needs them.
+ * checkpoint and silences topics, one dead-letter topic per input topic, and the ledger of
+ * re-driven dead letters. Creating them is idempotent and done by every command that needs them.
  */
 
 import { type Admin, createTopicsServed, type ITopicConfig } from '../core/kafka.js';
@@ -29,15 +30,19 @@ export function topicDefinitions(naming: Naming, replicationFactor = 1): ITopicC
     ),
     // One checkpoint per input partition, keyed by it: compaction keeps the latest of each and
     // nothing expires, since a checkpoint is the state the committed offsets stand on.
-    // The alerts stage's checkpoint and the silences are tables of the same kind.
-    ...[naming.metricsStateTopic(), naming.alertsStateTopic(), naming.silencesTopic()].map(
-      (topic) => ({
-        topic,
-        numPartitions: 1,
-        replicationFactor,
-        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-      }),
-    ),
+    // The alerts stage's checkpoint, the silences and the ledger of re-driven dead letters are
+    // tables of the same kind.
+    ...[
+      naming.metricsStateTopic(),
+      naming.alertsStateTopic(),
+      naming.silencesTopic(),
+      naming.deadLetterRedrivenTopic(),
+    ].map((topic) => ({
+      topic,
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    })),
     // Notifications keyed by fingerprint, kept like the events; their dead letters (and the
     // silences' ones, from the alerts sink) wait for a person.
     retained(naming.alertsTopic(), EVENT_TOPIC_PARTITIONS, 7 * DAY_MS),

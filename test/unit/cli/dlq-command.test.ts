@@ -1,0 +1,457 @@
+/**
+ * `panacea dlq`: dead letters read back from their headers, grouped by stage and reason, the
+ * filters, what each stage's re-drive means, the replay summary and exit code, the value preview
+ * of `--show`, and every bad argument refused naming the option before anything connects.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { dlqCommand, readInspectArgs, readReplayArgs } from '../../../cli/commands/dlq.js';
+import {
+  DeadLetterGroups,
+  formatGroups,
+  matchesFilter,
+  MISSING,
+  parsePosition,
+  readDeadLetterEntry,
+  type DeadLetterEntry,
+} from '../../../cli/dead-letters/dead-letter-entry.js';
+import {
+  countRefusal,
+  emptySummary,
+  exitCodeOf,
+  formatSummary,
+  redriveModeOf,
+  redriveModeOfEntry,
+} from '../../../cli/dead-letters/redrive-policy.js';
+import { sourceRecordOf } from '../../../cli/dead-letters/redrivers.js';
+import {
+  bytePreview,
+  decodeValue,
+  describeKey,
+  PREVIEW_BYTES,
+} from '../../../cli/dead-letters/value-preview.js';
+import { loadConfig } from '../../../core/config.js';
+import { DEAD_LETTER_HEADERS } from '../../../core/dead-letter.js';
+import { rejectedPanaceaError, thrownPanaceaError } from '../fixtures/panacea-error.js';
+
+interface Letter {
+  stage: string;
+  code: string;
+  rejectedAt: string;
+  offset: number;
+  sourceTopic?: string;
+}
+
+function entry({ stage, code, rejectedAt, offset, sourceTopic }: Letter): DeadLetterEntry {
+  return readDeadLetterEntry({
+    topic: 'agent.events.enriched.dlq',
+    partition: 0,
+    offset: String(offset),
+    key: Buffer.from('agent-1'),
+    value: Buffer.from('{"event":{"id":"e-1"}}'),
+    headers: {
+      traceparent: '00-abc-def-01',
+      [DEAD_LETTER_HEADERS.reasonCode]: code,
+      [DEAD_LETTER_HEADERS.reason]: `${code}: because ${offset}`,
+      [DEAD_LETTER_HEADERS.stage]: stage,
+      [DEAD_LETTER_HEADERS.sourceTopic]: sourceTopic ?? 'agent.events.enriched',
+      [DEAD_LETTER_HEADERS.sourcePartition]: '2',
+      [DEAD_LETTER_HEADERS.sourceOffset]: String(100 + offset),
+      [DEAD_LETTER_HEADERS.rejectedAt]: rejectedAt,
+    },
+    timestampMs: Date.parse('2026-12-05T10:00:00Z'),
+  });
+}
+
+describe('dead letters read back', () => {
+  it('reads the headers into stage, reason and source, and keeps the record headers apart', () => {
+    const read = entry({
+      stage: 'sink-elasticsearch',
+      code: 'DOCUMENT_REJECTED',
+      rejectedAt: '2026-12-05T10:00:00.000Z',
+      offset: 7,
+    });
+
+    expect(read).toMatchObject({
+      dlq: { topic: 'agent.events.enriched.dlq', partition: 0, offset: '7' },
+      stage: 'sink-elasticsearch',
+      reasonCode: 'DOCUMENT_REJECTED',
+      reason: 'DOCUMENT_REJECTED: because 7',
+      source: { topic: 'agent.events.enriched', partition: 2, offset: '107' },
+      rejectedAt: '2026-12-05T10:00:00.000Z',
+    });
+    expect(Object.keys(read.headers)).toHaveLength(7);
+    expect(Object.keys(read.recordHeaders)).toEqual(['traceparent']);
+  });
+
+  it('puts a dead letter back at its source position for the stage to see it as it was', () => {
+    const record = sourceRecordOf(
+      entry({ stage: 'enrich', code: 'UNKNOWN_SCHEMA_ID', rejectedAt: '', offset: 3 }),
+    );
+
+    expect(record).toMatchObject({ topic: 'agent.events.enriched', partition: 2, offset: '103' });
+    expect(record.key?.toString()).toBe('agent-1');
+    expect(Object.keys(record.headers ?? {})).toEqual(['traceparent']);
+  });
+
+  it('marks what a dead letter written by something else lacks', () => {
+    const read = readDeadLetterEntry({
+      topic: 'x.dlq',
+      partition: 0,
+      offset: '0',
+      key: null,
+      value: null,
+      headers: {},
+      timestampMs: 0,
+    });
+
+    expect(read).toMatchObject({ stage: MISSING, reasonCode: MISSING, rejectedAt: '' });
+    expect(read.source.partition).toBe(-1);
+  });
+});
+
+describe('dead-letter groups', () => {
+  it('counts by stage and reason with first and last rejection, sources and re-driven ones', () => {
+    const groups = new DeadLetterGroups();
+    const letters: Array<[Letter, boolean]> = [
+      [
+        {
+          stage: 'sink-elasticsearch',
+          code: 'DOCUMENT_REJECTED',
+          rejectedAt: '2026-12-05T10:00:02.000Z',
+          offset: 0,
+        },
+        true,
+      ],
+      [
+        {
+          stage: 'sink-elasticsearch',
+          code: 'DOCUMENT_REJECTED',
+          rejectedAt: '2026-12-05T10:00:01.000Z',
+          offset: 1,
+        },
+        false,
+      ],
+      [
+        {
+          stage: 'sink-elasticsearch',
+          code: 'DOCUMENT_REJECTED',
+          rejectedAt: '2026-12-05T10:00:03.000Z',
+          offset: 2,
+          sourceTopic: 'other',
+        },
+        false,
+      ],
+      [
+        {
+          stage: 'enrich',
+          code: 'DECODE_FAILED',
+          rejectedAt: '2026-12-05T09:00:00.000Z',
+          offset: 3,
+        },
+        false,
+      ],
+      [
+        {
+          stage: 'sink-elasticsearch',
+          code: 'CONTRACT_VIOLATION',
+          rejectedAt: '2026-12-05T09:00:00.000Z',
+          offset: 4,
+        },
+        false,
+      ],
+    ];
+    for (const [letter, redriven] of letters) groups.add(entry(letter), redriven);
+
+    const listed = groups.list();
+
+    expect(groups.total).toBe(5);
+    expect(listed.map((group) => [group.stage, group.reasonCode, group.count])).toEqual([
+      ['enrich', 'DECODE_FAILED', 1],
+      ['sink-elasticsearch', 'DOCUMENT_REJECTED', 3],
+      ['sink-elasticsearch', 'CONTRACT_VIOLATION', 1],
+    ]);
+    expect(listed[1]).toMatchObject({
+      redriven: 1,
+      firstRejectedAt: '2026-12-05T10:00:01.000Z',
+      lastRejectedAt: '2026-12-05T10:00:03.000Z',
+      sourceTopics: ['agent.events.enriched', 'other'],
+      deadLetterTopics: ['agent.events.enriched.dlq'],
+      latest: { position: 'agent.events.enriched.dlq:0:2', reason: 'DOCUMENT_REJECTED: because 2' },
+    });
+  });
+
+  it('prints one line per group with its newest reason, or says there are none', () => {
+    const groups = new DeadLetterGroups();
+    groups.add(
+      entry({
+        stage: 'enrich',
+        code: 'DECODE_FAILED',
+        rejectedAt: '2026-12-05T09:00:00.000Z',
+        offset: 3,
+      }),
+      false,
+    );
+
+    const lines = formatGroups(groups.list());
+
+    expect(lines[0]).toMatch(/^STAGE\s+REASON\s+COUNT\s+RE-DRIVEN\s+FIRST REJECTED/);
+    expect(lines[1]).toMatch(/^enrich\s+DECODE_FAILED\s+1\s+0\s+2026-12-05T09:00:00.000Z/);
+    expect(lines[2]).toBe('  newest: agent.events.enriched.dlq:0:3  DECODE_FAILED: because 3');
+    expect(formatGroups([])).toEqual(['no dead letters']);
+  });
+
+  it('filters by stage, stage family and reason code', () => {
+    const webhook = entry({
+      stage: 'sink-webhooks.pager',
+      code: 'DELIVERY_FAILED',
+      rejectedAt: '',
+      offset: 0,
+    });
+
+    expect(matchesFilter(webhook, { stage: 'sink-webhooks' })).toBe(true);
+    expect(matchesFilter(webhook, { stage: 'sink-webhooks.pager' })).toBe(true);
+    expect(matchesFilter(webhook, { stage: 'sink-webhooks.pag' })).toBe(false);
+    expect(matchesFilter(webhook, { stage: 'sink' })).toBe(false);
+    expect(matchesFilter(webhook, { reasonCode: 'DELIVERY_FAILED' })).toBe(true);
+    expect(matchesFilter(webhook, { stage: 'sink-webhooks', reasonCode: 'DELIVERY_REFUSED' })).toBe(
+      false,
+    );
+  });
+});
+
+describe('what re-driving means per stage', () => {
+  it('re-drives enrich, the Elasticsearch sinks and webhook destinations', () => {
+    expect(redriveModeOf('enrich')).toEqual({ kind: 'enrich' });
+    expect(redriveModeOf('sink-elasticsearch')).toEqual({
+      kind: 'sink',
+      stage: 'sink-elasticsearch',
+    });
+    expect(redriveModeOf('sink-metrics')).toEqual({ kind: 'sink', stage: 'sink-metrics' });
+    expect(redriveModeOf('sink-alerts')).toEqual({ kind: 'sink', stage: 'sink-alerts' });
+    expect(redriveModeOf('sink-webhooks.pager')).toEqual({ kind: 'webhook', destination: 'pager' });
+  });
+
+  it('sends a webhook dead letter that names no destination to every destination', () => {
+    const stage = 'sink-webhooks.pager';
+
+    expect(redriveModeOfEntry({ stage, headers: { 'panacea.dlq.destination': 'pager' } })).toEqual({
+      kind: 'webhook',
+      destination: 'pager',
+    });
+    expect(redriveModeOfEntry({ stage, headers: {} })).toEqual({
+      kind: 'webhook',
+      destination: undefined,
+    });
+    expect(redriveModeOfEntry({ stage: 'enrich', headers: {} })).toEqual({ kind: 'enrich' });
+  });
+
+  it('refuses the stateful stages, the audit archive and unknown stages, saying why', () => {
+    for (const [stage, why] of [
+      ['metrics', /stateful.*a second time/],
+      ['alerts', /stateful.*a second time/],
+      ['sink-audit-archive', /hash-chained/],
+      ['sink-webhooks.', /no stage of this build is named "sink-webhooks\."/],
+      [MISSING, /no stage of this build/],
+    ] as const) {
+      const mode = redriveModeOf(stage);
+      expect(mode.kind).toBe('refused');
+      expect(mode.kind === 'refused' ? mode.why : '').toMatch(why);
+    }
+  });
+});
+
+describe('replay summary', () => {
+  it('exits 0 when everything matched was re-driven or skipped', () => {
+    const summary = { ...emptySummary(), matched: 3, redriven: 2, skipped: 1 };
+
+    expect(formatSummary(summary, false)).toEqual([
+      'matched: 3',
+      're-driven ok: 2',
+      'failed again: 0',
+      'skipped as already re-driven: 1',
+    ]);
+    expect(exitCodeOf(summary)).toBe(0);
+  });
+
+  it('exits 1 and names the new reasons when some failed again', () => {
+    const summary = {
+      ...emptySummary(),
+      matched: 3,
+      redriven: 1,
+      failedAgain: { DOCUMENT_REJECTED: 1, CONTRACT_VIOLATION: 1 },
+    };
+
+    expect(formatSummary(summary, false)).toContain(
+      'failed again: 2 (CONTRACT_VIOLATION 1, DOCUMENT_REJECTED 1)',
+    );
+    expect(exitCodeOf(summary)).toBe(1);
+  });
+
+  it('exits 1 and says why when a stage refused', () => {
+    const summary = { ...emptySummary(), matched: 2 };
+    countRefusal(summary, 'metrics', 'stateful');
+    countRefusal(summary, 'metrics', 'stateful');
+
+    expect(formatSummary(summary, false)).toContain('not re-driven (metrics): 2: stateful');
+    expect(exitCodeOf(summary)).toBe(1);
+  });
+
+  it('counts what a dry run would re-drive', () => {
+    const summary = { ...emptySummary(), matched: 4, redriven: 4 };
+
+    expect(formatSummary(summary, true)).toEqual([
+      'matched: 4',
+      'would be re-driven: 4',
+      'skipped as already re-driven: 0',
+    ]);
+  });
+});
+
+describe('dead-letter values shown', () => {
+  const framed = Buffer.from([0, 0, 0, 0, 7, 2, 4]);
+
+  it('decodes a framed value through the codec and shows it as JSON', async () => {
+    const decoded = await decodeValue(framed, async () => ({ eventId: 'e-1' }));
+
+    expect(decoded).toEqual({ format: 'avro', schemaId: 7, json: '{\n  "eventId": "e-1"\n}' });
+  });
+
+  it('shows a framed value the codec cannot read as bytes with the codec reason', async () => {
+    const decoded = await decodeValue(framed, async () => {
+      throw new Error('schema id 7 is not registered');
+    });
+
+    expect(decoded).toMatchObject({
+      format: 'bytes',
+      note: 'framed for schema id 7, but the codec cannot read it: schema id 7 is not registered',
+    });
+  });
+
+  it('pretty-prints JSON, keeps text as text and previews other bytes', async () => {
+    const neverCalled = async (): Promise<unknown> => {
+      throw new Error('not Avro');
+    };
+
+    expect(await decodeValue(Buffer.from('{"a":[1]}'), neverCalled)).toEqual({
+      format: 'json',
+      json: '{\n  "a": [\n    1\n  ]\n}',
+    });
+    expect(await decodeValue(Buffer.from('plain words'), neverCalled)).toEqual({
+      format: 'text',
+      text: 'plain words',
+    });
+    expect(await decodeValue(Buffer.from([0xff, 0x01, 0x41]), neverCalled)).toEqual({
+      format: 'bytes',
+      preview: '3 bytes: ff 01 41\n  as text: ..A',
+    });
+    expect(await decodeValue(null, neverCalled)).toEqual({ format: 'null' });
+  });
+
+  it('cuts a long preview and says so', () => {
+    const preview = bytePreview(Buffer.alloc(PREVIEW_BYTES + 10, 0x41));
+
+    expect(preview).toMatch(
+      new RegExp(`^${PREVIEW_BYTES + 10} bytes \\(first ${PREVIEW_BYTES} shown\\)`),
+    );
+    expect(describeKey(Buffer.from('agent-1'))).toBe('agent-1');
+    expect(describeKey(null)).toBe('(none)');
+  });
+});
+
+describe('panacea dlq arguments', () => {
+  it('reads inspect filters and --show', () => {
+    expect(
+      readInspectArgs([
+        '--topic',
+        'a.dlq',
+        '--topic',
+        'b.dlq',
+        '--stage',
+        'enrich',
+        '--reason',
+        'DECODE_FAILED',
+      ]),
+    ).toEqual({
+      topics: ['a.dlq', 'b.dlq'],
+      filter: { stage: 'enrich', reasonCode: 'DECODE_FAILED' },
+      json: false,
+    });
+    expect(
+      readInspectArgs(['--show', 'test.x:agent.events.enriched.dlq:0:12', '--json']),
+    ).toMatchObject({
+      json: true,
+      show: { topic: 'test.x:agent.events.enriched.dlq', partition: 0, offset: 12n },
+    });
+    expect(parsePosition('--show', 'a.dlq:1:0')).toEqual({
+      topic: 'a.dlq',
+      partition: 1,
+      offset: 0n,
+    });
+  });
+
+  it('reads replay options', () => {
+    expect(
+      readReplayArgs([
+        '--reason',
+        'DOCUMENT_REJECTED',
+        '--stage',
+        'sink-elasticsearch',
+        '--dry-run',
+      ]),
+    ).toEqual({
+      topics: [],
+      filter: { stage: 'sink-elasticsearch', reasonCode: 'DOCUMENT_REJECTED' },
+      dryRun: true,
+      again: false,
+    });
+    expect(
+      readReplayArgs(['--reason', 'DELIVERY_FAILED', '--stage', 'sink-webhooks', '--again']),
+    ).toMatchObject({
+      again: true,
+    });
+  });
+
+  for (const [args, message] of [
+    [['inspect', '--show', 'a.dlq:0'], /--show: expected TOPIC:PARTITION:OFFSET .*got "a\.dlq:0"/],
+    [['inspect', '--show', 'a.dlq:x:1'], /--show: expected TOPIC:PARTITION:OFFSET/],
+    [
+      ['inspect', '--show', 'a.dlq:0:1', '--stage', 'enrich'],
+      /--show: names one dead letter; --topic, --stage and --reason do not go with it/,
+    ],
+    [
+      ['inspect', '--reason', 'NOT_A_CODE'],
+      /--reason: "NOT_A_CODE" is not a reason code; expected one of USAGE, /,
+    ],
+    [['inspect', '--stage', ''], /--stage: expected a stage name/],
+    [['inspect', '--bogus'], /Unknown option '--bogus'/],
+    [['replay'], /dlq replay --reason: required/],
+    [['replay', '--reason', 'decode_failed'], /--reason: "decode_failed" is not a reason code/],
+    [
+      ['replay', '--reason', 'DECODE_FAILED', '--stage', 'metrics'],
+      /--stage metrics: not re-driven: the metrics stage is stateful/,
+    ],
+    [
+      ['replay', '--reason', 'DECODE_FAILED', '--stage', 'sink-audit-archive'],
+      /--stage sink-audit-archive: not re-driven: the audit archive/,
+    ],
+    [['purge'], /dlq: expected inspect or replay, got "purge"/],
+    [[], /dlq: expected inspect or replay, got nothing/],
+  ] as const) {
+    it(`refuses dlq ${args.join(' ') || '(nothing)'} naming the option`, async () => {
+      // Checked before anything connects: no broker is at this address.
+      const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:1' });
+
+      const error = await rejectedPanaceaError(dlqCommand([...args], config));
+
+      expect(error.code).toBe('USAGE');
+      expect(error.message).toMatch(message);
+    });
+  }
+
+  it('refuses a position whose parts are not numbers', () => {
+    expect(thrownPanaceaError(() => parsePosition('--show', 'a.dlq:0:-1')).message).toContain(
+      'got "a.dlq:0:-1"',
+    );
+  });
+});
