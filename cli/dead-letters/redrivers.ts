@@ -19,7 +19,7 @@ import {
   type TopicMessages,
 } from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
-import { EVENT_KINDS, type EventKind, type Naming } from '../../core/naming.js';
+import type { Naming } from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import {
   openAgentRegistry,
@@ -35,6 +35,7 @@ import type { SchemaCodec } from '../../schemas/codec.js';
 import { createAlertsSinkStage } from '../../sinks/elasticsearch/alerts-sink-stage.js';
 import { createElasticsearchStage } from '../../sinks/elasticsearch/elasticsearch-stage.js';
 import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-stage.js';
+import { storedDocuments } from '../../sinks/elasticsearch/stored-documents.js';
 import { DeliveryLedger, ensureLedgerTopic } from '../../sinks/webhooks/delivery-ledger.js';
 import { loadDestinationsFile } from '../../sinks/webhooks/destinations-file.js';
 import { createDestinationStage, webhookStageName } from '../../sinks/webhooks/webhook-stage.js';
@@ -161,7 +162,7 @@ export class Redrivers {
       async redrive(records, context) {
         // Create-by-id finds a stored document in the write index only: a dead letter re-driven
         // again (--again) after the stream rolled over would be stored twice without this look.
-        const stored = await storedEvents(client, naming, records);
+        const stored = await storedDocuments(client, naming, records);
         return through.redrive(
           records.filter((record) => !stored.has(record)),
           context,
@@ -264,57 +265,4 @@ export class Redrivers {
     }
     return this.#elasticsearch;
   }
-}
-
-/**
- * The enriched records whose document their data stream already holds, in any backing index.
- * A record that names no kind or event id is left to the sink, which dead-letters it.
- */
-async function storedEvents(
-  client: Client,
-  naming: Naming,
-  records: readonly StageRecord[],
-): Promise<Set<StageRecord>> {
-  const byStream = new Map<string, Map<string, StageRecord>>();
-  for (const record of records) {
-    const target = eventTarget(record);
-    if (target === undefined) continue;
-    const stream = naming.dataStream(target.kind);
-    const ids = byStream.get(stream) ?? new Map<string, StageRecord>();
-    ids.set(target.id, record);
-    byStream.set(stream, ids);
-  }
-
-  const stored = new Set<StageRecord>();
-  for (const [stream, ids] of byStream) {
-    const response = await client.search({
-      index: stream,
-      size: ids.size,
-      _source: false,
-      query: { ids: { values: [...ids.keys()] } },
-      ignore_unavailable: true,
-      allow_no_indices: true,
-    });
-    for (const hit of response.hits.hits) {
-      const record = hit._id === undefined ? undefined : ids.get(hit._id);
-      if (record !== undefined) stored.add(record);
-    }
-  }
-  return stored;
-}
-
-function eventTarget(record: StageRecord): { kind: EventKind; id: string } | undefined {
-  let document: { event?: { id?: unknown }; panacea?: { kind?: unknown } };
-  try {
-    document = JSON.parse(record.value?.toString('utf8') ?? '') as typeof document;
-  } catch {
-    return undefined;
-  }
-  const kind = document.panacea?.kind;
-  const id = document.event?.id;
-  if (typeof id !== 'string' || id === '') return undefined;
-  if (typeof kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(kind)) {
-    return undefined;
-  }
-  return { kind: kind as EventKind, id };
 }

@@ -27,13 +27,7 @@ import {
   sendDurably,
   type TopicMessages,
 } from '../../core/kafka.js';
-import {
-  createNaming,
-  EVENT_KINDS,
-  type EventKind,
-  kindOfRawTopic,
-  type Naming,
-} from '../../core/naming.js';
+import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import type { PanaceaConfig } from '../../core/config.js';
 import {
@@ -51,6 +45,7 @@ import {
   type MetricsRecomputationResult,
 } from '../../sinks/elasticsearch/metrics-recompute.js';
 import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-stage.js';
+import { storedDocuments } from '../../sinks/elasticsearch/stored-documents.js';
 import type { ReplayInto } from './replay-request.js';
 
 /** A dead letter a replay sends carries this header, with the replay's id. */
@@ -171,11 +166,8 @@ function stageTarget(options: SinkOptions, stage: StageDefinition): ReplayTarget
 }
 
 /**
- * Enriched documents into their data streams, by the Elasticsearch sink's code. Documents the
- * data stream already holds under their event id are left out first: create-by-id alone finds a
- * duplicate only in the write index, and a replay of events older than the stream's last rollover
- * would store them again. (A document indexed within the last refresh interval is not yet
- * searchable; it is still in the write index, where create-by-id finds it.)
+ * Enriched documents into their data streams, by the Elasticsearch sink's code, leaving out first
+ * the ones their data stream already holds in any backing index (see stored-documents.ts).
  */
 function eventsTarget(options: SinkOptions): ReplayTarget {
   const sink = stageTarget(
@@ -198,58 +190,6 @@ function eventsTarget(options: SinkOptions): ReplayTarget {
     },
     duplicates: () => sink.duplicates() + foundStored,
   };
-}
-
-/** The records whose document their data stream already holds, in any backing index. */
-async function storedDocuments(
-  client: Client,
-  naming: Naming,
-  records: StageRecord[],
-): Promise<Set<StageRecord>> {
-  const byStream = new Map<string, Map<string, StageRecord>>();
-  for (const record of records) {
-    const target = documentTarget(record);
-    // A document that names no kind or id is left to the sink, which dead-letters it.
-    if (target === undefined) continue;
-    const stream = naming.dataStream(target.kind);
-    const ids = byStream.get(stream) ?? new Map<string, StageRecord>();
-    ids.set(target.id, record);
-    byStream.set(stream, ids);
-  }
-  const stored = new Set<StageRecord>();
-  for (const [stream, ids] of byStream) {
-    const response = await client.search({
-      index: stream,
-      size: ids.size,
-      _source: false,
-      query: { ids: { values: [...ids.keys()] } },
-      ignore_unavailable: true,
-      allow_no_indices: true,
-    });
-    for (const hit of response.hits.hits) {
-      const record = hit._id === undefined ? undefined : ids.get(hit._id);
-      if (record !== undefined) stored.add(record);
-    }
-  }
-  return stored;
-}
-
-function documentTarget(record: StageRecord): { kind: EventKind; id: string } | undefined {
-  try {
-    const document = JSON.parse(record.value?.toString('utf8') ?? '') as {
-      event?: { id?: unknown };
-      panacea?: { kind?: unknown };
-    };
-    const kind = document.panacea?.kind;
-    const id = document.event?.id;
-    if (typeof id !== 'string' || id === '') return undefined;
-    if (typeof kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(kind)) {
-      return undefined;
-    }
-    return { kind: kind as EventKind, id };
-  } catch {
-    return undefined;
-  }
 }
 
 /**
