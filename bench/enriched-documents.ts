@@ -26,7 +26,11 @@ export function generateDocuments(count: number): EnrichedDocument[] {
     .map((event) => toEnrichedDocument(event, { ingestedAtMs: nowMs, createdAtMs: nowMs }));
 }
 
-export async function fillEnrichedTopic(kafka: Kafka, topic: string, documents: EnrichedDocument[]) {
+export async function fillEnrichedTopic(
+  kafka: Kafka,
+  topic: string,
+  documents: EnrichedDocument[],
+) {
   const producer = createDurableProducer(kafka);
   await producer.connect();
   try {
