@@ -12,7 +12,7 @@ const USAGE = `usage:
   panacea es setup|status|retention [--json] [--dry-run]
                                                  index templates and data streams (setup),
                                                  what they hold (status), expire data (retention)
-  panacea produce --file FILE|-                 publish NDJSON contract events
+  panacea produce --file FILE|-                  publish NDJSON contract events
   panacea import --format openhands FILE [--tz ZONE] [--agent-id ID]
                                                  publish a real agent session
   panacea import --format swe-agent FILE --start RFC3339 [--agent-id ID] [--partial]
@@ -53,7 +53,8 @@ const USAGE = `usage:
                  [--into sinks|elasticsearch:NAMESPACE|topic:NAME] [--dry-run] [--json]
                                                  run an exact range [from, to) of history through
                                                  the sinks again, beside the live pipeline
-  panacea replay --from-archive [--from RFC3339] [--to RFC3339] [--agent ID]... [--kind audit]
+  panacea replay --from-archive [--from RFC3339] [--to RFC3339] [--agent ID]... [--workflow ID]...
+                 [--kind audit]
                  [--into sinks|elasticsearch:NAMESPACE|topic:NAME] [--dry-run] [--json]
                                                  write the verified audit archive back (by Kafka
                                                  timestamp); exit 2 on a broken archive

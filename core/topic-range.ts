@@ -15,8 +15,8 @@ import { stageRecordOf, type StageRecord } from './stage-runner.js';
 
 /** A `--from` or `--to` bound: a time, or an offset per partition. */
 export type RangeBound =
-  | { kind: 'time'; epochMs: number; text: string }
-  | { kind: 'offsets'; offsets: Map<number, bigint>; text: string };
+  | { kind: 'time'; epochMs: number; option: string; text: string }
+  | { kind: 'offsets'; offsets: Map<number, bigint>; option: string; text: string };
 
 export interface PartitionRange {
   topic: string;
@@ -38,6 +38,10 @@ export interface TopicRange {
 }
 
 const OFFSETS_PATTERN = /^\d+:\d+(,\d+:\d+)*$/;
+/** Something meant as offsets (a colon between numbers) that OFFSETS_PATTERN refuses. */
+const OFFSETS_LIKE = /^[-+\d\s]*:[-+\d\s]*(,[-+\d\s]*:[-+\d\s]*)*$/;
+/** Kafka's partition numbers are 32-bit signed integers. */
+const MAX_PARTITION = 2_147_483_647;
 
 /**
  * `2026-12-05T10:00:00Z` (any RFC 3339 time) or `0:1200,1:980` (offsets by partition).
@@ -49,17 +53,27 @@ export function parseRangeBound(
   parseTime: (option: string, text: string) => number,
 ): RangeBound {
   if (!OFFSETS_PATTERN.test(text)) {
-    return { kind: 'time', epochMs: parseTime(option, text), text };
+    if (OFFSETS_LIKE.test(text)) {
+      throw new PanaceaError(
+        'USAGE',
+        `${option}: expected offsets as PARTITION:OFFSET[,PARTITION:OFFSET…] with non-negative integers, got "${text}"`,
+      );
+    }
+    return { kind: 'time', epochMs: parseTime(option, text), option, text };
   }
   const offsets = new Map<number, bigint>();
   for (const pair of text.split(',')) {
-    const [partition, offset] = pair.split(':') as [string, string];
-    if (offsets.has(Number(partition))) {
+    const [partitionText, offset] = pair.split(':') as [string, string];
+    const partition = Number(partitionText);
+    if (partition > MAX_PARTITION) {
+      throw new PanaceaError('USAGE', `${option}: ${partitionText} is not a partition number`);
+    }
+    if (offsets.has(partition)) {
       throw new PanaceaError('USAGE', `${option}: partition ${partition} is given twice`);
     }
-    offsets.set(Number(partition), BigInt(offset));
+    offsets.set(partition, BigInt(offset));
   }
-  return { kind: 'offsets', offsets, text };
+  return { kind: 'offsets', offsets, option, text };
 }
 
 /**
@@ -82,7 +96,7 @@ export async function resolveTopicRange(
       if (!partitionNumbers.has(partition)) {
         throw new PanaceaError(
           'USAGE',
-          `${bound.text}: ${topic} has no partition ${partition} (it has ${ends.length})`,
+          `${bound.option} ${bound.text}: ${topic} has no partition ${partition} (it has ${ends.length})`,
           { topic, partition },
         );
       }
@@ -149,9 +163,13 @@ function boundOffset(
   }
   const offset = bound.offsets.get(partition) ?? fallback;
   if (offset < low || offset > high) {
+    const holds =
+      low === high
+        ? `which holds no records (its next offset is ${high})`
+        : `which holds offsets ${low} to ${high - 1n}`;
     throw new PanaceaError(
       'USAGE',
-      `${bound.text}: offset ${offset} is outside partition ${partition} of ${topic}, which holds offsets ${low} to ${high - 1n}`,
+      `${bound.option} ${bound.text}: offset ${offset} is outside partition ${partition} of ${topic}, ${holds}`,
       { topic, partition, offset: offset.toString() },
     );
   }
@@ -169,8 +187,8 @@ function emptyReason(
   if (from?.kind === 'time' && start >= high) {
     return `no record at or after --from ${from.text}`;
   }
-  if (to !== undefined) return `nothing between --from and --to`;
-  return 'nothing in range';
+  if (start >= high) return `--from ${from?.text ?? ''} is at the partition's end`;
+  return `no record between --from and --to`;
 }
 
 /** Whether a fetched record is inside the range's time bounds (offsets are checked by the reader). */

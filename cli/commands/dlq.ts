@@ -39,6 +39,7 @@ import { openSchemaCodec, type SchemaCodec } from '../../schemas/codec.js';
 import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../../schemas/registry/schema-registry.js';
 import { EXIT_OK, parseCommandArgs, say } from '../command-line.js';
+import { withPrefix } from '../replay/target-topic.js';
 import {
   DeadLetterGroups,
   formatGroups,
@@ -81,10 +82,31 @@ const logger = componentLogger('dlq');
 export async function dlqCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const [action, ...rest] = args;
   switch (action) {
-    case 'inspect':
-      return inspect(readInspectArgs(rest), config);
-    case 'replay':
-      return replay(readReplayArgs(rest), config);
+    case 'inspect': {
+      // Topics are named as in `panacea replay`: without the deployment's prefix, or with it.
+      const inspectArgs = readInspectArgs(rest);
+      const show = inspectArgs.show;
+      return inspect(
+        {
+          ...inspectArgs,
+          topics: inspectArgs.topics.map((topic) => withPrefix(topic, config.topicPrefix)),
+          ...(show === undefined
+            ? {}
+            : { show: { ...show, topic: withPrefix(show.topic, config.topicPrefix) } }),
+        },
+        config,
+      );
+    }
+    case 'replay': {
+      const replayArgs = readReplayArgs(rest);
+      return replay(
+        {
+          ...replayArgs,
+          topics: replayArgs.topics.map((topic) => withPrefix(topic, config.topicPrefix)),
+        },
+        config,
+      );
+    }
     default:
       throw new PanaceaError(
         'USAGE',

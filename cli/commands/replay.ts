@@ -10,8 +10,13 @@
  */
 
 import type { PanaceaConfig } from '../../core/config.js';
-import { PanaceaError } from '../../core/errors.js';
-import { type Admin, connectKafkaAdmin, createKafka } from '../../core/kafka.js';
+import { messageOf, PanaceaError } from '../../core/errors.js';
+import {
+  type Admin,
+  connectKafkaAdmin,
+  createKafka,
+  createTopicsServed,
+} from '../../core/kafka.js';
 import { componentLogger } from '../../core/logger.js';
 import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
 import {
@@ -26,12 +31,16 @@ import { createEventFilter, isEventTopic } from '../replay/replay-filter.js';
 import { isFiltering, parseReplayRequest, type ReplayRequest } from '../replay/replay-request.js';
 import type { MetricsRecomputationResult } from '../../sinks/elasticsearch/metrics-recompute.js';
 import { OpenedClients, openTargets } from '../replay/open-targets.js';
-import type { ReplayTarget } from '../replay/replay-targets.js';
+import { checkTargetTopic, intoWithPrefix, withPrefix } from '../replay/target-topic.js';
+import { checkSinkTopic, type ReplayTarget, type TargetWrite } from '../replay/replay-targets.js';
 
 const logger = componentLogger('replay');
 
 /** Stopped by SIGINT or SIGTERM before the range was done, as a shell reports a SIGINT. */
 const EXIT_INTERRUPTED = 130;
+
+/** How long one batch may take to write, retries included, before the replay gives up. */
+const BATCH_WRITE_TIMEOUT_MS = 120_000;
 
 /** What a replay did with one topic. */
 export interface TopicReplaySummary {
@@ -53,18 +62,21 @@ export interface TopicReplaySummary {
 }
 
 export async function replayCommand(args: string[], config: PanaceaConfig): Promise<number> {
-  const request = parseReplayRequest(args);
+  const parsed = parseReplayRequest(args);
+  const request = { ...parsed, into: intoWithPrefix(parsed.into, config.topicPrefix) };
   if (request.fromArchive)
     return (await import('../replay/rehydrate-archive.js')).rehydrateCommand(request, config);
   const naming = createNaming(config);
-  const topics = request.topics.map((topic) => withPrefix(topic, config.topicPrefix));
+  const topics = [...new Set(request.topics.map((topic) => withPrefix(topic, config.topicPrefix)))];
   checkFilterTopics(request, naming, topics);
 
   const kafka = createKafka(config, 'panacea-replay');
   const admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
   const opened = new OpenedClients();
   try {
-    await checkTopicsExist(admin, topics, request);
+    await checkTopicsExist(admin, naming, topics, request);
+    // A dry run refuses what the real run would, so it predicts it.
+    for (const topic of topics) checkSinkTopic(naming, request.into, topic);
     const ranges: TopicRange[] = [];
     for (const topic of topics) {
       ranges.push(await resolveTopicRange(admin, topic, request.from, request.to));
@@ -114,10 +126,15 @@ export async function replayCommand(args: string[], config: PanaceaConfig): Prom
       });
     } catch (error) {
       progress.end();
-      if (!stop.signal.aborted) throw error;
       // What was written stays written, and a replay of the same range again adds nothing.
-      report(request, summaries, 'interrupted: stopped by a signal; what was done so far');
-      return EXIT_INTERRUPTED;
+      if (stop.signal.aborted) {
+        report(request, summaries, 'interrupted: stopped by a signal; what was done so far');
+        return EXIT_INTERRUPTED;
+      }
+      const failure = asReplayFailure(error);
+      const code = failure instanceof PanaceaError ? failure.code : 'an unexpected error';
+      report(request, summaries, `stopped by ${code}; what was done so far`);
+      throw failure;
     }
     progress.end();
     for (const [topic, target] of targets ?? []) {
@@ -132,7 +149,10 @@ export async function replayCommand(args: string[], config: PanaceaConfig): Prom
       'replay finished',
     );
     report(request, summaries, request.dryRun ? 'dry run, nothing written' : 'replayed');
-    return summaries.some((summary) => summary.deadLettered > 0) ? EXIT_PARTIAL : EXIT_OK;
+    const rejected = summaries.some((summary) => summary.deadLettered + summary.unreadable > 0);
+    return rejected ? EXIT_PARTIAL : EXIT_OK;
+  } catch (error) {
+    throw asReplayFailure(error);
   } finally {
     await opened.close();
     await admin.disconnect();
@@ -168,14 +188,25 @@ async function replayBatch(
     return;
   }
   await target.observeRange?.(batch.offsetRangeRecords);
-  const written = await target.write(records, { signal, heartbeat: batch.heartbeat });
+  // The sinks retry a target that refuses or does not answer for as long as it takes; a replay,
+  // which a person waits for, gives up on a batch after a while and says why.
+  const writeSignal = AbortSignal.any([signal, AbortSignal.timeout(BATCH_WRITE_TIMEOUT_MS)]);
+  let written: TargetWrite;
+  try {
+    written = await target.write(records, { signal: writeSignal, heartbeat: batch.heartbeat });
+  } catch (error) {
+    if (!signal.aborted && writeSignal.aborted) {
+      throw new PanaceaError(
+        'ELASTICSEARCH_UNAVAILABLE',
+        `a batch of ${records.length} records from ${batch.range.topic} partition ${batch.partition.partition} could not be written in ${BATCH_WRITE_TIMEOUT_MS / 1_000} s: the target kept refusing or did not answer (see the log)`,
+        { topic: batch.range.topic, partition: batch.partition.partition },
+        error,
+      );
+    }
+    throw error;
+  }
   summary.written += written.written;
   summary.deadLettered += written.deadLettered;
-}
-
-/** `agent.audit` means the deployment's `<prefix>agent.audit`; a name with the prefix is kept. */
-function withPrefix(topic: string, prefix: string): string {
-  return prefix === '' || topic.startsWith(prefix) ? topic : prefix + topic;
 }
 
 function checkFilterTopics(request: ReplayRequest, naming: Naming, topics: string[]): void {
@@ -191,6 +222,7 @@ function checkFilterTopics(request: ReplayRequest, naming: Naming, topics: strin
 
 async function checkTopicsExist(
   admin: Admin,
+  naming: Naming,
   topics: string[],
   request: ReplayRequest,
 ): Promise<void> {
@@ -200,21 +232,29 @@ async function checkTopicsExist(
       throw new PanaceaError('USAGE', `--topic ${topic}: there is no such topic`, { topic });
     }
   }
-  if (request.into.kind === 'topic') {
-    const into = request.into.topic;
-    if (topics.includes(into)) {
-      throw new PanaceaError(
-        'USAGE',
-        `--into topic:${into}: the replay reads that topic; writing into it would replay it again`,
-      );
-    }
-    if (!existing.has(into) && !request.dryRun) {
-      const metadata = await admin.fetchTopicMetadata({ topics });
-      const numPartitions = Math.max(...metadata.topics.map((topic) => topic.partitions.length));
-      await admin.createTopics({ topics: [{ topic: into, numPartitions }], waitForLeaders: true });
-      logger.info({ topic: into, numPartitions }, 'created the target topic');
-    }
+  if (request.into.kind !== 'topic') return;
+  const into = request.into.topic;
+  const { exists } = await checkTargetTopic(admin, naming, into, topics);
+  if (!exists && !request.dryRun) {
+    const metadata = await admin.fetchTopicMetadata({ topics });
+    const numPartitions = Math.max(...metadata.topics.map((topic) => topic.partitions.length));
+    await createTopicsServed(admin, [{ topic: into, numPartitions }]);
+    logger.info({ topic: into, numPartitions }, 'created the target topic');
   }
+}
+
+/**
+ * A failure as the person running the replay should read it: kafkajs's own errors (a broker that
+ * accepts connections but does not answer, a topic it refuses to create) become KAFKA_UNAVAILABLE
+ * with kafkajs's message, instead of a stack trace.
+ */
+function asReplayFailure(error: unknown): unknown {
+  if (error instanceof PanaceaError) return error;
+  const name = error instanceof Error ? error.name : '';
+  if (name.startsWith('KafkaJS') || /broker/i.test(messageOf(error))) {
+    return new PanaceaError('KAFKA_UNAVAILABLE', `Kafka failed: ${messageOf(error)}`, {}, error);
+  }
+  return error;
 }
 
 function emptySummary(range: TopicRange): TopicReplaySummary {
@@ -244,7 +284,7 @@ function report(request: ReplayRequest, summaries: TopicReplaySummary[], outcome
   say(`${outcome}${request.dryRun ? '' : ` into ${describeInto(request)}`}`);
   for (const summary of summaries) {
     say(
-      `${summary.topic}: read ${summary.read}, ${request.dryRun ? 'would write' : 'written'} ${summary.written}, already stored ${summary.alreadyStored}, skipped by filter ${summary.skippedByFilter}, unreadable ${summary.unreadable}, dead-lettered ${summary.deadLettered}`,
+      `${summary.topic}: read ${summary.read}, ${request.dryRun ? 'would send (not checked against what is stored)' : 'written'} ${summary.written}, already stored ${summary.alreadyStored}, skipped by filter ${summary.skippedByFilter}, unreadable ${summary.unreadable}, dead-lettered ${summary.deadLettered}`,
     );
     if (summary.metrics !== undefined) say(`  ${describeMetrics(summary.metrics)}`);
     // Said once for the topic when every partition is empty for the same reason.

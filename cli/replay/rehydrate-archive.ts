@@ -54,6 +54,7 @@ import {
 import { EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
 import { archiveRootOf, resolvePublicKey } from '../commands/audit-support.js';
 import { OpenedClients, openTargets } from './open-targets.js';
+import { checkTargetTopic } from './target-topic.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, type FilterVerdict } from './replay-filter.js';
 import { isFiltering, type ReplayRequest } from './replay-request.js';
@@ -156,7 +157,7 @@ export async function rehydrateCommand(
     let target: ReplayTarget | undefined;
     if (!request.dryRun && plan.segments.length > 0) {
       admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
-      await ensureTargetTopic(request, admin, plan);
+      await ensureTargetTopic(request, admin, naming, plan);
       const targets = await openTargets(request, config, naming, [topic], {
         kafka,
         admin,
@@ -472,11 +473,14 @@ export function headersOf(headers: ArchivedRecord['headers']): IHeaders | undefi
 async function ensureTargetTopic(
   request: ReplayRequest,
   admin: Admin,
+  naming: Naming,
   plan: ArchivePlan,
 ): Promise<void> {
   if (request.into.kind !== 'topic') return;
   const topic = request.into.topic;
-  if ((await admin.listTopics()).includes(topic)) return;
+  // The deployment's own audit topic only when it is empty: refilling it while it holds records
+  // would archive and count them twice.
+  if ((await checkTargetTopic(admin, naming, topic, [])).exists) return;
   const numPartitions = Math.max(0, ...plan.partitions) + 1;
   await createTopicsServed(admin, [{ topic, numPartitions }]);
   logger.info({ topic, numPartitions }, 'created the target topic');
@@ -531,7 +535,7 @@ export function describeRehydration(
   const lines = [
     `${outcome}${request.dryRun ? '' : ` into ${describeInto(request)}`} from the audit archive ${result.root} (verified with ${result.keySource})`,
     `range: [${isoOrNull(bounds.fromMs) ?? 'the start'}, ${isoOrNull(bounds.toMs) ?? 'the end'}) by ${TIME_BASIS}`,
-    `${plan.topic}: segments read ${counts.segmentsRead}, records read ${counts.read}, ${request.dryRun ? 'would write' : 'written'} ${counts.written}, already stored ${counts.alreadyStored}, skipped by filter ${counts.skippedByFilter}, unreadable ${counts.unreadable}, dead-lettered ${counts.deadLettered}`,
+    `${plan.topic}: segments read ${counts.segmentsRead}, records read ${counts.read}, ${request.dryRun ? 'would send (not checked against what is stored)' : 'written'} ${counts.written}, already stored ${counts.alreadyStored}, skipped by filter ${counts.skippedByFilter}, unreadable ${counts.unreadable}, dead-lettered ${counts.deadLettered}`,
   ];
   if (plan.segments.length === 0 && plan.deleted.length === 0) {
     lines.push('  nothing in range: no archived segment has records in it');

@@ -40,7 +40,19 @@ export interface ReplayRequest {
 const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_]*$/;
 const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 
+/** Options that take one value: given twice, the first would be dropped without a word. */
+const SINGLE_OPTIONS = ['--from', '--to', '--into'];
+
+/** Elasticsearch names are at most 255 bytes; the longest Panacea adds to a namespace is 29. */
+const MAX_NAMESPACE_LENGTH = 100;
+
 export function parseReplayRequest(args: string[]): ReplayRequest {
+  for (const option of SINGLE_OPTIONS) {
+    const count = args.filter((arg) => arg === option || arg.startsWith(`${option}=`)).length;
+    if (count > 1) {
+      throw new PanaceaError('USAGE', `${option}: given ${count} times; give it once`);
+    }
+  }
   const { values } = parseCommandArgs(args, {
     topic: { type: 'string', multiple: true },
     from: { type: 'string' },
@@ -54,7 +66,7 @@ export function parseReplayRequest(args: string[]): ReplayRequest {
     json: { type: 'boolean' },
   });
   const fromArchive = values['from-archive'] === true;
-  const topics = (values.topic ?? []).flatMap((value) => value.split(',')).filter(Boolean);
+  const topics = listOf('--topic', values.topic);
   if (fromArchive && topics.length > 0) {
     throw new PanaceaError(
       'USAGE',
@@ -68,7 +80,7 @@ export function parseReplayRequest(args: string[]): ReplayRequest {
     );
   }
   for (const topic of topics) {
-    if (!TOPIC_PATTERN.test(topic)) {
+    if (!isTopicName(topic)) {
       throw new PanaceaError('USAGE', `--topic: "${topic}" is not a valid topic name`);
     }
   }
@@ -88,6 +100,14 @@ export function parseReplayRequest(args: string[]): ReplayRequest {
     );
   }
   if (from?.kind === 'offsets' && to?.kind === 'offsets') {
+    const fromPartitions = [...from.offsets.keys()].sort((a, b) => a - b).join(',');
+    const toPartitions = [...to.offsets.keys()].sort((a, b) => a - b).join(',');
+    if (fromPartitions !== toPartitions) {
+      throw new PanaceaError(
+        'USAGE',
+        `--from names partitions ${fromPartitions} and --to names ${toPartitions}: offset bounds name the partitions to read, so both must name the same ones`,
+      );
+    }
     for (const [partition, start] of from.offsets) {
       const end = to.offsets.get(partition);
       if (end !== undefined && end < start) {
@@ -120,7 +140,7 @@ function filterOf(
   workflows: string[] | undefined,
   kinds: string[] | undefined,
 ): ReplayFilter {
-  const kindList = (kinds ?? []).flatMap((value) => value.split(',')).filter(Boolean);
+  const kindList = listOf('--kind', kinds);
   for (const kind of kindList) {
     if (!(EVENT_KINDS as readonly string[]).includes(kind)) {
       throw new PanaceaError(
@@ -137,11 +157,25 @@ function filterOf(
       throw new PanaceaError('USAGE', `${option}: expected an id, got an empty value`);
     }
   }
+
   return {
     agentIds: agents ?? [],
     workflowIds: workflows ?? [],
     kinds: kindList as EventKind[],
   };
+}
+
+/** Repeated values and comma-separated lists alike; an empty item is refused, not ignored. */
+function listOf(option: string, values: string[] | undefined): string[] {
+  const items = (values ?? []).flatMap((value) => value.split(','));
+  if (items.some((item) => item.trim() === '')) {
+    throw new PanaceaError('USAGE', `${option}: expected a value, got an empty one`);
+  }
+  return items;
+}
+
+function isTopicName(name: string): boolean {
+  return TOPIC_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
 export function isFiltering(filter: ReplayFilter): boolean {
@@ -153,16 +187,16 @@ function intoOf(text: string | undefined): ReplayInto {
   const [target, ...rest] = text.split(':');
   const name = rest.join(':');
   if (target === 'elasticsearch' || target === 'es') {
-    if (!NAMESPACE_PATTERN.test(name)) {
+    if (!NAMESPACE_PATTERN.test(name) || name.length > MAX_NAMESPACE_LENGTH) {
       throw new PanaceaError(
         'USAGE',
-        `--into ${text}: expected elasticsearch:NAMESPACE, a namespace of lower-case letters, digits and _ (the data streams become logs-agent.<kind>-NAMESPACE)`,
+        `--into ${text}: expected elasticsearch:NAMESPACE, a namespace of at most ${MAX_NAMESPACE_LENGTH} lower-case letters, digits and _ (the data streams become logs-agent.<kind>-NAMESPACE)`,
       );
     }
     return { kind: 'elasticsearch', namespace: name };
   }
   if (target === 'topic') {
-    if (!TOPIC_PATTERN.test(name)) {
+    if (!isTopicName(name)) {
       throw new PanaceaError('USAGE', `--into ${text}: "${name}" is not a valid topic name`);
     }
     return { kind: 'topic', topic: name };

@@ -92,6 +92,19 @@ export interface ReplayTargetOptions {
 }
 
 /** The topics a replay into the sinks knows how to route, for checks and error messages. */
+/** Refuses, before anything is read, a topic no sink consumes when the target is the sinks. */
+export function checkSinkTopic(naming: Naming, into: ReplayInto, topic: string): void {
+  if (into.kind !== 'topic' && !sinkTopics(naming).includes(topic)) throw noSinkFor(naming, topic);
+}
+
+function noSinkFor(naming: Naming, topic: string): PanaceaError {
+  return new PanaceaError(
+    'USAGE',
+    `--topic ${topic}: no sink consumes this topic; into the sinks a replay takes ${sinkTopics(naming).join(', ')} (or use --into topic:NAME to copy any topic)`,
+    { topic },
+  );
+}
+
 export function sinkTopics(naming: Naming): string[] {
   return [
     ...naming.rawTopics(),
@@ -140,11 +153,7 @@ export function createReplayTarget(options: ReplayTargetOptions, topic: string):
   if (topic === naming.alertsTopic() || topic === naming.silencesTopic()) {
     return stageTarget(sinkOptions, createAlertsSinkStage({ naming, client: options.client }));
   }
-  throw new PanaceaError(
-    'USAGE',
-    `--topic ${topic}: no sink consumes this topic; into the sinks a replay takes ${sinkTopics(naming).join(', ')} (or use --into topic:NAME to copy any topic)`,
-    { topic },
-  );
+  throw noSinkFor(naming, topic);
 }
 
 type SinkOptions = ReplayTargetOptions & { naming: Naming; namespace: string };

@@ -19,14 +19,15 @@ export async function storedDocuments(
   naming: Naming,
   records: readonly StageRecord[],
 ): Promise<Set<StageRecord>> {
-  const byStream = new Map<string, Map<string, StageRecord>>();
+  // Every record per id: the same event published twice is two records of one document.
+  const byStream = new Map<string, Map<string, StageRecord[]>>();
   for (const record of records) {
     const target = documentTarget(record);
     // Left to the sink, which dead-letters a document without a kind or an id.
     if (target === undefined) continue;
     const stream = naming.dataStream(target.kind);
-    const ids = byStream.get(stream) ?? new Map<string, StageRecord>();
-    ids.set(target.id, record);
+    const ids = byStream.get(stream) ?? new Map<string, StageRecord[]>();
+    ids.set(target.id, [...(ids.get(target.id) ?? []), record]);
     byStream.set(stream, ids);
   }
 
@@ -44,8 +45,9 @@ export async function storedDocuments(
         allow_no_indices: true,
       });
       for (const hit of response.hits.hits) {
-        const record = hit._id === undefined ? undefined : ids.get(hit._id);
-        if (record !== undefined) stored.add(record);
+        for (const record of hit._id === undefined ? [] : (ids.get(hit._id) ?? [])) {
+          stored.add(record);
+        }
       }
     }
   }

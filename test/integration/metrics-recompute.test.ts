@@ -138,7 +138,7 @@ describe('metrics recomputed from a replay', () => {
     // The first half: the windows it closes are exact, the ones still open at its end are not.
     const damagedId = [...setup.live.keys()].filter((id) => id.startsWith('agent:')).sort()[0];
     await damageDocument(damagedId as string);
-    const firstHalf = await replay(undefined, offsetsBound(middles));
+    const firstHalf = await replay(undefined, offsetsBound(middles, '--to'));
 
     expect(firstHalf.windowsWritten).toBeGreaterThan(0);
     expect(firstHalf.windowsSkippedAtEdges).toBeGreaterThan(0);
@@ -171,9 +171,9 @@ async function replay(
   return recomputation.finish();
 }
 
-function offsetsBound(offsets: Map<number, bigint>): RangeBound {
+function offsetsBound(offsets: Map<number, bigint>, option = '--from'): RangeBound {
   const text = [...offsets].map(([partition, offset]) => `${partition}:${offset}`).join(',');
-  return { kind: 'offsets', offsets, text };
+  return { kind: 'offsets', offsets, option, text };
 }
 
 /** Every document of the window and partial indices, by id, with its index. */

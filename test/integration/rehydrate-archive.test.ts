@@ -217,8 +217,18 @@ describe('panacea replay --from-archive', () => {
     expect(run.exitCode, run.stderr.slice(-3000)).toBe(0);
     await untilArchived(root, topic, 50);
 
+    // The deployment's own audit topic still holds its records: refilling it would archive and
+    // count them twice.
+    const intoLive = await runPanacea(
+      ['replay', '--from-archive', '--into', 'topic:agent.audit'],
+      isolation.env,
+    );
+    expect(intoLive.exitCode).toBe(2);
+    expect(intoLive.stderr).toContain(`--into topic:${topic}: a topic of this pipeline holding 50`);
+
+    // Named like --topic: without the prefix, it gets the deployment's.
     const copied = await runPanacea(
-      ['replay', '--from-archive', '--into', `topic:${refilled}`, '--json'],
+      ['replay', '--from-archive', '--into', 'topic:refilled.audit', '--json'],
       isolation.env,
     );
     expect(copied.exitCode, copied.stderr.slice(-3000)).toBe(0);

@@ -34,12 +34,19 @@ function activityLine(index: number, runId: string): string {
   });
 }
 
-async function produce(isolation: Isolation, first: number, count: number, runId: string) {
+/** Publishes events `first` to `first + count - 1`, then the first `repeated` of them again. */
+async function produce(
+  isolation: Isolation,
+  first: number,
+  count: number,
+  runId: string,
+  repeated = 0,
+) {
   const file = path.join(isolation.dataDir, `events-${first}.ndjson`);
   const lines = Array.from({ length: count }, (_, index) => activityLine(first + index, runId));
-  writeFileSync(file, lines.join('\n'));
+  writeFileSync(file, [...lines, ...lines.slice(0, repeated)].join('\n'));
   const produced = await runPanacea(['produce', '--file', file], isolation.env);
-  expect(produced.stdout, produced.stderr).toContain(`published ${count}, rejected 0`);
+  expect(produced.stdout, produced.stderr).toContain(`published ${count + repeated}, rejected 0`);
 }
 
 interface ReplayJson {
@@ -201,7 +208,9 @@ describe('panacea replay', () => {
   it('replays beside the running pipeline without moving its offsets or adding duplicates, and copies to another namespace', async () => {
     const isolation = isolate('replay-live');
     const runId = isolation.topicPrefix.split('.')[2] as string;
-    await produce(isolation, 0, 150, runId);
+    // Ten events published twice: two records of one document, which a replay must not store
+    // twice either.
+    await produce(isolation, 0, 150, runId, 10);
     const first = await runPanacea(['run', '--until-idle'], isolation.env);
     expect(first.exitCode, first.stderr.slice(-3000)).toBe(0);
     expect(await waitForDocuments(isolation, 150)).toHaveLength(150);
@@ -216,9 +225,9 @@ describe('panacea replay', () => {
 
       const again = await replay(isolation, ['--topic', 'agent.events.enriched']);
       expect(again.topics[0]).toMatchObject({
-        read: 150,
+        read: 160,
         written: 0,
-        alreadyStored: 150,
+        alreadyStored: 160,
         deadLettered: 0,
       });
       // The enriched topic's windows are recomputed too; every one is still open (all events
@@ -244,9 +253,9 @@ describe('panacea replay', () => {
         produce(isolation, 150, 50, runId),
         replay(isolation, ['--topic', 'agent.activity', '--to', new Date().toISOString()]),
       ]);
-      expect(rawReplay.topics[0]!.read).toBeGreaterThanOrEqual(150);
+      expect(rawReplay.topics[0]!.read).toBeGreaterThanOrEqual(160);
       expect(rawReplay.topics[0]!.deadLettered).toBe(0);
-      expect(rawReplay.topics[0]!.alreadyStored).toBeGreaterThanOrEqual(150);
+      expect(rawReplay.topics[0]!.alreadyStored).toBeGreaterThanOrEqual(160);
       const ids = await waitForDocuments(isolation, 200);
       expect(ids).toHaveLength(200);
       expect(new Set(ids).size).toBe(200);
@@ -265,7 +274,7 @@ describe('panacea replay', () => {
       '--into',
       `elasticsearch:${side}`,
     ]);
-    expect(copied.topics[0]).toMatchObject({ read: 200, written: 200, alreadyStored: 0 });
+    expect(copied.topics[0]).toMatchObject({ read: 210, written: 200, alreadyStored: 10 });
     const sideIds = (await searchAll({ ...isolation, namespace: side }, 'activity')).map(
       (hit) => hit._id,
     );
@@ -279,6 +288,7 @@ describe('panacea replay', () => {
       'agent-1',
       '--dry-run',
     ]);
-    expect(oneAgent.topics[0]).toMatchObject({ read: 200, written: 40, skippedByFilter: 160 });
+    // agent-1's 40 events, two of them (events 1 and 6) published twice.
+    expect(oneAgent.topics[0]).toMatchObject({ read: 210, written: 42, skippedByFilter: 168 });
   });
 });

@@ -89,6 +89,27 @@ describe('replay request', () => {
       'the archive is read by time',
     );
     expect(usageError(['--topic', 'x', '--frm', '1'])).toContain("'--frm'");
+    expect(usageError(['--topic', 'x', '--kind='])).toContain('--kind: expected a value');
+    expect(usageError(['--topic', 'x,'])).toContain('--topic: expected a value');
+    expect(usageError(['--topic', '.'])).toContain('"." is not a valid topic name');
+    expect(usageError(['--topic', 'x', '--from', '0:5', '--from=0:9'])).toContain(
+      '--from: given 2 times',
+    );
+    expect(usageError(['--topic', 'x', '--into', 'sinks', '--into', 'topic:y'])).toContain(
+      '--into: given 2 times',
+    );
+    expect(usageError(['--topic', 'x', '--from', '0:10', '--to', '1:15'])).toContain(
+      '--from names partitions 0 and --to names 1',
+    );
+    expect(usageError(['--topic', 'x', '--from', '0:-5'])).toContain(
+      '--from: expected offsets as PARTITION:OFFSET',
+    );
+    expect(usageError(['--topic', 'x', '--from', '99999999999:0'])).toContain(
+      '99999999999 is not a partition number',
+    );
+    expect(usageError(['--topic', 'x', '--into', `elasticsearch:${'n'.repeat(101)}`])).toContain(
+      'at most 100',
+    );
   });
 });
 
