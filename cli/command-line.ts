@@ -11,6 +11,8 @@ export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
 /** Usage, configuration or connection error: nothing useful happened. */
 export const EXIT_FAILURE = 2;
+/** Stopped by SIGINT or SIGTERM before the work was done, as a shell reports a SIGINT. */
+export const EXIT_INTERRUPTED = 130;
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -66,7 +66,7 @@ export function resolvePublicKey(
   if (given === undefined && config.archive.signingKeyFile === undefined && !existsSync(file)) {
     throw new PanaceaError(
       'USAGE',
-      `no key to check signatures with: expected --public-key FILE or PANACEA_ARCHIVE_SIGNING_KEY, and there is no ${generated}`,
+      `no key to check signatures with: expected PANACEA_ARCHIVE_SIGNING_KEY (or, for audit verify and export, --public-key FILE), and there is no ${generated}`,
     );
   }
   const publicKey = readPublicKey(file);

@@ -25,22 +25,16 @@ import {
   type RangeBatch,
   type TopicRange,
 } from '../../core/topic-range.js';
-import { EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, isEventTopic } from '../replay/replay-filter.js';
 import { isFiltering, parseReplayRequest, type ReplayRequest } from '../replay/replay-request.js';
 import type { MetricsRecomputationResult } from '../../sinks/elasticsearch/metrics-recompute.js';
 import { OpenedClients, openTargets } from '../replay/open-targets.js';
 import { checkTargetTopic, intoWithPrefix, withPrefix } from '../replay/target-topic.js';
-import { checkSinkTopic, type ReplayTarget, type TargetWrite } from '../replay/replay-targets.js';
+import { checkSinkTopic, type ReplayTarget, writeWithinTimeout } from '../replay/replay-targets.js';
 
 const logger = componentLogger('replay');
-
-/** Stopped by SIGINT or SIGTERM before the range was done, as a shell reports a SIGINT. */
-const EXIT_INTERRUPTED = 130;
-
-/** How long one batch may take to write, retries included, before the replay gives up. */
-const BATCH_WRITE_TIMEOUT_MS = 120_000;
 
 /** What a replay did with one topic. */
 export interface TopicReplaySummary {
@@ -188,23 +182,12 @@ async function replayBatch(
     return;
   }
   await target.observeRange?.(batch.offsetRangeRecords);
-  // The sinks retry a target that refuses or does not answer for as long as it takes; a replay,
-  // which a person waits for, gives up on a batch after a while and says why.
-  const writeSignal = AbortSignal.any([signal, AbortSignal.timeout(BATCH_WRITE_TIMEOUT_MS)]);
-  let written: TargetWrite;
-  try {
-    written = await target.write(records, { signal: writeSignal, heartbeat: batch.heartbeat });
-  } catch (error) {
-    if (!signal.aborted && writeSignal.aborted) {
-      throw new PanaceaError(
-        'ELASTICSEARCH_UNAVAILABLE',
-        `a batch of ${records.length} records from ${batch.range.topic} partition ${batch.partition.partition} could not be written in ${BATCH_WRITE_TIMEOUT_MS / 1_000} s: the target kept refusing or did not answer (see the log)`,
-        { topic: batch.range.topic, partition: batch.partition.partition },
-        error,
-      );
-    }
-    throw error;
-  }
+  const written = await writeWithinTimeout(
+    target,
+    records,
+    { signal, heartbeat: batch.heartbeat },
+    `${batch.range.topic} partition ${batch.partition.partition}`,
+  );
   summary.written += written.written;
   summary.deadLettered += written.deadLettered;
 }

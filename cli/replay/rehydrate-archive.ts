@@ -51,14 +51,14 @@ import {
   readVerifiedSegment,
   verifyArchive,
 } from '../../sinks/audit-archive/verify-archive.js';
-import { EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
 import { archiveRootOf, resolvePublicKey } from '../commands/audit-support.js';
 import { OpenedClients, openTargets } from './open-targets.js';
 import { checkTargetTopic } from './target-topic.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, type FilterVerdict } from './replay-filter.js';
 import { isFiltering, type ReplayRequest } from './replay-request.js';
-import type { ReplayTarget } from './replay-targets.js';
+import { type ReplayTarget, writeWithinTimeout } from './replay-targets.js';
 
 const logger = componentLogger('replay-archive');
 
@@ -155,6 +155,11 @@ export async function rehydrateCommand(
       isFiltering(request.filter) || (!request.dryRun && request.into.kind !== 'topic');
     const codec = needsCodec ? await opened.codec(config, kafka) : undefined;
     let target: ReplayTarget | undefined;
+    if (request.dryRun && request.into.kind === 'topic') {
+      // A dry run refuses the target the real run would refuse.
+      admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
+      await checkTargetTopic(admin, naming, request.into.topic, []);
+    }
     if (!request.dryRun && plan.segments.length > 0) {
       admin = await connectKafkaAdmin(kafka, config.kafkaBrokers);
       await ensureTargetTopic(request, admin, naming, plan);
@@ -189,6 +194,7 @@ export async function rehydrateCommand(
     );
 
     report(request, { root, keySource: key.description.source, bounds, plan, counts });
+    if (counts.stopped) return EXIT_INTERRUPTED;
     return counts.deadLettered + counts.unreadable > 0 ? EXIT_PARTIAL : EXIT_OK;
   } finally {
     await opened.close();
@@ -428,7 +434,13 @@ async function writeBatch(
   }
   try {
     // Nothing here belongs to a consumer group, so there is no coordinator to keep alive.
-    const written = await target.write(records, { signal, heartbeat: async () => undefined });
+    const where = `${records[0]?.topic} partition ${records[0]?.partition}`;
+    const written = await writeWithinTimeout(
+      target,
+      records,
+      { signal, heartbeat: async () => undefined },
+      where,
+    );
     counts.written += written.written;
     counts.deadLettered += written.deadLettered;
     return false;
@@ -499,7 +511,7 @@ function report(request: ReplayRequest, result: RehydrationReport): void {
   const outcome = request.dryRun
     ? 'dry run, nothing written'
     : counts.stopped
-      ? 'stopped before the end of the range'
+      ? 'interrupted: stopped by a signal before the end of the range; the batch in hand may be written too (running it again adds nothing already stored)'
       : 'rehydrated';
   const range = {
     from: isoOrNull(result.bounds.fromMs),

@@ -48,6 +48,9 @@ import { createMetricsSinkStage } from '../../sinks/elasticsearch/metrics-sink-s
 import { storedDocuments } from '../../sinks/elasticsearch/stored-documents.js';
 import type { ReplayInto } from './replay-request.js';
 
+/** How long one batch may take to write, retries included, before a replay gives up on it. */
+export const BATCH_WRITE_TIMEOUT_MS = 120_000;
+
 /** A dead letter a replay sends carries this header, with the replay's id. */
 export const REPLAY_HEADER = 'panacea.replay.id';
 
@@ -89,6 +92,31 @@ export interface ReplayTargetOptions {
    */
   recomputeMetrics: boolean;
   signal?: AbortSignal;
+}
+
+/**
+ * Writes a batch, giving up after BATCH_WRITE_TIMEOUT_MS. The sinks retry a target that refuses or
+ * does not answer for as long as it takes; a replay, which a person waits for, ends instead and
+ * says why. A stop request (`context.signal`) still ends the write with STAGE_STOPPED.
+ */
+export async function writeWithinTimeout(
+  target: ReplayTarget,
+  records: StageRecord[],
+  context: BatchContext,
+  where: string,
+): Promise<TargetWrite> {
+  const signal = AbortSignal.any([context.signal, AbortSignal.timeout(BATCH_WRITE_TIMEOUT_MS)]);
+  try {
+    return await target.write(records, { ...context, signal });
+  } catch (error) {
+    if (context.signal.aborted || !signal.aborted) throw error;
+    throw new PanaceaError(
+      'ELASTICSEARCH_UNAVAILABLE',
+      `a batch of ${records.length} records from ${where} could not be written in ${BATCH_WRITE_TIMEOUT_MS / 1_000} s: the target kept refusing or did not answer (see the log)`,
+      {},
+      error,
+    );
+  }
 }
 
 /** The topics a replay into the sinks knows how to route, for checks and error messages. */
