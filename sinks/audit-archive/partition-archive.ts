@@ -15,6 +15,12 @@ import { PanaceaError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ARCHIVED_RECORD_TYPE, type ArchivedRecord } from './archived-record.js';
 import { HEAD_FILE, readHead, signHead, writeHead, type SigningKey } from './chain-head.js';
+import {
+  PARTITION_REGISTER_FILE,
+  readPartitionRegister,
+  registeredPartition,
+  registerPartition,
+} from './partition-register.js';
 import { ContainerWriter } from './container-file.js';
 import {
   appendManifestEntry,
@@ -139,6 +145,9 @@ export class PartitionArchive {
         );
       }
     }
+    if (await checkRegistered(root, topic, partition, key, manifest.entries[0], directory)) {
+      await store.mirror(PARTITION_REGISTER_FILE, root);
+    }
     return archive;
   }
 
@@ -225,6 +234,14 @@ export class PartitionArchive {
       this.#last = entry;
       this.#entries += 1;
       await this.#signHead();
+      if (this.#entries === 1) {
+        await registerPartition(this.#root, this.#key, {
+          topic: this.topic,
+          partition: this.partition,
+          firstOffset: entry.firstOffset,
+        });
+        await this.#store.mirror(PARTITION_REGISTER_FILE, this.#root);
+      }
       // The store's copy of the chain follows each seal, before the offsets are committed.
       const relative = path.relative(this.#root, this.directory);
       await this.#store.mirror(path.join(relative, MANIFEST_FILE), this.#root);
@@ -332,4 +349,38 @@ async function removeUnlistedStored(
 
 function isoOrNull(timestampMs: number | undefined): string | null {
   return timestampMs === undefined ? null : new Date(timestampMs).toISOString();
+}
+
+/**
+ * A partition the register names must still hold the chain it named: a chain that is missing, or
+ * starts at another offset, means its directory was removed (and perhaps started again), which
+ * appending would hide. A chain the register lacks is registered: a crash between its first seal
+ * and the register, or an archive written before registers. Says whether the register changed.
+ */
+async function checkRegistered(
+  root: string,
+  topic: string,
+  partition: number,
+  key: SigningKey,
+  first: ManifestEntry | undefined,
+  directory: string,
+): Promise<boolean> {
+  const registered = registeredPartition(
+    readPartitionRegister(root, key.publicKey),
+    topic,
+    partition,
+  );
+  if (registered === undefined) {
+    if (first === undefined) return false;
+    await registerPartition(root, key, { topic, partition, firstOffset: first.firstOffset });
+    return true;
+  }
+  if (first?.firstOffset !== registered.firstOffset) {
+    throw new PanaceaError(
+      'ARCHIVE_INVALID',
+      `${directory}: the partition register says its chain starts at offset ${registered.firstOffset}, but ${first === undefined ? 'it holds no chain' : `it starts at ${first.firstOffset}`} (the partition's directory was removed or replaced); run panacea audit verify`,
+      { topic, partition, directory },
+    );
+  }
+  return false;
 }

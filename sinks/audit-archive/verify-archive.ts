@@ -32,6 +32,12 @@ import {
   sha256Hex,
   type ManifestEntry,
 } from './manifest.js';
+import {
+  PARTITION_REGISTER_FILE,
+  readPartitionRegister,
+  registeredPartition,
+  type RegisteredPartition,
+} from './partition-register.js';
 import { archivedPartitions, partitionDirectory, segmentFilesIn } from './segment-files.js';
 import { localSegmentStore, type SegmentStore } from './segment-store.js';
 
@@ -113,14 +119,31 @@ export async function verifyArchive(root: string, options: VerifyOptions): Promi
     return report;
   }
 
+  // Read when the first chain has checked out: with a wrong key, the chain head names it first.
+  let register: Map<string, RegisteredPartition> | undefined | BrokenSegment | null = null;
+  const readRegister = (): Map<string, RegisteredPartition> | undefined | BrokenSegment => {
+    if (register !== null) return register;
+    try {
+      register = readPartitionRegister(root, options.publicKey);
+    } catch (error) {
+      const reason = messageOf(error).replace(`${PARTITION_REGISTER_FILE}: `, '');
+      register = { topic: '-', partition: -1, segment: PARTITION_REGISTER_FILE, reason };
+    }
+    return register;
+  };
+
   const topics = readdirSync(root, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort();
+  const present = new Set<string>();
   for (const topic of topics) {
     for (const partition of archivedPartitions(root, topic)) {
+      present.add(`${topic}\u0000${partition}`);
       report.partitions += 1;
-      const broken = await verifyPartition(root, topic, partition, options, report);
+      const broken =
+        (await verifyPartition(root, topic, partition, options, report)) ??
+        registrationProblem(root, topic, partition, readRegister(), options.publicKey);
       if (broken !== undefined) {
         report.ok = false;
         report.broken = broken;
@@ -128,7 +151,61 @@ export async function verifyArchive(root: string, options: VerifyOptions): Promi
       }
     }
   }
+  // A registered partition whose directory is gone: removed with its chain and its head.
+  const finalRegister = readRegister();
+  if (finalRegister !== undefined && 'reason' in finalRegister) {
+    report.ok = false;
+    report.broken = finalRegister;
+    return report;
+  }
+  for (const registered of finalRegister?.values() ?? []) {
+    if (present.has(`${registered.topic}\u0000${registered.partition}`)) continue;
+    report.ok = false;
+    report.broken = {
+      topic: registered.topic,
+      partition: registered.partition,
+      segment: `partition-${registered.partition}`,
+      reason: `the partition register names this partition (its chain starting at offset ${registered.firstOffset}), but its directory is missing (removed)`,
+    };
+    return report;
+  }
   return report;
+}
+
+/** Whether a partition's chain is the one the register names (see partition-register.ts). */
+function registrationProblem(
+  root: string,
+  topic: string,
+  partition: number,
+  register: Map<string, RegisteredPartition> | undefined | BrokenSegment,
+  publicKey: KeyObject,
+): BrokenSegment | undefined {
+  if (register !== undefined && 'reason' in register) return register;
+  const checked = checkChain(root, topic, partition, publicKey);
+  if ('broken' in checked) return checked.broken;
+  const first = checked.entries[0];
+  if (first === undefined) return undefined;
+  const registered = registeredPartition(register, topic, partition);
+  const broken = (reason: string): BrokenSegment => ({
+    topic,
+    partition,
+    segment: PARTITION_REGISTER_FILE,
+    reason,
+  });
+  if (register === undefined) {
+    return broken(
+      `the archive holds chains but no partition register (it was removed, or the archive was written before registers; the audit archive stage registers its partitions again when it starts)`,
+    );
+  }
+  if (registered === undefined) {
+    return broken('this partition holds a chain the partition register does not name');
+  }
+  if (registered.firstOffset !== first.firstOffset) {
+    return broken(
+      `the partition register says the chain starts at offset ${registered.firstOffset}, but it starts at ${first.firstOffset} (the partition was removed and started again)`,
+    );
+  }
+  return undefined;
 }
 
 async function verifyPartition(
