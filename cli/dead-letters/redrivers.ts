@@ -155,9 +155,10 @@ export class Redrivers {
     const client = this.#elasticsearchClient();
     const where = printableUrl(config.elasticsearchUrl);
     // A server that does not answer at all is said at once, with its address: the writers would
-    // retry it until the batch's time runs out.
+    // retry it until the batch's time runs out. (The cluster's health, as the minimal test server
+    // has no `GET /`.)
     try {
-      await client.info();
+      await client.cluster.health();
     } catch (error) {
       throw elasticsearchFailure(error, `cannot reach Elasticsearch at ${where}`);
     }
