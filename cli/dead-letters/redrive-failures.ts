@@ -38,11 +38,14 @@ export async function redriveWithin<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = bounded.timeoutMs ?? BATCH_REDRIVE_TIMEOUT_MS;
-  const signal = AbortSignal.any([bounded.signal, AbortSignal.timeout(timeoutMs)]);
+  // Held here and read after the work: on Node 20, `AbortSignal.any` does not keep its sources
+  // alive, and a timeout signal nothing else refers to is collected and never fires.
+  const timedOut = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([bounded.signal, timedOut]);
   try {
     return await work(signal);
   } catch (error) {
-    if (bounded.signal.aborted || !signal.aborted) throw error;
+    if (bounded.signal.aborted || !timedOut.aborted) throw error;
     const [code, why] = UNREACHED[bounded.mode.kind];
     const where = bounded.target === undefined ? '' : ` at ${bounded.target}`;
     throw new PanaceaError(

@@ -3,6 +3,9 @@
  * filters, what each stage's re-drive means, the replay summary and exit code, the value preview
  * of `--show`, and every bad argument refused naming the option before anything connects.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import { describe, expect, it } from 'vitest';
 
 import { dlqCommand, readInspectArgs, readReplayArgs } from '../../../cli/commands/dlq.js';
@@ -431,6 +434,29 @@ describe('how a replay ends short', () => {
     expect(error.message).toMatch(
       /^a batch of 2 dead letters of sink-elasticsearch from x\.dlq partition 0 could not be re-driven in 0\.02 s: Elasticsearch kept refusing or did not answer at http:\/\/127\.0\.0\.1:9200/,
     );
+  });
+
+  it('still gives the batch up when the garbage collector runs while it waits', async () => {
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const collecting = setInterval(collectGarbage, 10);
+    try {
+      const error = await rejectedPanaceaError(
+        redriveWithin(
+          {
+            mode: sinkMode,
+            batch: 'a batch',
+            signal: new AbortController().signal,
+            timeoutMs: 200,
+          },
+          retryingForEver,
+        ),
+      );
+
+      expect(error.code).toBe('ELASTICSEARCH_UNAVAILABLE');
+    } finally {
+      clearInterval(collecting);
+    }
   });
 
   it('lets a stop by signal through as it is, not as a time-out', async () => {
