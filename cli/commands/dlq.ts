@@ -9,13 +9,15 @@
  *   panacea dlq replay --reason CODE [--stage S] [--topic T]... [--dry-run] [--again]
  *       the matching dead letters back through the stage that rejected them (redrive-policy.ts);
  *       each re-driven one is recorded in the re-drive ledger and skipped by the next replay
- *       unless --again; exit 0 all re-driven, 1 some failed again or were refused, 2 usage or
- *       connection
+ *       unless --again (an `enrich` one whose event went through is skipped even then); exit 0
+ *       all re-driven, 1 some failed again or were refused, 2 usage or connection, or a batch
+ *       that could not be re-driven in 120 s, 130 stopped by SIGINT or SIGTERM
  *
  * Dead-letter topics are read under throwaway consumer groups (core/topic-range.ts), so no
  * stage's offsets move. A replay's output for one batch of dead letters (enriched documents, new
  * dead letters, ledger entries) is written in one Kafka transaction: a replay that stops half-way
- * leaves each dead letter either re-driven and recorded, or untouched.
+ * leaves each dead letter either re-driven and recorded, or untouched. Neither an inspection nor a
+ * dry run creates anything; a real replay creates the ledger topic when it is missing.
  */
 import type { PanaceaConfig } from '../../core/config.js';
 import { toDeadLetterMessage } from '../../core/dead-letter.js';
@@ -34,7 +36,7 @@ import { componentLogger } from '../../core/logger.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import type { StageRecord } from '../../core/stage-runner.js';
 import { fencingProducer } from '../../core/transactional-commit.js';
-import { ensureTopics } from '../../infra/topics.js';
+import { printableUrl } from '../../core/elasticsearch-access.js';
 import { openSchemaCodec, type SchemaCodec } from '../../schemas/codec.js';
 import { openSchemaRegistry } from '../../schemas/registry/open-registry.js';
 import type { SchemaRegistry } from '../../schemas/registry/schema-registry.js';
@@ -43,6 +45,7 @@ import { withPrefix } from '../replay/target-topic.js';
 import {
   DeadLetterGroups,
   formatGroups,
+  formatInspectHeading,
   matchesFilter,
   parsePosition,
   parseReasonCode,
@@ -52,21 +55,28 @@ import {
   type DeadLetterFilter,
 } from '../dead-letters/dead-letter-entry.js';
 import {
+  checkDeadLetterTopicName,
   deadLetterTopics,
+  ensureRedriveLedgerTopic,
   ledgerMessage,
   readDeadLetters,
   readOneDeadLetter,
   readRedriveLedger,
   type ReadingClients,
 } from '../dead-letters/dead-letter-topics.js';
+import { asRedriveFailure, redriveWithin } from '../dead-letters/redrive-failures.js';
 import {
+  collectEnrichedSources,
   countRefusal,
   emptySummary,
   exitCodeOf,
   formatSummary,
+  isKnownStage,
+  mayMeetEnrich,
   redriveModeOf,
-  redriveModeOfEntry,
-  type RedriveMode,
+  selectForRedrive,
+  type ChosenForStage,
+  type RedriveSelection,
   type RedriveSummary,
 } from '../dead-letters/redrive-policy.js';
 import { type Redriver, Redrivers, sourceRecordOf } from '../dead-letters/redrivers.js';
@@ -79,6 +89,12 @@ import {
 
 const logger = componentLogger('dlq');
 
+/** Stopped by SIGINT or SIGTERM before the replay was done, as a shell reports a SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
+/** Options that take one value: given twice, the first would be dropped without a word. */
+const SINGLE_OPTIONS = ['--reason', '--stage', '--show'];
+
 export async function dlqCommand(args: string[], config: PanaceaConfig): Promise<number> {
   const [action, ...rest] = args;
   switch (action) {
@@ -86,6 +102,13 @@ export async function dlqCommand(args: string[], config: PanaceaConfig): Promise
       // Topics are named as in `panacea replay`: without the deployment's prefix, or with it.
       const inspectArgs = readInspectArgs(rest);
       const show = inspectArgs.show;
+      if (show !== undefined) {
+        checkDeadLetterTopicName(
+          '--show',
+          withPrefix(show.topic, config.topicPrefix),
+          createNaming(config),
+        );
+      }
       return inspect(
         {
           ...inspectArgs,
@@ -124,6 +147,7 @@ export interface InspectArgs {
 
 /** The arguments of `dlq inspect`, checked before anything connects. */
 export function readInspectArgs(args: string[]): InspectArgs {
+  refuseRepeatedOptions(args);
   const { values } = parseCommandArgs(args, {
     topic: { type: 'string', multiple: true },
     stage: { type: 'string' },
@@ -132,6 +156,12 @@ export function readInspectArgs(args: string[]): InspectArgs {
     json: { type: 'boolean', default: false },
   });
   const filter = readFilter(values.stage, values.reason);
+  if (values.stage !== undefined && !isKnownStage(values.stage)) {
+    throw new PanaceaError(
+      'USAGE',
+      `dlq inspect --stage ${values.stage}: no stage of this build is named "${values.stage}"`,
+    );
+  }
   if (values.show !== undefined) {
     if (values.topic !== undefined || values.stage !== undefined || values.reason !== undefined) {
       throw new PanaceaError(
@@ -154,6 +184,7 @@ export interface ReplayArgs {
 
 /** The arguments of `dlq replay`, checked before anything connects. */
 export function readReplayArgs(args: string[]): ReplayArgs {
+  refuseRepeatedOptions(args);
   const { values } = parseCommandArgs(args, {
     topic: { type: 'string', multiple: true },
     stage: { type: 'string' },
@@ -186,6 +217,15 @@ export function readReplayArgs(args: string[]): ReplayArgs {
   };
 }
 
+function refuseRepeatedOptions(args: readonly string[]): void {
+  for (const option of SINGLE_OPTIONS) {
+    const count = args.filter((arg) => arg === option || arg.startsWith(`${option}=`)).length;
+    if (count > 1) {
+      throw new PanaceaError('USAGE', `${option}: given ${count} times; give it once`);
+    }
+  }
+}
+
 function readFilter(stage: string | undefined, reason: string | undefined): DeadLetterFilter {
   if (stage === '') throw new PanaceaError('USAGE', '--stage: expected a stage name, got ""');
   return {
@@ -200,14 +240,10 @@ interface Session extends ReadingClients {
   codec(): Promise<SchemaCodec>;
 }
 
-/**
- * Connects, runs `work`, and closes everything. A replay first makes sure the deployment's topics
- * exist (the re-drive ledger among them); an inspection changes nothing.
- */
+/** Connects, runs `work`, and closes everything. Creates nothing. */
 async function withSession<T>(
   config: PanaceaConfig,
   work: (session: Session) => Promise<T>,
-  { createTopics = false } = {},
 ): Promise<T> {
   const naming = createNaming(config);
   const kafka: Kafka = createKafka(config, 'panacea-dlq');
@@ -219,7 +255,6 @@ async function withSession<T>(
   let registry: SchemaRegistry | undefined;
   let codec: Promise<SchemaCodec> | undefined;
   try {
-    if (createTopics) await ensureTopics(admin, naming);
     return await work({
       kafka,
       admin,
@@ -239,11 +274,25 @@ async function withSession<T>(
   }
 }
 
+/** Said instead of a table or a summary when the deployment has no dead-letter topic yet. */
+function noDeadLetterTopics(config: PanaceaConfig): string {
+  const prefix = config.topicPrefix === '' ? '(none)' : config.topicPrefix;
+  return `no dead-letter topics under prefix ${prefix}: nothing has been dead-lettered`;
+}
+
 async function inspect(args: InspectArgs, config: PanaceaConfig): Promise<number> {
   return withSession(config, async (session) => {
     if (args.show !== undefined) return showOne(session, args.show, args.json);
 
     const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
+    if (topics.length === 0) {
+      say(
+        args.json
+          ? JSON.stringify({ topics, total: 0, groups: [] }, null, 2)
+          : noDeadLetterTopics(config),
+      );
+      return EXIT_OK;
+    }
     const redriven = await readRedriveLedger(session, session.naming);
     const groups = new DeadLetterGroups();
     await readDeadLetters(session, topics, async (entries) => {
@@ -258,7 +307,7 @@ async function inspect(args: InspectArgs, config: PanaceaConfig): Promise<number
       say(JSON.stringify({ topics, total: groups.total, groups: groups.list() }, null, 2));
       return EXIT_OK;
     }
-    say(`${groups.total} dead letters in ${topics.length} topics: ${topics.join(', ')}`);
+    say(formatInspectHeading(groups.total, topics));
     for (const line of formatGroups(groups.list())) say(line);
     return EXIT_OK;
   });
@@ -325,99 +374,173 @@ interface RedriveWrites {
   topicMessages: TopicMessages[];
 }
 
+/** How a replay ended short of its end, for the summary's first line and the exit code. */
+type Ending = { kind: 'done' } | { kind: 'no-topics' } | { kind: 'interrupted' };
+
 async function replay(args: ReplayArgs, config: PanaceaConfig): Promise<number> {
-  const summary = await withSession(
-    config,
-    async (session) => {
-      const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
-      const redriven = await readRedriveLedger(session, session.naming);
-      const result = emptySummary();
-      if (args.dryRun) {
-        await readDeadLetters(session, topics, async (entries) => {
-          const selected = selectForRedrive(entries, args, redriven, result);
-          for (const chosen of selected.values()) result.redriven += chosen.entries.length;
-        });
-        return result;
-      }
+  const summary = emptySummary();
+  // Set once dead letters are being read: a failure before that (a bad --topic) is only a usage
+  // error, with no summary to print.
+  const progress = { started: false };
+  let ending: Ending;
+  try {
+    ending = await withSession(config, (session) =>
+      redriveAll(session, args, config, summary, progress),
+    );
+  } catch (error) {
+    const failure = asRedriveFailure(error);
+    if (!progress.started) throw failure;
+    // What was committed stays committed; the batch in hand goes with the next replay.
+    const code = failure instanceof PanaceaError ? failure.code : 'an unexpected error';
+    reportReplay(args, summary, `stopped by ${code}; what was done so far:`);
+    throw failure;
+  }
 
-      const redrivers = new Redrivers({ ...session, config });
-      // One transactional id per deployment: a second replay running at the same time fences the
-      // first, whose open transaction is aborted rather than committed twice.
-      const producer = await fencingProducer(
-        session.kafka,
-        `${config.topicPrefix}panacea.dlq-replay`,
-      );
-      try {
-        await readDeadLetters(session, topics, async (entries, heartbeat) => {
-          const selected = selectForRedrive(entries, args, redriven, result);
-          if (selected.size === 0) return;
-          const writes: RedriveWrites = { topicMessages: [] };
-          for (const chosen of selected.values()) {
-            await redriveStage(chosen, { session, redrivers, heartbeat, result, writes });
-          }
-          await commitWrites(producer, writes);
-        });
-      } finally {
-        await Promise.allSettled([redrivers.close(), producer.disconnect()]);
-      }
-      return result;
-    },
-    { createTopics: true },
-  );
+  if (ending.kind === 'no-topics') {
+    say(noDeadLetterTopics(config));
+    return EXIT_OK;
+  }
+  if (ending.kind === 'interrupted') {
+    reportReplay(args, summary, 'interrupted: stopped by a signal; what was done so far:');
+    return EXIT_INTERRUPTED;
+  }
+  reportReplay(args, summary);
+  return exitCodeOf(summary);
+}
 
+function reportReplay(args: ReplayArgs, summary: RedriveSummary, outcome?: string): void {
+  if (outcome !== undefined) say(outcome);
   const scope = [
     `reason ${args.filter.reasonCode}`,
     ...(args.filter.stage === undefined ? [] : [`stage ${args.filter.stage}`]),
   ].join(', ');
   say(`${args.dryRun ? 'dry run: ' : ''}dead letters with ${scope}`);
   for (const line of formatSummary(summary, args.dryRun)) say(line);
-  return exitCodeOf(summary);
-}
-
-interface ChosenForStage {
-  /** The stage that dead-lettered them. */
-  stage: string;
-  mode: Exclude<RedriveMode, { kind: 'refused' }>;
-  entries: DeadLetterEntry[];
 }
 
 /**
- * The batch's dead letters to re-drive, by stage and mode; the rest is counted as matched,
- * skipped or refused.
+ * Steps: find the dead-letter topics (none: say so, create nothing); read the ledger; under
+ * `--again`, find the events an `enrich` re-drive published already; then read the dead letters
+ * batch by batch, re-drive the chosen ones and commit each batch's output in one transaction.
  */
-function selectForRedrive(
-  entries: readonly DeadLetterEntry[],
+async function redriveAll(
+  session: Session,
   args: ReplayArgs,
-  redriven: ReadonlySet<string>,
+  config: PanaceaConfig,
   summary: RedriveSummary,
-): Map<string, ChosenForStage> {
-  const selected = new Map<string, ChosenForStage>();
-  for (const entry of entries) {
-    if (!matchesFilter(entry, args.filter)) continue;
-    summary.matched += 1;
-    if (!args.again && redriven.has(positionKey(entry.dlq))) {
-      summary.skipped += 1;
-      continue;
+  progress: { started: boolean },
+): Promise<Ending> {
+  const topics = await deadLetterTopics(session.admin, session.naming, args.topics);
+  if (topics.length === 0) return { kind: 'no-topics' };
+
+  progress.started = true;
+  try {
+    const ledger = await readRedriveLedger(session, session.naming);
+    const enrichedSources = new Set<string>();
+    if (args.again && mayMeetEnrich(args.filter) && [...ledger.values()].includes('redriven')) {
+      await readDeadLetters(session, topics, async (entries) =>
+        collectEnrichedSources(entries, ledger, enrichedSources),
+      );
     }
-    const mode = redriveModeOfEntry(entry);
-    if (mode.kind === 'refused') {
-      countRefusal(summary, entry.stage, mode.why);
-      continue;
+    const selection: RedriveSelection = {
+      filter: args.filter,
+      again: args.again,
+      ledger,
+      enrichedSources,
+    };
+
+    if (args.dryRun) {
+      await readDeadLetters(session, topics, async (entries) => {
+        const selected = selectForRedrive(entries, selection, summary);
+        for (const chosen of selected.values()) summary.redriven += chosen.entries.length;
+      });
+      return { kind: 'done' };
     }
-    const key = `${entry.stage}\u0000${JSON.stringify(mode)}`;
-    const chosen = selected.get(key) ?? { stage: entry.stage, mode, entries: [] };
-    chosen.entries.push(entry);
-    selected.set(key, chosen);
+    await redriveTopics(session, topics, config, selection, enrichedSources, summary);
+    return { kind: 'done' };
+  } catch (error) {
+    // The reading ends with STAGE_STOPPED at a signal; the writers too.
+    if (session.signal.aborted) return { kind: 'interrupted' };
+    throw error;
   }
-  return selected;
+}
+
+async function redriveTopics(
+  session: Session,
+  topics: readonly string[],
+  config: PanaceaConfig,
+  selection: RedriveSelection,
+  enrichedSources: Set<string>,
+  summary: RedriveSummary,
+): Promise<void> {
+  await ensureRedriveLedgerTopic(session.admin, session.naming);
+  const redrivers = new Redrivers({ ...session, config });
+  // One transactional id per deployment: a second replay running at the same time fences the
+  // first, whose open transaction is aborted rather than committed twice.
+  const producer = await fencingProducer(session.kafka, `${config.topicPrefix}panacea.dlq-replay`);
+  try {
+    await readDeadLetters(session, topics, async (entries, heartbeat) => {
+      const selected = selectForRedrive(entries, selection, summary);
+      if (selected.size === 0) return;
+      const writes: RedriveWrites = { topicMessages: [] };
+      // Counted once the batch's transaction commits: a batch given up on is not re-driven.
+      const batchSummary = emptySummary();
+      const batchEnriched: string[] = [];
+      for (const chosen of selected.values()) {
+        await redriveStage(chosen, {
+          session,
+          config,
+          redrivers,
+          heartbeat,
+          result: batchSummary,
+          writes,
+          enriched: batchEnriched,
+        });
+      }
+      await commitWrites(producer, writes);
+      addCounts(summary, batchSummary);
+      for (const source of batchEnriched) enrichedSources.add(source);
+    });
+  } finally {
+    await Promise.allSettled([redrivers.close(), producer.disconnect()]);
+  }
+}
+
+/** A committed batch's outcomes added to the replay's (matched and skipped are counted already). */
+function addCounts(summary: RedriveSummary, batch: RedriveSummary): void {
+  summary.redriven += batch.redriven;
+  for (const [code, count] of Object.entries(batch.failedAgain)) {
+    summary.failedAgain[code] = (summary.failedAgain[code] ?? 0) + count;
+  }
+  for (const [stage, refusal] of batch.refused) {
+    for (let counted = 0; counted < refusal.count; counted += 1) {
+      countRefusal(summary, stage, refusal.why);
+    }
+  }
 }
 
 interface RedriveContext {
   session: Session;
+  config: PanaceaConfig;
   redrivers: Redrivers;
   heartbeat: () => Promise<void>;
   result: RedriveSummary;
   writes: RedriveWrites;
+  /** Source positions of the events an `enrich` re-drive of this batch published. */
+  enriched: string[];
+}
+
+/** `3 dead letters of sink-elasticsearch from T partition 0 (offsets 4 to 9)`. */
+function describeBatch(chosen: ChosenForStage): string {
+  const first = chosen.entries[0];
+  const last = chosen.entries.at(-1);
+  const count = `${chosen.entries.length} dead ${chosen.entries.length === 1 ? 'letter' : 'letters'}`;
+  if (first === undefined || last === undefined) return `${count} of ${chosen.stage}`;
+  const offsets =
+    first.dlq.offset === last.dlq.offset
+      ? `offset ${first.dlq.offset}`
+      : `offsets ${first.dlq.offset} to ${last.dlq.offset}`;
+  return `a batch of ${count} of ${chosen.stage} from ${first.dlq.topic} partition ${first.dlq.partition} (${offsets})`;
 }
 
 /**
@@ -427,7 +550,7 @@ interface RedriveContext {
  */
 async function redriveStage(
   chosen: ChosenForStage,
-  { session, redrivers, heartbeat, result, writes }: RedriveContext,
+  { session, config, redrivers, heartbeat, result, writes, enriched }: RedriveContext,
 ): Promise<void> {
   const { stage } = chosen;
   const bySource = new Map<string, DeadLetterEntry[]>();
@@ -454,10 +577,17 @@ async function redriveStage(
     }
     return;
   }
-  const outcome = await redriver.redrive(records, {
-    signal: session.signal,
-    heartbeat,
-  });
+  // The sinks' writers retry for as long as their signal lets them; a replay, which a person
+  // waits for, gives a batch a bounded time and then says which batch and why.
+  const outcome = await redriveWithin(
+    {
+      mode: chosen.mode,
+      batch: describeBatch(chosen),
+      ...(chosen.mode.kind === 'sink' ? { target: printableUrl(config.elasticsearchUrl) } : {}),
+      signal: session.signal,
+    },
+    (signal) => redriver.redrive(records, { signal, heartbeat }),
+  );
   writes.topicMessages.push(...outcome.messages.filter((topic) => topic.messages.length > 0));
 
   const nowMs = Date.now();
@@ -489,6 +619,7 @@ async function redriveStage(
   const redrivenAt = new Date(nowMs).toISOString();
   for (const [sourceKey, origins] of bySource) {
     const newCode = failedAgain.get(sourceKey);
+    if (newCode === undefined && chosen.mode.kind === 'enrich') enriched.push(sourceKey);
     for (const entry of origins) {
       if (newCode === undefined) result.redriven += 1;
       else result.failedAgain[newCode] = (result.failedAgain[newCode] ?? 0) + 1;

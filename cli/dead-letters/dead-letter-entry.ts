@@ -79,17 +79,38 @@ export interface Position {
   offset: bigint;
 }
 
-/** `TOPIC:PARTITION:OFFSET` (the topic may hold colons of its own; the last two parts are numbers). */
+/** Kafka's largest partition number and offset: 32-bit and 64-bit signed integers. */
+const MAX_PARTITION = 2_147_483_647n;
+const MAX_OFFSET = 9_223_372_036_854_775_807n;
+
+/**
+ * `TOPIC:PARTITION:OFFSET` (the topic may hold colons of its own; the last two parts are numbers).
+ * A number past what Kafka can hold is out of range, not a format error.
+ */
 export function parsePosition(option: string, text: string): Position {
-  const match = /^(.+):(\d{1,9}):(\d{1,19})$/.exec(text);
+  const match = /^(.+):(\d+):(\d+)$/.exec(text);
   if (match === null) {
     throw new PanaceaError(
       'USAGE',
       `${option}: expected TOPIC:PARTITION:OFFSET such as agent.events.enriched.dlq:0:12, got "${text}"`,
     );
   }
-  const [, topic, partition, offset] = match as unknown as [string, string, string, string];
-  return { topic, partition: Number(partition), offset: BigInt(offset) };
+  const [, topic, partitionText, offsetText] = match as unknown as [string, string, string, string];
+  const partition = BigInt(partitionText);
+  const offset = BigInt(offsetText);
+  if (partition > MAX_PARTITION) {
+    throw new PanaceaError(
+      'USAGE',
+      `${option} ${text}: partition ${partition} is out of range; Kafka's partitions go up to ${MAX_PARTITION}`,
+    );
+  }
+  if (offset > MAX_OFFSET) {
+    throw new PanaceaError(
+      'USAGE',
+      `${option} ${text}: offset ${offset} is out of range; Kafka's offsets go up to ${MAX_OFFSET}`,
+    );
+  }
+  return { topic, partition: Number(partition), offset };
 }
 
 /** A reason code from the catalogue, or USAGE naming the option and the codes there are. */
@@ -173,15 +194,29 @@ export class DeadLetterGroups {
     return this.#total;
   }
 
-  /** By stage, then by count, largest first. */
+  /** By stage, then by count, largest first; topics by name, the same in every output. */
   list(): DeadLetterGroup[] {
-    return [...this.#groups.values()].sort(
-      (a, b) =>
-        a.stage.localeCompare(b.stage) ||
-        b.count - a.count ||
-        a.reasonCode.localeCompare(b.reasonCode),
-    );
+    const byName = (a: string, b: string): number => a.localeCompare(b);
+    return [...this.#groups.values()]
+      .map((group) => ({
+        ...group,
+        sourceTopics: [...group.sourceTopics].sort(byName),
+        deadLetterTopics: [...group.deadLetterTopics].sort(byName),
+      }))
+      .sort(
+        (a, b) =>
+          a.stage.localeCompare(b.stage) ||
+          b.count - a.count ||
+          a.reasonCode.localeCompare(b.reasonCode),
+      );
   }
+}
+
+/** `3 dead letters in 2 topics: a.dlq, b.dlq`, singular where one. */
+export function formatInspectHeading(total: number, topics: readonly string[]): string {
+  const letters = `${total} dead ${total === 1 ? 'letter' : 'letters'}`;
+  const topicCount = `${topics.length} ${topics.length === 1 ? 'topic' : 'topics'}`;
+  return `${letters} in ${topicCount}: ${topics.join(', ')}`;
 }
 
 /** The groups as a table for a person: one line per group, then its newest reason. */

@@ -5,16 +5,33 @@
  * stage dead-lettering meanwhile does not keep the reading from ending.
  */
 import { PanaceaError } from '../../core/errors.js';
-import type { Admin, Kafka, Message } from '../../core/kafka.js';
+import { type Admin, createTopicsServed, type Kafka, type Message } from '../../core/kafka.js';
 import type { Naming } from '../../core/naming.js';
 import type { StageRecord } from '../../core/stage-runner.js';
 import { readRanges, resolveTopicRange, type TopicRange } from '../../core/topic-range.js';
 import { topicDefinitions } from '../../infra/topics.js';
 import { positionKey, readDeadLetterEntry, type DeadLetterEntry } from './dead-letter-entry.js';
 
+/** This deployment's dead-letter topics, by name, whether they exist or not. */
+function ourDeadLetterTopics(naming: Naming): string[] {
+  return topicDefinitions(naming)
+    .map((definition) => definition.topic)
+    .filter((topic) => topic.endsWith('.dlq'));
+}
+
+/** USAGE naming the option unless `topic` is a dead-letter topic (its name ends in `.dlq`). */
+export function checkDeadLetterTopicName(option: string, topic: string, naming: Naming): void {
+  if (topic.endsWith('.dlq')) return;
+  throw new PanaceaError(
+    'USAGE',
+    `${option} ${topic}: not a dead-letter topic (their names end in .dlq: ${ourDeadLetterTopics(naming).join(', ')})`,
+    { topic },
+  );
+}
+
 /**
  * The dead-letter topics of this deployment that exist, or the ones given (`--topic`), checked:
- * a given topic must exist and be a dead-letter topic.
+ * a given topic must exist and be a dead-letter topic. Nothing is created.
  */
 export async function deadLetterTopics(
   admin: Admin,
@@ -22,24 +39,32 @@ export async function deadLetterTopics(
   given: readonly string[],
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
-  const ours = topicDefinitions(naming)
-    .map((definition) => definition.topic)
-    .filter((topic) => topic.endsWith('.dlq'));
-  if (given.length === 0) return ours.filter((topic) => existing.has(topic));
+  if (given.length === 0) return ourDeadLetterTopics(naming).filter((topic) => existing.has(topic));
 
   for (const topic of given) {
-    if (!topic.endsWith('.dlq')) {
-      throw new PanaceaError(
-        'USAGE',
-        `--topic ${topic}: not a dead-letter topic (their names end in .dlq: ${ours.join(', ')})`,
-        { topic },
-      );
-    }
+    checkDeadLetterTopicName('--topic', topic, naming);
     if (!existing.has(topic)) {
       throw new PanaceaError('USAGE', `--topic ${topic}: no such topic on the broker`, { topic });
     }
   }
   return [...new Set(given)];
+}
+
+/**
+ * Creates the re-drive ledger topic when it is missing, and nothing else: the one topic a real
+ * replay needs of its own (the topics it writes into are the ones its dead letters came from).
+ */
+export async function ensureRedriveLedgerTopic(admin: Admin, naming: Naming): Promise<void> {
+  const topic = naming.deadLetterRedrivenTopic();
+  if ((await admin.listTopics()).includes(topic)) return;
+  const definition = topicDefinitions(naming).find((candidate) => candidate.topic === topic);
+  if (definition === undefined) {
+    throw new PanaceaError(
+      'CONFIG_INVALID',
+      `no topic definition for the re-drive ledger ${topic}`,
+    );
+  }
+  await createTopicsServed(admin, [definition]);
 }
 
 export interface ReadingClients {
@@ -147,13 +172,15 @@ export interface RedriveLedgerEntry {
   redrivenAt: string;
 }
 
-/** The positions (`topic:partition:offset`) the ledger holds, read to its end. */
+/** The ledger's outcome per dead-letter position (`topic:partition:offset`), read to its end. */
+export type RedriveLedger = Map<string, RedriveLedgerEntry['outcome']>;
+
 export async function readRedriveLedger(
   clients: ReadingClients,
   naming: Naming,
-): Promise<Set<string>> {
+): Promise<RedriveLedger> {
   const topic = naming.deadLetterRedrivenTopic();
-  const redriven = new Set<string>();
+  const redriven: RedriveLedger = new Map();
   if (!(await clients.admin.listTopics()).includes(topic)) return redriven;
 
   await readRanges({
@@ -168,11 +195,24 @@ export async function readRedriveLedger(
         if (key === undefined) continue;
         // A tombstone takes an entry back out: that dead letter may be re-driven again.
         if (record.value === null) redriven.delete(key);
-        else redriven.add(key);
+        else redriven.set(key, outcomeOf(record.value));
       }
     },
   });
   return redriven;
+}
+
+/**
+ * The outcome an entry records. One that cannot be read counts as re-driven: the safe side, as
+ * re-driving an event that went through would publish it twice.
+ */
+function outcomeOf(value: Buffer): RedriveLedgerEntry['outcome'] {
+  try {
+    const entry = JSON.parse(value.toString('utf8')) as { outcome?: unknown };
+    return entry.outcome === 'failed-again' ? 'failed-again' : 'redriven';
+  } catch {
+    return 'redriven';
+  }
 }
 
 export function ledgerMessage(entry: DeadLetterEntry, record: RedriveLedgerEntry): Message {

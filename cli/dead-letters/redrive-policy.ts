@@ -13,7 +13,18 @@
  *   goes through every configured destination's stage, as the live sink reads it.
  * - `metrics`, `alerts` and `sink-audit-archive` refuse, each for the reason below: re-driving
  *   would count a record twice or break the archive's chain.
+ *
+ * And which dead letters of a batch go, decided in one place too (`selectForRedrive`): the ones the
+ * re-drive ledger holds are skipped unless `--again`; an `enrich` one whose event was re-driven ok
+ * already is skipped even with `--again`, as publishing it again would count it twice downstream.
  */
+import {
+  matchesFilter,
+  positionKey,
+  stageMatches,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+} from './dead-letter-entry.js';
 
 export type RedriveMode =
   | { kind: 'enrich' }
@@ -58,6 +69,12 @@ export function redriveModeOfEntry(entry: {
   return { kind: 'webhook', destination: undefined };
 }
 
+/** Whether this build has a stage of that name, or a stage family (`sink-webhooks`). */
+export function isKnownStage(stage: string): boolean {
+  const mode = redriveModeOf(stage);
+  return mode.kind !== 'refused' || Object.hasOwn(REFUSALS, stage) || stage === 'sink-webhooks';
+}
+
 export function redriveModeOf(stage: string): RedriveMode {
   if (stage === 'enrich') return { kind: 'enrich' };
   if (stage === 'sink-elasticsearch' || stage === 'sink-metrics' || stage === 'sink-alerts') {
@@ -83,11 +100,23 @@ export interface RedriveSummary {
   failedAgain: Record<string, number>;
   /** Already in the re-drive ledger, so left alone. */
   skipped: number;
+  /**
+   * `enrich` dead letters whose event was re-driven ok already (by this dead letter or another of
+   * the same source record): left alone even with `--again`, which would publish it twice.
+   */
+  skippedEnriched: number;
   refused: Refusals;
 }
 
 export function emptySummary(): RedriveSummary {
-  return { matched: 0, redriven: 0, failedAgain: {}, skipped: 0, refused: new Map() };
+  return {
+    matched: 0,
+    redriven: 0,
+    failedAgain: {},
+    skipped: 0,
+    skippedEnriched: 0,
+    refused: new Map(),
+  };
 }
 
 export function countRefusal(summary: RedriveSummary, stage: string, why: string): void {
@@ -108,6 +137,11 @@ export function formatSummary(summary: RedriveSummary, dryRun: boolean): string[
     lines.push(`failed again: ${failedTotal}${failedTotal > 0 ? ` (${byReason})` : ''}`);
   }
   lines.push(`skipped as already re-driven: ${summary.skipped}`);
+  if (summary.skippedEnriched > 0) {
+    lines.push(
+      `skipped as enriched already (re-driven ok before; --again does not publish an event twice): ${summary.skippedEnriched}`,
+    );
+  }
   for (const [stage, refusal] of summary.refused) {
     lines.push(`not re-driven (${stage}): ${refusal.count}: ${refusal.why}`);
   }
@@ -118,4 +152,76 @@ export function formatSummary(summary: RedriveSummary, dryRun: boolean): string[
 export function exitCodeOf(summary: RedriveSummary): 0 | 1 {
   const failed = Object.values(summary.failedAgain).some((count) => count > 0);
   return failed || summary.refused.size > 0 ? 1 : 0;
+}
+
+/** What a replay selects by: the filter, `--again`, the ledger, and the events enriched already. */
+export interface RedriveSelection {
+  filter: DeadLetterFilter;
+  again: boolean;
+  ledger: ReadonlyMap<string, 'redriven' | 'failed-again'>;
+  /** Source positions (`topic:partition:offset`) of events an `enrich` re-drive published. */
+  enrichedSources: ReadonlySet<string>;
+}
+
+/** A batch's dead letters of one stage and mode, to re-drive together. */
+export interface ChosenForStage {
+  /** The stage that dead-lettered them. */
+  stage: string;
+  mode: Exclude<RedriveMode, { kind: 'refused' }>;
+  entries: DeadLetterEntry[];
+}
+
+/**
+ * The batch's dead letters to re-drive, by stage and mode; the rest is counted as matched,
+ * skipped or refused.
+ */
+export function selectForRedrive(
+  entries: readonly DeadLetterEntry[],
+  selection: RedriveSelection,
+  summary: RedriveSummary,
+): Map<string, ChosenForStage> {
+  const selected = new Map<string, ChosenForStage>();
+  for (const entry of entries) {
+    if (!matchesFilter(entry, selection.filter)) continue;
+    summary.matched += 1;
+    if (!selection.again && selection.ledger.has(positionKey(entry.dlq))) {
+      summary.skipped += 1;
+      continue;
+    }
+    if (entry.stage === 'enrich' && selection.enrichedSources.has(positionKey(entry.source))) {
+      summary.skippedEnriched += 1;
+      continue;
+    }
+    const mode = redriveModeOfEntry(entry);
+    if (mode.kind === 'refused') {
+      countRefusal(summary, entry.stage, mode.why);
+      continue;
+    }
+    const key = `${entry.stage}\u0000${JSON.stringify(mode)}`;
+    const chosen = selected.get(key) ?? { stage: entry.stage, mode, entries: [] };
+    chosen.entries.push(entry);
+    selected.set(key, chosen);
+  }
+  return selected;
+}
+
+/** Whether a replay with this stage filter may meet `enrich` dead letters. */
+export function mayMeetEnrich(filter: DeadLetterFilter): boolean {
+  return filter.stage === undefined || stageMatches('enrich', filter.stage);
+}
+
+/**
+ * Adds the source positions of the `enrich` dead letters the ledger holds as re-driven ok: their
+ * event was published, whatever reason code they or their siblings carry.
+ */
+export function collectEnrichedSources(
+  entries: readonly DeadLetterEntry[],
+  ledger: ReadonlyMap<string, 'redriven' | 'failed-again'>,
+  enrichedSources: Set<string>,
+): void {
+  for (const entry of entries) {
+    if (entry.stage === 'enrich' && ledger.get(positionKey(entry.dlq)) === 'redriven') {
+      enrichedSources.add(positionKey(entry.source));
+    }
+  }
 }

@@ -10,6 +10,7 @@ import type { Client } from '@elastic/elasticsearch';
 
 import type { PanaceaConfig } from '../../core/config.js';
 import type { DeadLetter } from '../../core/dead-letter.js';
+import { printableUrl } from '../../core/elasticsearch-access.js';
 import { PanaceaError } from '../../core/errors.js';
 import {
   type Admin,
@@ -21,6 +22,7 @@ import {
 import { componentLogger } from '../../core/logger.js';
 import type { Naming } from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
+import { elasticsearchFailure } from '../../infra/elasticsearch/request-errors.js';
 import {
   openAgentRegistry,
   type AgentRegistry,
@@ -146,9 +148,20 @@ export class Redrivers {
     };
   }
 
-  #sinkRedriver(stage: 'sink-elasticsearch' | 'sink-metrics' | 'sink-alerts'): Redriver {
+  async #sinkRedriver(
+    stage: 'sink-elasticsearch' | 'sink-metrics' | 'sink-alerts',
+  ): Promise<Redriver> {
     const { config, naming, admin } = this.#clients;
     const client = this.#elasticsearchClient();
+    const where = printableUrl(config.elasticsearchUrl);
+    // A server that does not answer at all is said at once, with its address: the writers would
+    // retry it until the batch's time runs out. (The cluster's health, as the minimal test server
+    // has no `GET /`.)
+    try {
+      await client.cluster.health();
+    } catch (error) {
+      throw elasticsearchFailure(error, `cannot reach Elasticsearch at ${where}`);
+    }
     const definitions: Record<typeof stage, () => StageDefinition> = {
       'sink-elasticsearch': () =>
         createElasticsearchStage({ naming, namespace: config.namespace, client }),
@@ -162,7 +175,12 @@ export class Redrivers {
       async redrive(records, context) {
         // Create-by-id finds a stored document in the write index only: a dead letter re-driven
         // again (--again) after the stream rolled over would be stored twice without this look.
-        const stored = await storedDocuments(client, naming, records);
+        let stored: Set<StageRecord>;
+        try {
+          stored = await storedDocuments(client, naming, records);
+        } catch (error) {
+          throw elasticsearchFailure(error, `cannot look up stored documents at ${where}`);
+        }
         return through.redrive(
           records.filter((record) => !stored.has(record)),
           context,

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import path from 'node:path';
 
 import avro from 'avsc';
@@ -28,6 +28,7 @@ import {
   readTopic,
   runPanacea,
   searchAll,
+  spawnPanacea,
   type Isolation,
 } from './harness.js';
 
@@ -70,6 +71,52 @@ function conflictingTemplate(dataStream: string, properties: object): object {
     priority: 600,
     composed_of: ['logs-agent@panacea-settings', 'logs-agent@panacea-mappings'],
     template: { mappings: { properties } },
+  };
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of the real Elasticsearch that answers 503 to every `_bulk`
+ * request (and counts them) and forwards everything else: a cluster that reads but cannot write.
+ */
+async function bulkRefusingProxy(
+  elasticsearchUrl: string,
+): Promise<{ url: string; bulkRequests: () => number; close: () => Promise<void> }> {
+  const upstream = new URL(elasticsearchUrl);
+  let bulkRequests = 0;
+  const server: Server = createServer((request, response) => {
+    if ((request.url ?? '').split('?')[0]?.endsWith('/_bulk')) {
+      bulkRequests += 1;
+      request.resume();
+      response.writeHead(503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: 'unavailable for the test', status: 503 }));
+      return;
+    }
+    const forwarded = httpRequest(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        path: request.url,
+        method: request.method,
+        headers: request.headers,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    forwarded.on('error', () => response.destroy());
+    request.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    bulkRequests: () => bulkRequests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -159,6 +206,46 @@ describe('panacea dlq', () => {
     );
     expect(dryRun.exitCode).toBe(0);
     expect(dryRun.stdout).toContain('would be re-driven: 2');
+    expect(await searchAll(isolation, 'heartbeat')).toHaveLength(0);
+
+    // Elasticsearch not there at all: said with its address, nothing re-driven.
+    const unreachable = await runPanacea(['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'], {
+      ...isolation.env,
+      ELASTICSEARCH_URL: 'http://127.0.0.1:1',
+    });
+    expect(unreachable.exitCode).toBe(2);
+    expect(unreachable.stderr).toContain(
+      'ELASTICSEARCH_UNAVAILABLE: cannot reach Elasticsearch at http://127.0.0.1:1',
+    );
+    expect(unreachable.stderr).not.toMatch(/^\s+at /m);
+    expect(unreachable.stdout).toContain('stopped by ELASTICSEARCH_UNAVAILABLE');
+    expect(unreachable.stdout).toContain('re-driven ok: 0');
+
+    // Elasticsearch refusing every bulk write: the writers retry until the replay is
+    // interrupted, which prints what was done so far and exits 130.
+    const proxy = await bulkRefusingProxy(isolation.elasticsearchUrl);
+    try {
+      const child = spawnPanacea(['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'], {
+        ...isolation.env,
+        ELASTICSEARCH_URL: proxy.url,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+      while (proxy.bulkRequests() < 2 && child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(130);
+      expect(stdout).toContain('interrupted: stopped by a signal; what was done so far:');
+      expect(stdout).toContain('matched: 2');
+      expect(stdout).toContain('re-driven ok: 0');
+      expect(stderr).not.toContain('STAGE_STOPPED');
+    } finally {
+      await proxy.close();
+    }
     expect(await searchAll(isolation, 'heartbeat')).toHaveLength(0);
 
     // Half a fix: the status reads again, but the agent id must now be a number.
@@ -335,11 +422,58 @@ describe('panacea dlq', () => {
     const [enriched] = await readTopic(isolation, naming.enrichedTopic(), 1);
     expect(enriched?.key).toBe('agent-late');
 
+    // Forced: both dead letters of the event are skipped, as its enriched record is published
+    // already; publishing it again would count it twice in the metrics and the alerts.
+    const forced = await runPanacea(
+      ['dlq', 'replay', '--reason', 'UNKNOWN_SCHEMA_ID', '--again'],
+      isolation.env,
+    );
+    expect(forced.stdout).toContain('matched: 2');
+    expect(forced.stdout).toContain('re-driven ok: 0');
+    expect(forced.stdout).toContain(
+      'skipped as enriched already (re-driven ok before; --again does not publish an event twice): 2',
+    );
+    expect(forced.exitCode).toBe(0);
+    expect(await readTopic(isolation, naming.enrichedTopic(), 2, 5_000)).toHaveLength(1);
+
     // The live pipeline takes the enriched event as new input.
     const indexed = await runPanacea(['run', '--until-idle'], isolation.env);
     expect(indexed.stdout).toContain('sink-elasticsearch: 1 record, 0 dead-lettered');
     const hits = await searchAll(isolation, 'activity');
     expect(hits.map((hit) => hit._id)).toEqual(['act-late']);
+  });
+
+  it('says there are no dead-letter topics under a prefix that has none, and creates nothing', async () => {
+    const isolation = isolate('dlq-empty');
+    const kafka = kafkaFor(isolation);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (const args of [
+        ['dlq', 'inspect'],
+        ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED', '--dry-run'],
+        ['dlq', 'replay', '--reason', 'DOCUMENT_REJECTED'],
+      ]) {
+        const result = await runPanacea(args, isolation.env);
+        expect(result.exitCode, result.stderr).toBe(0);
+        expect(result.stdout).toContain(
+          `no dead-letter topics under prefix ${isolation.topicPrefix}`,
+        );
+      }
+      const shown = await runPanacea(
+        ['dlq', 'inspect', '--show', 'agent.events.enriched.dlq:0:0'],
+        isolation.env,
+      );
+      expect(shown.exitCode).toBe(2);
+      expect(shown.stderr).toContain('no topic');
+
+      const created = (await admin.listTopics()).filter((topic) =>
+        topic.startsWith(isolation.topicPrefix),
+      );
+      expect(created).toEqual([]);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('re-delivers a notification whose retries ran out once its destination answers, routes one to a destination added since, and refuses to re-drive into the audit archive', async () => {

@@ -3,12 +3,16 @@
  * filters, what each stage's re-drive means, the replay summary and exit code, the value preview
  * of `--show`, and every bad argument refused naming the option before anything connects.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import { describe, expect, it } from 'vitest';
 
 import { dlqCommand, readInspectArgs, readReplayArgs } from '../../../cli/commands/dlq.js';
 import {
   DeadLetterGroups,
   formatGroups,
+  formatInspectHeading,
   matchesFilter,
   MISSING,
   parsePosition,
@@ -16,12 +20,19 @@ import {
   type DeadLetterEntry,
 } from '../../../cli/dead-letters/dead-letter-entry.js';
 import {
+  asRedriveFailure,
+  isFenced,
+  redriveWithin,
+} from '../../../cli/dead-letters/redrive-failures.js';
+import {
+  collectEnrichedSources,
   countRefusal,
   emptySummary,
   exitCodeOf,
   formatSummary,
   redriveModeOf,
   redriveModeOfEntry,
+  selectForRedrive,
 } from '../../../cli/dead-letters/redrive-policy.js';
 import { sourceRecordOf } from '../../../cli/dead-letters/redrivers.js';
 import {
@@ -32,6 +43,7 @@ import {
 } from '../../../cli/dead-letters/value-preview.js';
 import { loadConfig } from '../../../core/config.js';
 import { DEAD_LETTER_HEADERS } from '../../../core/dead-letter.js';
+import { PanaceaError } from '../../../core/errors.js';
 import { rejectedPanaceaError, thrownPanaceaError } from '../fixtures/panacea-error.js';
 
 interface Letter {
@@ -40,9 +52,18 @@ interface Letter {
   rejectedAt: string;
   offset: number;
   sourceTopic?: string;
+  /** Default: 100 past the dead letter's own offset. */
+  sourceOffset?: number;
 }
 
-function entry({ stage, code, rejectedAt, offset, sourceTopic }: Letter): DeadLetterEntry {
+function entry({
+  stage,
+  code,
+  rejectedAt,
+  offset,
+  sourceTopic,
+  sourceOffset,
+}: Letter): DeadLetterEntry {
   return readDeadLetterEntry({
     topic: 'agent.events.enriched.dlq',
     partition: 0,
@@ -56,7 +77,7 @@ function entry({ stage, code, rejectedAt, offset, sourceTopic }: Letter): DeadLe
       [DEAD_LETTER_HEADERS.stage]: stage,
       [DEAD_LETTER_HEADERS.sourceTopic]: sourceTopic ?? 'agent.events.enriched',
       [DEAD_LETTER_HEADERS.sourcePartition]: '2',
-      [DEAD_LETTER_HEADERS.sourceOffset]: String(100 + offset),
+      [DEAD_LETTER_HEADERS.sourceOffset]: String(sourceOffset ?? 100 + offset),
       [DEAD_LETTER_HEADERS.rejectedAt]: rejectedAt,
     },
     timestampMs: Date.parse('2026-12-05T10:00:00Z'),
@@ -181,6 +202,32 @@ describe('dead-letter groups', () => {
     });
   });
 
+  it('lists source and dead-letter topics by name, whatever order they were read in', () => {
+    const groups = new DeadLetterGroups();
+    for (const [offset, sourceTopic] of [
+      [0, 'zeta'],
+      [1, 'alpha'],
+      [2, 'mid'],
+    ] as const) {
+      groups.add(
+        entry({ stage: 'enrich', code: 'DECODE_FAILED', rejectedAt: '', offset, sourceTopic }),
+        false,
+      );
+    }
+
+    const [group] = groups.list();
+
+    expect(group?.sourceTopics).toEqual(['alpha', 'mid', 'zeta']);
+    expect(formatGroups(groups.list())[1]).toContain(' alpha,mid,zeta');
+  });
+
+  it('says one dead letter and one topic in the singular', () => {
+    expect(formatInspectHeading(1, ['a.dlq'])).toBe('1 dead letter in 1 topic: a.dlq');
+    expect(formatInspectHeading(2, ['a.dlq', 'b.dlq'])).toBe(
+      '2 dead letters in 2 topics: a.dlq, b.dlq',
+    );
+  });
+
   it('prints one line per group with its newest reason, or says there are none', () => {
     const groups = new DeadLetterGroups();
     groups.add(
@@ -258,6 +305,197 @@ describe('what re-driving means per stage', () => {
       expect(mode.kind).toBe('refused');
       expect(mode.kind === 'refused' ? mode.why : '').toMatch(why);
     }
+  });
+});
+
+describe('what a replay selects', () => {
+  // Three dead letters of one raw event: rejected (offset 0), re-driven and rejected again
+  // (offset 1), re-driven ok (offset 2); and one of another event that failed again (offset 3).
+  const enrichLetters = [
+    entry({
+      stage: 'enrich',
+      code: 'UNKNOWN_SCHEMA_ID',
+      rejectedAt: '',
+      offset: 0,
+      sourceOffset: 7,
+    }),
+    entry({ stage: 'enrich', code: 'DECODE_FAILED', rejectedAt: '', offset: 1, sourceOffset: 7 }),
+    entry({
+      stage: 'enrich',
+      code: 'UNKNOWN_SCHEMA_ID',
+      rejectedAt: '',
+      offset: 2,
+      sourceOffset: 7,
+    }),
+    entry({
+      stage: 'enrich',
+      code: 'UNKNOWN_SCHEMA_ID',
+      rejectedAt: '',
+      offset: 3,
+      sourceOffset: 8,
+    }),
+  ];
+  const ledger = new Map<string, 'redriven' | 'failed-again'>([
+    ['agent.events.enriched.dlq:0:0', 'failed-again'],
+    ['agent.events.enriched.dlq:0:1', 'failed-again'],
+    ['agent.events.enriched.dlq:0:2', 'redriven'],
+    ['agent.events.enriched.dlq:0:3', 'failed-again'],
+  ]);
+
+  it('skips what the ledger holds unless --again', () => {
+    const summary = emptySummary();
+
+    const selected = selectForRedrive(
+      enrichLetters,
+      {
+        filter: { reasonCode: 'UNKNOWN_SCHEMA_ID' },
+        again: false,
+        ledger,
+        enrichedSources: new Set(),
+      },
+      summary,
+    );
+
+    expect(selected.size).toBe(0);
+    expect(summary).toMatchObject({ matched: 3, skipped: 3, skippedEnriched: 0 });
+  });
+
+  it('under --again, skips every enrich dead letter of an event re-driven ok and retries the rest', () => {
+    const enrichedSources = new Set<string>();
+    collectEnrichedSources(enrichLetters, ledger, enrichedSources);
+    const summary = emptySummary();
+
+    const selected = selectForRedrive(
+      enrichLetters,
+      { filter: { reasonCode: 'UNKNOWN_SCHEMA_ID' }, again: true, ledger, enrichedSources },
+      summary,
+    );
+
+    expect(enrichedSources).toEqual(new Set(['agent.events.enriched:2:7']));
+    expect(
+      [...selected.values()].flatMap((chosen) => chosen.entries.map((e) => e.dlq.offset)),
+    ).toEqual(['3']);
+    expect(summary).toMatchObject({ matched: 3, skipped: 0, skippedEnriched: 2 });
+    expect(formatSummary(summary, false)).toContain(
+      'skipped as enriched already (re-driven ok before; --again does not publish an event twice): 2',
+    );
+  });
+
+  it('under --again, re-drives sink dead letters re-driven ok before: the sinks store nothing twice', () => {
+    const letter = entry({
+      stage: 'sink-elasticsearch',
+      code: 'DOCUMENT_REJECTED',
+      rejectedAt: '',
+      offset: 0,
+    });
+    const summary = emptySummary();
+
+    const selected = selectForRedrive(
+      [letter],
+      {
+        filter: { reasonCode: 'DOCUMENT_REJECTED' },
+        again: true,
+        ledger: new Map([['agent.events.enriched.dlq:0:0', 'redriven']]),
+        enrichedSources: new Set(['agent.events.enriched:2:100']),
+      },
+      summary,
+    );
+
+    expect(selected.size).toBe(1);
+    expect(summary.skippedEnriched).toBe(0);
+  });
+});
+
+describe('how a replay ends short', () => {
+  const sinkMode = { kind: 'sink', stage: 'sink-elasticsearch' } as const;
+  /** A writer that retries until its signal aborts, then says it stopped, as the sinks' do. */
+  const retryingForEver = (signal: AbortSignal): Promise<never> =>
+    new Promise((_, reject) =>
+      signal.addEventListener('abort', () =>
+        reject(new PanaceaError('STAGE_STOPPED', 'stopping while writing to Elasticsearch')),
+      ),
+    );
+
+  it('gives a batch up after its time with ELASTICSEARCH_UNAVAILABLE naming the batch and the server', async () => {
+    const error = await rejectedPanaceaError(
+      redriveWithin(
+        {
+          mode: sinkMode,
+          batch: 'a batch of 2 dead letters of sink-elasticsearch from x.dlq partition 0',
+          target: 'http://127.0.0.1:9200',
+          signal: new AbortController().signal,
+          timeoutMs: 20,
+        },
+        retryingForEver,
+      ),
+    );
+
+    expect(error.code).toBe('ELASTICSEARCH_UNAVAILABLE');
+    expect(error.message).toMatch(
+      /^a batch of 2 dead letters of sink-elasticsearch from x\.dlq partition 0 could not be re-driven in 0\.02 s: Elasticsearch kept refusing or did not answer at http:\/\/127\.0\.0\.1:9200/,
+    );
+  });
+
+  it('still gives the batch up when the garbage collector runs while it waits', async () => {
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const collecting = setInterval(collectGarbage, 10);
+    try {
+      const error = await rejectedPanaceaError(
+        redriveWithin(
+          {
+            mode: sinkMode,
+            batch: 'a batch',
+            signal: new AbortController().signal,
+            timeoutMs: 200,
+          },
+          retryingForEver,
+        ),
+      );
+
+      expect(error.code).toBe('ELASTICSEARCH_UNAVAILABLE');
+    } finally {
+      clearInterval(collecting);
+    }
+  });
+
+  it('lets a stop by signal through as it is, not as a time-out', async () => {
+    const stop = new AbortController();
+    const pending = redriveWithin(
+      { mode: sinkMode, batch: 'a batch', signal: stop.signal, timeoutMs: 60_000 },
+      retryingForEver,
+    );
+    stop.abort();
+
+    expect((await rejectedPanaceaError(pending)).code).toBe('STAGE_STOPPED');
+  });
+
+  it('says a replay fenced by another one took over, by error type or by kafkajs message', () => {
+    const byType = Object.assign(new Error('The producer was fenced'), {
+      name: 'KafkaJSNonRetriableError',
+      cause: { type: 'PRODUCER_FENCED' },
+    });
+    const byMessage = Object.assign(
+      new Error('Producer attempted an operation with an old epoch'),
+      { name: 'KafkaJSProtocolError', type: 'INVALID_PRODUCER_EPOCH' },
+    );
+
+    for (const error of [byType, byMessage]) {
+      expect(isFenced(error)).toBe(true);
+      const failure = asRedriveFailure(error);
+      expect(failure).toBeInstanceOf(PanaceaError);
+      expect((failure as PanaceaError).message).toMatch(
+        /^another dlq replay took over \(fenced\); /,
+      );
+    }
+    expect(isFenced(new Error('Connection timeout'))).toBe(false);
+    expect(
+      (
+        asRedriveFailure(
+          Object.assign(new Error('x'), { name: 'KafkaJSConnectionError' }),
+        ) as PanaceaError
+      ).code,
+    ).toBe('KAFKA_UNAVAILABLE');
   });
 });
 
@@ -435,6 +673,29 @@ describe('panacea dlq arguments', () => {
       ['replay', '--reason', 'DECODE_FAILED', '--stage', 'sink-audit-archive'],
       /--stage sink-audit-archive: not re-driven: the audit archive/,
     ],
+    [
+      ['replay', '--reason', 'DECODE_FAILED', '--reason', 'DOCUMENT_REJECTED'],
+      /^--reason: given 2 times; give it once$/,
+    ],
+    [
+      ['replay', '--reason', 'DECODE_FAILED', '--stage', 'enrich', '--stage=sink-elasticsearch'],
+      /^--stage: given 2 times; give it once$/,
+    ],
+    [['inspect', '--show', 'a.dlq:0:1', '--show', 'a.dlq:0:2'], /^--show: given 2 times/],
+    [['inspect', '--reason=DECODE_FAILED', '--reason', 'DECODE_FAILED'], /^--reason: given 2/],
+    [
+      ['inspect', '--stage', 'nosuch'],
+      /^dlq inspect --stage nosuch: no stage of this build is named "nosuch"$/,
+    ],
+    [
+      ['inspect', '--show', 'agent.events.enriched:0:0'],
+      /^--show agent\.events\.enriched: not a dead-letter topic \(their names end in \.dlq: agent\.activity\.dlq, /,
+    ],
+    [
+      ['inspect', '--show', 'a.dlq:0:99999999999999999999999'],
+      /offset 99999999999999999999999 is out of range; Kafka's offsets go up to 9223372036854775807/,
+    ],
+    [['inspect', '--show', 'a.dlq:2147483648:0'], /partition 2147483648 is out of range/],
     [['purge'], /dlq: expected inspect or replay, got "purge"/],
     [[], /dlq: expected inspect or replay, got nothing/],
   ] as const) {
@@ -448,6 +709,18 @@ describe('panacea dlq arguments', () => {
       expect(error.message).toMatch(message);
     });
   }
+
+  it('accepts the stages and stage families of this build for inspect', () => {
+    for (const stage of [
+      'enrich',
+      'metrics',
+      'sink-audit-archive',
+      'sink-webhooks',
+      'sink-webhooks.pager',
+    ]) {
+      expect(readInspectArgs(['--stage', stage]).filter.stage).toBe(stage);
+    }
+  });
 
   it('refuses a position whose parts are not numbers', () => {
     expect(thrownPanaceaError(() => parsePosition('--show', 'a.dlq:0:-1')).message).toContain(
