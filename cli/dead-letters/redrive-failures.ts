@@ -4,6 +4,7 @@
  * which suits a running stage, not a person waiting), a replay fenced by a second one says so, and
  * kafkajs's own failures become KAFKA_UNAVAILABLE instead of a stack trace.
  */
+import { withDeadline } from '../../core/deadline.js';
 import { messageOf, PanaceaError, type ErrorCode } from '../../core/errors.js';
 import { hasKafkaErrorType } from '../../core/kafka.js';
 import type { RedriveMode } from './redrive-policy.js';
@@ -38,23 +39,16 @@ export async function redriveWithin<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = bounded.timeoutMs ?? BATCH_REDRIVE_TIMEOUT_MS;
-  // Held here and read after the work: on Node 20, `AbortSignal.any` does not keep its sources
-  // alive, and a timeout signal nothing else refers to is collected and never fires.
-  const timedOut = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([bounded.signal, timedOut]);
-  try {
-    return await work(signal);
-  } catch (error) {
-    if (bounded.signal.aborted || !timedOut.aborted) throw error;
+  return withDeadline(bounded.signal, timeoutMs, work, (error) => {
     const [code, why] = UNREACHED[bounded.mode.kind];
     const where = bounded.target === undefined ? '' : ` at ${bounded.target}`;
-    throw new PanaceaError(
+    return new PanaceaError(
       code,
       `${bounded.batch} could not be re-driven in ${timeoutMs / 1_000} s: ${why}${where} (see the log); nothing of that batch was recorded, the next replay re-drives it`,
       {},
       error,
     );
-  }
+  });
 }
 
 const FENCED_ERROR_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);

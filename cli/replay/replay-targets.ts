@@ -18,6 +18,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 
+import { withDeadline } from '../../core/deadline.js';
 import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
 import {
@@ -105,18 +106,18 @@ export async function writeWithinTimeout(
   context: BatchContext,
   where: string,
 ): Promise<TargetWrite> {
-  const signal = AbortSignal.any([context.signal, AbortSignal.timeout(BATCH_WRITE_TIMEOUT_MS)]);
-  try {
-    return await target.write(records, { ...context, signal });
-  } catch (error) {
-    if (context.signal.aborted || !signal.aborted) throw error;
-    throw new PanaceaError(
-      'ELASTICSEARCH_UNAVAILABLE',
-      `a batch of ${records.length} records from ${where} could not be written in ${BATCH_WRITE_TIMEOUT_MS / 1_000} s: the target kept refusing or did not answer (see the log)`,
-      {},
-      error,
-    );
-  }
+  return withDeadline(
+    context.signal,
+    BATCH_WRITE_TIMEOUT_MS,
+    (signal) => target.write(records, { ...context, signal }),
+    (error) =>
+      new PanaceaError(
+        'ELASTICSEARCH_UNAVAILABLE',
+        `a batch of ${records.length} records from ${where} could not be written in ${BATCH_WRITE_TIMEOUT_MS / 1_000} s: the target kept refusing or did not answer (see the log)`,
+        {},
+        error,
+      ),
+  );
 }
 
 /** The topics a replay into the sinks knows how to route, for checks and error messages. */
