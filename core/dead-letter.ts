@@ -4,7 +4,7 @@
  */
 
 import type { PanaceaError } from './errors.js';
-import type { IHeaders, Message } from './kafka.js';
+import type { IHeaders, Message, TopicMessages } from './kafka.js';
 
 export const DEAD_LETTER_HEADERS = {
   reasonCode: 'panacea.dlq.reason.code',
@@ -55,4 +55,26 @@ export function readDeadLetterHeaders(headers: IHeaders | undefined): Record<str
     if (name.startsWith('panacea.dlq.') && value !== undefined) result[name] = String(value);
   }
   return result;
+}
+
+/**
+ * Dead letters as messages grouped by their dead-letter topic (`deadLetterTopic` of each source
+ * topic), for one durable send; `extraHeaders` go on every message.
+ */
+export function deadLetterTopicMessages(
+  deadLetters: readonly DeadLetter[],
+  stage: string,
+  deadLetterTopic: (sourceTopic: string) => string,
+  nowMs: number,
+  extraHeaders: IHeaders = {},
+): TopicMessages[] {
+  const byTopic = new Map<string, TopicMessages>();
+  for (const deadLetter of deadLetters) {
+    const topic = deadLetterTopic(deadLetter.source.topic);
+    const entry = byTopic.get(topic) ?? { topic, messages: [] };
+    const message = toDeadLetterMessage(deadLetter, stage, nowMs);
+    entry.messages.push({ ...message, headers: { ...message.headers, ...extraHeaders } });
+    byTopic.set(topic, entry);
+  }
+  return [...byTopic.values()];
 }

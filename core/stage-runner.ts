@@ -6,7 +6,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 
-import { toDeadLetterMessage, type DeadLetter } from './dead-letter.js';
+import { deadLetterTopicMessages, type DeadLetter } from './dead-letter.js';
 import { PanaceaError, toPanaceaError, type ErrorCode } from './errors.js';
 import {
   type Batch,
@@ -404,18 +404,9 @@ async function publishDeadLetters(
 ): Promise<void> {
   if (deadLetters.length === 0) return;
 
-  const nowMs = Date.now();
-  const messagesByTopic = new Map<string, ReturnType<typeof toDeadLetterMessage>[]>();
-  for (const deadLetter of deadLetters) {
-    const topic = options.naming.deadLetterTopic(deadLetter.source.topic);
-    const messages = messagesByTopic.get(topic) ?? [];
-    messages.push(toDeadLetterMessage(deadLetter, stage, nowMs));
-    messagesByTopic.set(topic, messages);
-  }
-
   await sendDurably(
     options.deadLetterProducer,
-    [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
+    deadLetterTopicMessages(deadLetters, stage, options.naming.deadLetterTopic, Date.now()),
   );
   // Logged once they are stored, so a batch that is retried does not log them twice.
   for (const deadLetter of deadLetters) {

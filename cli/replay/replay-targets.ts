@@ -19,15 +19,9 @@
 import type { Client } from '@elastic/elasticsearch';
 
 import { withDeadline } from '../../core/deadline.js';
-import { toDeadLetterMessage, type DeadLetter } from '../../core/dead-letter.js';
+import { deadLetterTopicMessages, type DeadLetter } from '../../core/dead-letter.js';
 import { PanaceaError } from '../../core/errors.js';
-import {
-  type Admin,
-  type Message,
-  type Producer,
-  sendDurably,
-  type TopicMessages,
-} from '../../core/kafka.js';
+import { type Admin, type Message, type Producer, sendDurably } from '../../core/kafka.js';
 import { createNaming, kindOfRawTopic, type Naming } from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import type { PanaceaConfig } from '../../core/config.js';
@@ -286,15 +280,10 @@ async function publishDeadLetters(
   deadLetters: DeadLetter[],
 ): Promise<void> {
   if (deadLetters.length === 0) return;
-  const nowMs = Date.now();
-  const byTopic = new Map<string, TopicMessages>();
-  for (const deadLetter of deadLetters) {
-    const topic = options.naming.deadLetterTopic(deadLetter.source.topic);
-    const entry = byTopic.get(topic) ?? { topic, messages: [] };
-    const message = toDeadLetterMessage(deadLetter, stage, nowMs);
-    message.headers = { ...message.headers, [REPLAY_HEADER]: options.replayId };
-    entry.messages.push(message);
-    byTopic.set(topic, entry);
-  }
-  await sendDurably(options.producer, [...byTopic.values()]);
+  await sendDurably(
+    options.producer,
+    deadLetterTopicMessages(deadLetters, stage, options.naming.deadLetterTopic, Date.now(), {
+      [REPLAY_HEADER]: options.replayId,
+    }),
+  );
 }
