@@ -192,7 +192,10 @@ function emptyReason(
 }
 
 /** Whether a fetched record is inside the range's time bounds (offsets are checked by the reader). */
-export function isWithinTimeBounds(range: TopicRange, timestampMs: number): boolean {
+export function isWithinTimeBounds(
+  range: Pick<TopicRange, 'fromMs' | 'toMs'>,
+  timestampMs: number,
+): boolean {
   if (range.fromMs !== undefined && timestampMs < range.fromMs) return false;
   if (range.toMs !== undefined && timestampMs >= range.toMs) return false;
   return true;

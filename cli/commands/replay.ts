@@ -28,7 +28,12 @@ import {
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, say, untilStopSignal } from '../command-line.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, isEventTopic } from '../replay/replay-filter.js';
-import { isFiltering, parseReplayRequest, type ReplayRequest } from '../replay/replay-request.js';
+import {
+  describeInto,
+  isFiltering,
+  parseReplayRequest,
+  type ReplayRequest,
+} from '../replay/replay-request.js';
 import type { MetricsRecomputationResult } from '../../sinks/elasticsearch/metrics-recompute.js';
 import { OpenedClients, openTargets } from '../replay/open-targets.js';
 import { checkTargetTopic, intoWithPrefix, withPrefix } from '../replay/target-topic.js';
@@ -264,7 +269,7 @@ function report(request: ReplayRequest, summaries: TopicReplaySummary[], outcome
     say(JSON.stringify({ outcome, dryRun: request.dryRun, into: request.into, topics: summaries }));
     return;
   }
-  say(`${outcome}${request.dryRun ? '' : ` into ${describeInto(request)}`}`);
+  say(`${outcome}${request.dryRun ? '' : ` into ${describeInto(request.into)}`}`);
   for (const summary of summaries) {
     say(
       `${summary.topic}: read ${summary.read}, ${request.dryRun ? 'would send (not checked against what is stored)' : 'written'} ${summary.written}, already stored ${summary.alreadyStored}, skipped by filter ${summary.skippedByFilter}, unreadable ${summary.unreadable}, dead-lettered ${summary.deadLettered}`,
@@ -284,11 +289,4 @@ function report(request: ReplayRequest, summaries: TopicReplaySummary[], outcome
 
 function describeMetrics(metrics: MetricsRecomputationResult): string {
   return `metrics windows recomputed: ${metrics.windowsWritten} written, ${metrics.windowsKeptNewer} kept (stored newer), ${metrics.windowsSkippedAtEdges} skipped at the edges of the range, ${metrics.windowsSkippedAfterQuietGaps} skipped after quiet gaps; ${metrics.lateEvents} late events`;
-}
-
-function describeInto(request: ReplayRequest): string {
-  const { into } = request;
-  if (into.kind === 'sinks') return 'the sinks';
-  if (into.kind === 'elasticsearch') return `the Elasticsearch namespace ${into.namespace}`;
-  return `topic ${into.topic}`;
 }

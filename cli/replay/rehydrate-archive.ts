@@ -40,6 +40,7 @@ import {
 import { componentLogger } from '../../core/logger.js';
 import { createNaming, type Naming } from '../../core/naming.js';
 import type { StageRecord } from '../../core/stage-runner.js';
+import { isWithinTimeBounds } from '../../core/topic-range.js';
 import type { ArchivedRecord } from '../../sinks/audit-archive/archived-record.js';
 import type { ManifestEntry } from '../../sinks/audit-archive/manifest.js';
 import { openSegmentStore } from '../../sinks/audit-archive/open-segment-store.js';
@@ -57,7 +58,7 @@ import { OpenedClients, openTargets } from './open-targets.js';
 import { checkTargetTopic } from './target-topic.js';
 import { createProgressReport } from '../progress-report.js';
 import { createEventFilter, type FilterVerdict } from './replay-filter.js';
-import { isFiltering, type ReplayRequest } from './replay-request.js';
+import { describeInto, isFiltering, type ReplayRequest } from './replay-request.js';
 import { type ReplayTarget, writeWithinTimeout } from './replay-targets.js';
 
 const logger = componentLogger('replay-archive');
@@ -335,12 +336,6 @@ export function segmentInRange(entry: ManifestEntry, bounds: TimeBounds): boolea
   return true;
 }
 
-export function isWithinBounds(bounds: TimeBounds, timestampMs: number): boolean {
-  if (bounds.fromMs !== undefined && timestampMs < bounds.fromMs) return false;
-  if (bounds.toMs !== undefined && timestampMs >= bounds.toMs) return false;
-  return true;
-}
-
 /**
  * Reads the planned segments in order and writes their records in range to the target. Each
  * segment is checked against its manifest entry as it is read: one changed since the
@@ -382,7 +377,8 @@ export async function rehydrateSegments(
 
     const inRange: StageRecord[] = [];
     for (const record of read.records) {
-      if (isWithinBounds(bounds, record.timestampMs)) inRange.push(stageRecordOfArchived(record));
+      if (isWithinTimeBounds(bounds, record.timestampMs))
+        inRange.push(stageRecordOfArchived(record));
       else counts.outsideRange += 1;
     }
     counts.read += inRange.length;
@@ -545,7 +541,7 @@ export function describeRehydration(
 ): string[] {
   const { plan, counts, bounds } = result;
   const lines = [
-    `${outcome}${request.dryRun ? '' : ` into ${describeInto(request)}`} from the audit archive ${result.root} (verified with ${result.keySource})`,
+    `${outcome}${request.dryRun ? '' : ` into ${describeInto(request.into)}`} from the audit archive ${result.root} (verified with ${result.keySource})`,
     `range: [${isoOrNull(bounds.fromMs) ?? 'the start'}, ${isoOrNull(bounds.toMs) ?? 'the end'}) by ${TIME_BASIS}`,
     `${plan.topic}: segments read ${counts.segmentsRead}, records read ${counts.read}, ${request.dryRun ? 'would send (not checked against what is stored)' : 'written'} ${counts.written}, already stored ${counts.alreadyStored}, skipped by filter ${counts.skippedByFilter}, unreadable ${counts.unreadable}, dead-lettered ${counts.deadLettered}`,
   ];
@@ -564,13 +560,6 @@ export function describeRehydration(
     }
   }
   return lines;
-}
-
-function describeInto(request: ReplayRequest): string {
-  const { into } = request;
-  if (into.kind === 'sinks') return 'the sinks';
-  if (into.kind === 'elasticsearch') return `the Elasticsearch namespace ${into.namespace}`;
-  return `topic ${into.topic}`;
 }
 
 function isoOrNull(timeMs: number | undefined): string | null {

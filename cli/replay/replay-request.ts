@@ -178,6 +178,13 @@ function isTopicName(name: string): boolean {
   return TOPIC_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
+/** Where records go, as the summaries say it. */
+export function describeInto(into: ReplayInto): string {
+  if (into.kind === 'sinks') return 'the sinks';
+  if (into.kind === 'elasticsearch') return `the Elasticsearch namespace ${into.namespace}`;
+  return `topic ${into.topic}`;
+}
+
 export function isFiltering(filter: ReplayFilter): boolean {
   return filter.agentIds.length + filter.workflowIds.length + filter.kinds.length > 0;
 }
