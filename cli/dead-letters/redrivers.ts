@@ -24,10 +24,6 @@ import type { Naming } from '../../core/naming.js';
 import type { BatchContext, StageDefinition, StageRecord } from '../../core/stage-runner.js';
 import { elasticsearchFailure } from '../../infra/elasticsearch/request-errors.js';
 import {
-  openAgentRegistry,
-  type AgentRegistry,
-} from '../../processors/enrich/agent-registry/kafka-agent-registry.js';
-import {
   createEnricher,
   ENRICH_STAGE,
   type Enricher,
@@ -41,7 +37,7 @@ import { storedDocuments } from '../../sinks/elasticsearch/stored-documents.js';
 import { DeliveryLedger, ensureLedgerTopic } from '../../sinks/webhooks/delivery-ledger.js';
 import { loadDestinationsFile } from '../../sinks/webhooks/destinations-file.js';
 import { createDestinationStage, webhookStageName } from '../../sinks/webhooks/webhook-stage.js';
-import { createElasticsearchClient } from '../pipeline.js';
+import { OpenedClients } from '../replay/open-targets.js';
 import type { DeadLetterEntry } from './dead-letter-entry.js';
 import type { RedriveMode } from './redrive-policy.js';
 
@@ -88,7 +84,8 @@ export class Redrivers {
   readonly #clients: RedriverClients;
   readonly #redrivers = new Map<string, Promise<Redriver>>();
   readonly #closers: Array<() => Promise<unknown>> = [];
-  #elasticsearch: Client | undefined;
+  /** The agent registry and the Elasticsearch client, opened as the replay opens them. */
+  readonly #opened = new OpenedClients();
   #webhookStages: Promise<StageDefinition[]> | undefined;
 
   constructor(clients: RedriverClients) {
@@ -107,7 +104,7 @@ export class Redrivers {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.#closers.map((close) => close()));
+    await Promise.allSettled([...this.#closers.map((close) => close()), this.#opened.close()]);
   }
 
   async #open(mode: Exclude<RedriveMode, { kind: 'refused' }>): Promise<Redriver> {
@@ -125,14 +122,7 @@ export class Redrivers {
     const { config, naming, kafka } = this.#clients;
     const redactionRules = loadRedactionRules(config.redactionRulesFile);
     const codec = await this.#clients.codec();
-    const agentRegistry: AgentRegistry = await openAgentRegistry({
-      kafka,
-      brokers: config.kafkaBrokers,
-      topic: naming.agentRegistryTopic(),
-      groupPrefix: config.topicPrefix,
-      logger: componentLogger('agent-registry'),
-    });
-    this.#closers.push(() => agentRegistry.close());
+    const agentRegistry = await this.#opened.agentRegistry(config, kafka);
     const enricher: Enricher = createEnricher({ naming, codec, redactionRules, agentRegistry });
 
     return {
@@ -276,11 +266,6 @@ export class Redrivers {
   }
 
   #elasticsearchClient(): Client {
-    if (this.#elasticsearch === undefined) {
-      const client = createElasticsearchClient(this.#clients.config);
-      this.#elasticsearch = client;
-      this.#closers.push(() => client.close());
-    }
-    return this.#elasticsearch;
+    return this.#opened.elasticsearch(this.#clients.config);
   }
 }
